@@ -1,0 +1,107 @@
+//! Small syntactic checks on types, shared by the model.
+
+use syn::visit::Visit;
+
+/// The first token in `ty` that cannot cross a process boundary as written:
+/// a reference, a lifetime, or `impl Trait`.
+pub(crate) fn first_borrow_or_impl(ty: &syn::Type) -> Option<(proc_macro2::Span, &'static str)> {
+    struct Finder(Option<(proc_macro2::Span, &'static str)>);
+    impl<'ast> Visit<'ast> for Finder {
+        fn visit_type_reference(&mut self, r: &'ast syn::TypeReference) {
+            if self.0.is_none() {
+                self.0 = Some((r.and_token.span, "reference"));
+            }
+        }
+        fn visit_type_impl_trait(&mut self, i: &'ast syn::TypeImplTrait) {
+            if self.0.is_none() {
+                self.0 = Some((i.impl_token.span, "impl Trait"));
+            }
+        }
+        fn visit_lifetime(&mut self, l: &'ast syn::Lifetime) {
+            if self.0.is_none() {
+                self.0 = Some((l.apostrophe, "lifetime"));
+            }
+        }
+    }
+    let mut f = Finder(None);
+    f.visit_type(ty);
+    f.0
+}
+
+/// If `ty` is `Remote<dyn X>` (by its last path segment), returns `dyn X`.
+pub(crate) fn remote_handle(ty: &syn::Type) -> Option<&syn::Type> {
+    let inner = single_generic(ty, "Remote")?;
+    matches!(inner, syn::Type::TraitObject(_)).then_some(inner)
+}
+
+/// If `ty` is `Result<T, E>`, returns `(T, E)`.
+pub(crate) fn result_parts(ty: &syn::Type) -> Option<(&syn::Type, &syn::Type)> {
+    let args = generic_args(ty, "Result")?;
+    match args.as_slice() {
+        [ok, err] => Some((ok, err)),
+        _ => None,
+    }
+}
+
+/// If `ty` is `Option<T>`, returns `T`.
+pub(crate) fn option_inner(ty: &syn::Type) -> Option<&syn::Type> {
+    single_generic(ty, "Option")
+}
+
+fn single_generic<'a>(ty: &'a syn::Type, name: &str) -> Option<&'a syn::Type> {
+    match generic_args(ty, name)?.as_slice() {
+        [one] => Some(one),
+        _ => None,
+    }
+}
+
+fn generic_args<'a>(ty: &'a syn::Type, name: &str) -> Option<Vec<&'a syn::Type>> {
+    let syn::Type::Path(p) = ty else { return None };
+    if p.qself.is_some() {
+        return None;
+    }
+    let last = p.path.segments.last()?;
+    if last.ident != name {
+        return None;
+    }
+    let syn::PathArguments::AngleBracketed(args) = &last.arguments else {
+        return None;
+    };
+    args.args
+        .iter()
+        .map(|a| match a {
+            syn::GenericArgument::Type(t) => Some(t),
+            _ => None,
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use syn::parse_quote;
+
+    #[test]
+    fn finds_nested_borrows() {
+        let t: syn::Type = parse_quote!(Vec<&str>);
+        assert_eq!(first_borrow_or_impl(&t).map(|x| x.1), Some("reference"));
+        let t: syn::Type = parse_quote!(Option<impl Fn()>);
+        assert_eq!(first_borrow_or_impl(&t).map(|x| x.1), Some("impl Trait"));
+        let t: syn::Type = parse_quote!(Vec<(u8, String)>);
+        assert!(first_borrow_or_impl(&t).is_none());
+    }
+
+    #[test]
+    fn recognises_handles_results_and_options() {
+        let t: syn::Type = parse_quote!(remote::Remote<dyn Counter>);
+        assert!(remote_handle(&t).is_some());
+        let t: syn::Type = parse_quote!(Remote<Counter>);
+        assert!(remote_handle(&t).is_none());
+        let t: syn::Type = parse_quote!(Result<u8, MyError>);
+        assert!(result_parts(&t).is_some());
+        let t: syn::Type = parse_quote!(io::Result<u8>);
+        assert!(result_parts(&t).is_none());
+        let t: syn::Type = parse_quote!(Option<Remote<dyn X>>);
+        assert!(option_inner(&t).and_then(remote_handle).is_some());
+    }
+}

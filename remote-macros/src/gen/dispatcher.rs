@@ -1,0 +1,114 @@
+//! `{Trait}Dispatcher`: decodes a call, invokes the local object, encodes the
+//! reply.
+
+use proc_macro2::TokenStream;
+use quote::{quote, quote_spanned};
+use syn::ext::IdentExt;
+use syn::spanned::Spanned;
+
+use super::Names;
+use crate::model::{ArgKind, Interface};
+
+pub(crate) fn generate(model: &Interface, names: &Names) -> TokenStream {
+    let krate = &model.krate;
+    let ident = &model.ident;
+    let vis = &model.vis;
+    let dispatcher = &names.dispatcher;
+    let name = ident.unraw().to_string();
+    let method_names: Vec<String> = model.methods.iter().map(|m| m.ident.unraw().to_string()).collect();
+    let doc = format!(
+        "Serves calls on a local [`{name}`] object: decodes each call, invokes the method and encodes the reply. \
+         Built by the runtime when a `Remote<dyn {name}>` is sent; you rarely name it."
+    );
+
+    let arms = model.methods.iter().map(|m| {
+        let index = m.index;
+        let method = &m.ident;
+        let wire_types = m.args.iter().map(|a| match &a.kind {
+            ArgKind::Borrowed { owned } => owned,
+            _ => &a.ty,
+        });
+        // Point a missing `Deserialize` at the user's own type.
+        let asserts = m.args.iter().map(|a| {
+            let ty = match &a.kind {
+                ArgKind::Borrowed { owned } => owned,
+                _ => &a.ty,
+            };
+            quote_spanned!(a.ty.span()=> #krate::__private::assert_arg::<#ty>();)
+        });
+        let ret_ty = &m.ret.ty;
+        let ret_assert = quote_spanned!(ret_ty.span()=> #krate::__private::assert_ret::<#ret_ty>(););
+        let bindings = m.args.iter().map(|a| &a.name);
+        let passes = m.args.iter().map(|a| {
+            let n = &a.name;
+            match &a.kind {
+                ArgKind::Borrowed { .. } => quote!(&#n),
+                _ => quote!(#n),
+            }
+        });
+        quote! {
+            #index => {
+                #(#asserts)*
+                #ret_assert
+                let (#(#bindings,)*): (#(#wire_types,)*) = __remote_call.args()?;
+                let __remote_ret: #ret_ty = #ident::#method(&*self.object, #(#passes),*);
+                __remote_call.reply(&__remote_ret)
+            }
+        }
+    });
+
+    quote! {
+        #[doc = #doc]
+        #vis struct #dispatcher {
+            object: #krate::__private::Arc<dyn #ident>,
+        }
+
+        impl #dispatcher {
+            /// Wraps a local object.
+            #vis fn new(object: #krate::__private::Arc<dyn #ident>) -> Self {
+                #dispatcher { object }
+            }
+
+            /// The local object.
+            #vis fn object(&self) -> &#krate::__private::Arc<dyn #ident> {
+                &self.object
+            }
+        }
+
+        impl #krate::__private::Dispatch for #dispatcher {
+            fn interface_name(&self) -> &'static str {
+                #name
+            }
+
+            fn fingerprint(&self) -> u64 {
+                <dyn #ident as #krate::__private::Interface>::FINGERPRINT
+            }
+
+            fn method_name(&self, index: u32) -> #krate::__private::Option<&'static str> {
+                const METHODS: &[&str] = &[#(#method_names),*];
+                match METHODS.get(index as usize) {
+                    #krate::__private::Some(name) => #krate::__private::Some(*name),
+                    #krate::__private::None => #krate::__private::None,
+                }
+            }
+
+            fn dispatch(
+                &self,
+                __remote_method: u32,
+                __remote_call: &mut #krate::__private::Call<'_>,
+            ) -> #krate::__private::Result<(), #krate::RemoteError> {
+                match __remote_method {
+                    #(#arms)*
+                    _ => #krate::__private::Err(#krate::RemoteError::NoSuchMethod {
+                        interface: #krate::__private::ToString::to_string(#name),
+                        method: __remote_method,
+                    }),
+                }
+            }
+
+            fn as_any(&self) -> &dyn #krate::__private::Any {
+                self
+            }
+        }
+    }
+}

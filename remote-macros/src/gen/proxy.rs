@@ -1,0 +1,194 @@
+//! `{Trait}Proxy` (blocking) and `{Trait}AsyncProxy`: the same methods, each
+//! returning `Result<T, RemoteError>`, where `T` is the trait's return type
+//! with `Remote<dyn X>` presented as X's proxy of the same flavor.
+
+use proc_macro2::TokenStream;
+use quote::quote;
+use syn::ext::IdentExt;
+
+use super::Names;
+use crate::model::{ArgKind, Interface, Method, RetShape};
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Flavor {
+    Blocking,
+    Async,
+}
+
+pub(crate) fn generate(model: &Interface, names: &Names, flavor: Flavor) -> TokenStream {
+    let krate = &model.krate;
+    let ident = &model.ident;
+    let vis = &model.vis;
+    let trait_name = ident.unraw().to_string();
+    let (this, other, doc, convert_doc, convert) = match flavor {
+        Flavor::Blocking => (
+            &names.proxy,
+            &names.async_proxy,
+            format!(
+                "Blocking proxy of a [`{trait_name}`] object: each call sends a request and waits for the reply on this thread. \
+                 Needs no async runtime. Clone it freely: clones share one handle, and the object is released when the last one drops."
+            ),
+            "The async proxy of the same object.",
+            quote!(to_async),
+        ),
+        Flavor::Async => (
+            &names.async_proxy,
+            &names.proxy,
+            format!(
+                "Async proxy of a [`{trait_name}`] object: each call is an `async fn` that waits without blocking the thread. \
+                 Clone it freely: clones share one handle, and the object is released when the last one drops."
+            ),
+            "The blocking proxy of the same object.",
+            quote!(to_blocking),
+        ),
+    };
+    let methods = model.methods.iter().map(|m| method(model, m, flavor));
+    quote! {
+        #[doc = #doc]
+        #[derive(Clone)]
+        #vis struct #this {
+            remote: #krate::Remote<dyn #ident>,
+        }
+
+        impl #krate::__private::fmt::Debug for #this {
+            fn fmt(&self, f: &mut #krate::__private::fmt::Formatter<'_>) -> #krate::__private::fmt::Result {
+                #krate::__private::fmt::Debug::fmt(&self.remote, f)
+            }
+        }
+
+        impl #this {
+            #(#methods)*
+
+            /// True when both proxies stand for the same object.
+            #vis fn same_object<__RemoteP: #krate::Proxy<Interface = dyn #ident>>(&self, other: &__RemoteP) -> bool {
+                self.remote.same_object(#krate::Proxy::as_remote(other))
+            }
+
+            /// The object reference behind this proxy, for passing it to
+            /// another remote method.
+            #vis fn into_remote(self) -> #krate::Remote<dyn #ident> {
+                self.remote
+            }
+
+            #[doc = #convert_doc]
+            #vis fn #convert(&self) -> #other {
+                <#other as #krate::Proxy>::from_remote(#krate::__private::Clone::clone(&self.remote))
+            }
+        }
+
+        impl #krate::Proxy for #this {
+            type Interface = dyn #ident;
+            fn from_remote(remote: #krate::Remote<dyn #ident>) -> Self {
+                #this { remote }
+            }
+            fn as_remote(&self) -> &#krate::Remote<dyn #ident> {
+                &self.remote
+            }
+        }
+
+        impl #krate::__private::From<#this> for #krate::Remote<dyn #ident> {
+            fn from(proxy: #this) -> Self {
+                proxy.remote
+            }
+        }
+
+        impl #krate::__private::From<&#this> for #krate::Remote<dyn #ident> {
+            fn from(proxy: &#this) -> Self {
+                #krate::__private::Clone::clone(&proxy.remote)
+            }
+        }
+    }
+}
+
+fn method(model: &Interface, m: &Method, flavor: Flavor) -> TokenStream {
+    let krate = &model.krate;
+    let ident = &model.ident;
+    let vis = &model.vis;
+    let name = &m.ident;
+    let index = m.index;
+    let docs = &m.docs;
+    let params = m.args.iter().map(|a| {
+        let n = &a.name;
+        let ty = &a.ty;
+        match a.kind {
+            ArgKind::Handle => quote!(#n: impl #krate::__private::Into<#ty>),
+            _ => quote!(#n: #ty),
+        }
+    });
+    let converts = m.args.iter().filter(|a| matches!(a.kind, ArgKind::Handle)).map(|a| {
+        let n = &a.name;
+        let ty = &a.ty;
+        quote!(let #n: #ty = #krate::__private::Into::into(#n);)
+    });
+    let names: Vec<_> = m.args.iter().map(|a| &a.name).collect();
+    let wire = &m.ret.ty;
+    let (out, present) = presentation(model, m, flavor);
+    let local_value = quote!(#ident::#name(&**__remote_object, #(#names),*));
+    let local = present(local_value);
+    let remote_value = match flavor {
+        Flavor::Blocking => quote! {
+            __remote_ref.call_blocking::<_, #wire>(#index, &(#(&#names,)*))
+        },
+        Flavor::Async => quote! {
+            __remote_ref.call_async::<_, #wire>(#index, &(#(&#names,)*)).await
+        },
+    };
+    let remote = {
+        let v = quote!(__remote_value);
+        let presented = present(v.clone());
+        quote!(#krate::__private::Result::map(#remote_value, |#v| #presented))
+    };
+    let asyncness = match flavor {
+        Flavor::Blocking => quote!(),
+        Flavor::Async => quote!(async),
+    };
+    quote! {
+        #(#docs)*
+        #vis #asyncness fn #name(&self, #(#params),*) -> #krate::__private::Result<#out, #krate::RemoteError> {
+            #(#converts)*
+            match self.remote.target() {
+                #krate::__private::Target::Local(__remote_object) => {
+                    #krate::__private::Ok(#local)
+                }
+                #krate::__private::Target::Remote(__remote_ref) => #remote,
+            }
+        }
+    }
+}
+
+type Present<'a> = Box<dyn Fn(TokenStream) -> TokenStream + 'a>;
+
+/// The proxy's success type for a method, and how to turn the trait's value
+/// into it.
+fn presentation<'a>(model: &'a Interface, m: &'a Method, flavor: Flavor) -> (TokenStream, Present<'a>) {
+    let krate = &model.krate;
+    let (assoc, into) = match flavor {
+        Flavor::Blocking => (quote!(Proxy), quote!(into_proxy)),
+        Flavor::Async => (quote!(AsyncProxy), quote!(into_async_proxy)),
+    };
+    let proxy_of = move |iface: &syn::Type| quote!(<#iface as #krate::__private::Interface>::#assoc);
+    match &m.ret.shape {
+        RetShape::Plain => {
+            let ty = &m.ret.ty;
+            (quote!(#ty), Box::new(|v| v))
+        }
+        RetShape::Handle { iface } => (
+            proxy_of(iface),
+            Box::new(move |v| quote!(#krate::Remote::#into(#v))),
+        ),
+        RetShape::ResultHandle { iface, error } => {
+            let p = proxy_of(iface);
+            (
+                quote!(#krate::__private::Result<#p, #error>),
+                Box::new(move |v| quote!(#krate::__private::Result::map(#v, #krate::Remote::#into))),
+            )
+        }
+        RetShape::OptionHandle { iface } => {
+            let p = proxy_of(iface);
+            (
+                quote!(#krate::__private::Option<#p>),
+                Box::new(move |v| quote!(#krate::__private::Option::map(#v, #krate::Remote::#into))),
+            )
+        }
+    }
+}

@@ -1,0 +1,60 @@
+//! `impl Trait for {Trait}Proxy`, when every method returns `Result<_, E>`:
+//! a transport failure becomes `E::from(RemoteError)`, so code written against
+//! `dyn Trait` runs unchanged on a local object or a proxy.
+
+use proc_macro2::TokenStream;
+use quote::quote;
+
+use super::Names;
+use crate::model::Interface;
+
+pub(crate) fn generate(model: &Interface, names: &Names) -> TokenStream {
+    let Some(errors) = model.all_result_errors() else {
+        return TokenStream::new();
+    };
+    if model.methods.is_empty() {
+        return TokenStream::new();
+    }
+    let krate = &model.krate;
+    let ident = &model.ident;
+    let proxy = &names.proxy;
+    let methods = model.methods.iter().map(|m| {
+        let name = &m.ident;
+        let index = m.index;
+        let wire = &m.ret.ty;
+        let names: Vec<_> = m.args.iter().map(|a| &a.name).collect();
+        let params = m.args.iter().map(|a| {
+            let n = &a.name;
+            let ty = &a.ty;
+            quote!(#n: #ty)
+        });
+        quote! {
+            fn #name(&self, #(#params),*) -> #wire {
+                match self.remote.target() {
+                    #krate::__private::Target::Local(__remote_object) => {
+                        #ident::#name(&**__remote_object, #(#names),*)
+                    }
+                    #krate::__private::Target::Remote(__remote_ref) => {
+                        match __remote_ref.call_blocking::<_, #wire>(#index, &(#(&#names,)*)) {
+                            #krate::__private::Ok(__remote_value) => __remote_value,
+                            #krate::__private::Err(__remote_error) => {
+                                #krate::__private::Err(#krate::__private::From::from(__remote_error))
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    });
+    // The bound is written under a binder so that, when some `E` lacks
+    // `From<RemoteError>`, the impl merely does not apply instead of failing
+    // to compile.
+    quote! {
+        impl #ident for #proxy
+        where
+            #(for<'__remote> #errors: #krate::__private::From<#krate::RemoteError>,)*
+        {
+            #(#methods)*
+        }
+    }
+}

@@ -1,0 +1,388 @@
+//! The model of a `#[remote_object]` trait: parsed from syn, validated, and
+//! then the only thing the generators read.
+
+use proc_macro2::Span;
+use quote::format_ident;
+use syn::ext::IdentExt;
+use syn::spanned::Spanned;
+
+use crate::check;
+use crate::fingerprint::{type_text, Fingerprint};
+
+/// Names the generated proxies define themselves; a trait method may not use
+/// them.
+pub(crate) const RESERVED: &[&str] = &[
+    "same_object",
+    "into_remote",
+    "as_remote",
+    "from_remote",
+    "to_async",
+    "to_blocking",
+];
+
+pub(crate) struct Interface {
+    pub(crate) krate: syn::Path,
+    pub(crate) vis: syn::Visibility,
+    pub(crate) ident: syn::Ident,
+    pub(crate) methods: Vec<Method>,
+    pub(crate) fingerprint: u64,
+}
+
+pub(crate) struct Method {
+    pub(crate) index: u32,
+    pub(crate) ident: syn::Ident,
+    pub(crate) docs: Vec<syn::Attribute>,
+    pub(crate) args: Vec<Arg>,
+    pub(crate) ret: Ret,
+}
+
+pub(crate) struct Arg {
+    pub(crate) name: syn::Ident,
+    /// The type as declared in the trait.
+    pub(crate) ty: syn::Type,
+    pub(crate) kind: ArgKind,
+}
+
+pub(crate) enum ArgKind {
+    /// An owned value, copied.
+    Value,
+    /// `&T` (including `&str` and `&[T]`): the wire carries the owned form,
+    /// and the server lends it to the method.
+    Borrowed { owned: syn::Type },
+    /// A `Remote<dyn X>` at the top level: proxies accept anything that
+    /// converts into it (a proxy, or a local object's `Remote`).
+    Handle,
+}
+
+pub(crate) struct Ret {
+    /// The declared return type (`()` when there is none).
+    pub(crate) ty: syn::Type,
+    pub(crate) shape: RetShape,
+    /// `E` when the return type is `Result<_, E>`.
+    pub(crate) error: Option<syn::Type>,
+}
+
+/// How a return value is presented by the proxies.
+pub(crate) enum RetShape {
+    /// As declared.
+    Plain,
+    /// `Remote<dyn X>`: arrives as X's proxy.
+    Handle { iface: syn::Type },
+    /// `Result<Remote<dyn X>, E>`: arrives as `Result<XProxy, E>`.
+    ResultHandle { iface: syn::Type, error: syn::Type },
+    /// `Option<Remote<dyn X>>`: arrives as `Option<XProxy>`.
+    OptionHandle { iface: syn::Type },
+}
+
+/// Collects every error so the user sees them all at once.
+#[derive(Default)]
+pub(crate) struct Errors(Option<syn::Error>);
+
+impl Errors {
+    pub(crate) fn push(&mut self, e: syn::Error) {
+        match &mut self.0 {
+            Some(all) => all.combine(e),
+            None => self.0 = Some(e),
+        }
+    }
+
+    fn at(&mut self, span: Span, msg: impl std::fmt::Display) {
+        self.push(syn::Error::new(span, msg));
+    }
+
+    fn spanned(&mut self, tokens: impl quote::ToTokens, msg: impl std::fmt::Display) {
+        self.push(syn::Error::new_spanned(tokens, msg));
+    }
+
+    pub(crate) fn finish(self) -> Result<(), syn::Error> {
+        self.0.map_or(Ok(()), Err)
+    }
+}
+
+impl Interface {
+    pub(crate) fn from_syn(item: &syn::ItemTrait, krate: syn::Path) -> Result<Interface, syn::Error> {
+        let mut errors = Errors::default();
+        check_trait_header(item, &mut errors);
+
+        let mut fp = Fingerprint::new();
+        fp.add(&item.ident.unraw().to_string());
+        let mut methods = Vec::new();
+        for trait_item in &item.items {
+            match trait_item {
+                syn::TraitItem::Fn(f) => {
+                    let index = methods.len() as u32;
+                    if let Some(m) = Method::from_syn(f, index, &mut errors) {
+                        fp.add(&m.ident.unraw().to_string());
+                        for a in &m.args {
+                            fp.add(&type_text(&a.ty));
+                        }
+                        fp.add("->");
+                        fp.add(&type_text(&m.ret.ty));
+                        methods.push(m);
+                    }
+                }
+                syn::TraitItem::Type(t) => errors.spanned(
+                    t,
+                    "associated types are not supported in a #[remote_object] trait: a proxy cannot know the implementor's type; use a concrete type in the method signatures",
+                ),
+                syn::TraitItem::Const(c) => errors.spanned(
+                    c,
+                    "associated constants are not supported in a #[remote_object] trait; use a method `fn name(&self) -> T` instead",
+                ),
+                other => errors.spanned(
+                    other,
+                    "only methods can appear in a #[remote_object] trait",
+                ),
+            }
+        }
+        errors.finish()?;
+        Ok(Interface {
+            krate,
+            vis: item.vis.clone(),
+            ident: item.ident.clone(),
+            methods,
+            fingerprint: fp.finish(),
+        })
+    }
+
+    /// The application error types, when every method returns `Result<_, E>`:
+    /// then the blocking proxy implements the trait itself.
+    pub(crate) fn all_result_errors(&self) -> Option<Vec<&syn::Type>> {
+        self.methods.iter().map(|m| m.ret.error.as_ref()).collect()
+    }
+}
+
+fn check_trait_header(item: &syn::ItemTrait, errors: &mut Errors) {
+    if !item.generics.params.is_empty() {
+        errors.spanned(
+            &item.generics,
+            "a #[remote_object] trait cannot be generic: each side must know the concrete types to encode; write one trait per type",
+        );
+    }
+    if let Some(w) = &item.generics.where_clause {
+        errors.spanned(w, "a #[remote_object] trait cannot have a where clause");
+    }
+    if let Some(u) = &item.unsafety {
+        errors.spanned(u, "a #[remote_object] trait cannot be `unsafe`");
+    }
+    if let Some(a) = &item.auto_token {
+        errors.spanned(a, "a #[remote_object] trait cannot be an auto trait");
+    }
+    let has = |name: &str| {
+        item.supertraits.iter().any(|b| match b {
+            syn::TypeParamBound::Trait(t) => t.path.segments.last().is_some_and(|s| s.ident == name),
+            _ => false,
+        })
+    };
+    let missing: Vec<&str> = ["Send", "Sync"].into_iter().filter(|n| !has(n)).collect();
+    if !missing.is_empty() {
+        let span = if item.supertraits.is_empty() {
+            item.ident.span()
+        } else {
+            item.supertraits.span()
+        };
+        errors.at(
+            span,
+            format!(
+                "a #[remote_object] trait must be shareable across threads: add `{}` to its supertraits, as in `trait {}: Send + Sync {{ .. }}`",
+                missing.join(" + "),
+                item.ident
+            ),
+        );
+    }
+}
+
+impl Method {
+    fn from_syn(f: &syn::TraitItemFn, index: u32, errors: &mut Errors) -> Option<Method> {
+        let sig = &f.sig;
+        let before = errors.0.is_some();
+        let name = sig.ident.unraw().to_string();
+        if RESERVED.contains(&name.as_str()) {
+            errors.spanned(
+                &sig.ident,
+                format!("`{name}` is a method the generated proxies define; rename this method"),
+            );
+        }
+        if let Some(a) = &sig.asyncness {
+            errors.spanned(
+                a,
+                "async methods are not supported yet: declare a plain `fn`; the generated async proxy already lets callers `.await` it",
+            );
+        }
+        if let Some(u) = &sig.unsafety {
+            errors.spanned(u, "remote methods cannot be `unsafe`");
+        }
+        if let Some(c) = &sig.constness {
+            errors.spanned(c, "remote methods cannot be `const`");
+        }
+        if let Some(abi) = &sig.abi {
+            errors.spanned(abi, "remote methods cannot have an `extern` ABI");
+        }
+        if let Some(v) = &sig.variadic {
+            errors.spanned(v, "remote methods cannot be variadic");
+        }
+        if !sig.generics.params.is_empty() {
+            errors.spanned(
+                &sig.generics.params,
+                "generic methods cannot be called remotely: the server must know the concrete types to decode; use concrete types (or one method per type)",
+            );
+        }
+        if let Some(w) = &sig.generics.where_clause {
+            errors.spanned(w, "remote methods cannot have a where clause");
+        }
+
+        let mut inputs = sig.inputs.iter();
+        match inputs.next() {
+            Some(syn::FnArg::Receiver(r)) => check_receiver(r, errors),
+            _ => errors.spanned(
+                sig,
+                "a remote method needs a `&self` receiver: functions without `self` cannot be called through a proxy; make it a method of an exported factory object instead",
+            ),
+        }
+
+        let mut args = Vec::new();
+        for (i, input) in inputs.enumerate() {
+            let syn::FnArg::Typed(pt) = input else {
+                continue;
+            };
+            let name = match &*pt.pat {
+                syn::Pat::Ident(p) if p.by_ref.is_none() && p.subpat.is_none() => p.ident.clone(),
+                _ => format_ident!("__remote_arg{}", i),
+            };
+            if let Some(arg) = Arg::from_syn(name, &pt.ty, errors) {
+                args.push(arg);
+            }
+        }
+
+        let ret = Ret::from_syn(&sig.output, errors);
+        if errors.0.is_some() && !before {
+            return None;
+        }
+        let docs = f
+            .attrs
+            .iter()
+            .filter(|a| a.path().is_ident("doc"))
+            .cloned()
+            .collect();
+        Some(Method {
+            index,
+            ident: sig.ident.clone(),
+            docs,
+            args,
+            ret: ret?,
+        })
+    }
+}
+
+fn check_receiver(r: &syn::Receiver, errors: &mut Errors) {
+    if r.colon_token.is_some() {
+        errors.spanned(
+            r,
+            "remote methods take `&self`; typed receivers such as `self: Arc<Self>` are not supported (the object is already shared behind an `Arc`)",
+        );
+    } else if r.reference.is_none() {
+        errors.spanned(
+            r,
+            "remote methods take `&self`, not `self` by value: the object stays in its process and cannot be consumed; take `&self`, and release the object by dropping its proxies",
+        );
+    } else if let Some(m) = &r.mutability {
+        errors.spanned(
+            m,
+            "remote methods take `&self`, not `&mut self`: many clients may hold the object at once; take `&self` and use interior mutability (a `Mutex` or atomics)",
+        );
+    }
+}
+
+impl Arg {
+    fn from_syn(name: syn::Ident, ty: &syn::Type, errors: &mut Errors) -> Option<Arg> {
+        if let syn::Type::Reference(r) = ty {
+            if let Some(m) = &r.mutability {
+                errors.spanned(
+                    m,
+                    "`&mut` arguments cannot be passed to another process: take the value (or `&T`) and return the changed value",
+                );
+                return None;
+            }
+            if let Some((span, what)) = check::first_borrow_or_impl(&r.elem) {
+                errors.at(
+                    span,
+                    format!("a {what} inside a borrowed argument cannot be decoded on the other side; use owned types inside it (e.g. `&[String]` instead of `&[&str]`)"),
+                );
+                return None;
+            }
+            let owned: syn::Type = match &*r.elem {
+                syn::Type::Path(p) if p.qself.is_none() && p.path.is_ident("str") => {
+                    syn::parse_quote!(::std::string::String)
+                }
+                syn::Type::Slice(s) => {
+                    let elem = &s.elem;
+                    syn::parse_quote!(::std::vec::Vec<#elem>)
+                }
+                other => other.clone(),
+            };
+            return Some(Arg {
+                name,
+                ty: ty.clone(),
+                kind: ArgKind::Borrowed { owned },
+            });
+        }
+        if let Some((span, what)) = check::first_borrow_or_impl(ty) {
+            let hint = if what == "impl Trait" {
+                "an `impl Trait` argument makes the method generic, and generic methods cannot be called remotely; use a concrete type, or `Remote<dyn Trait>` to pass an object by reference"
+            } else {
+                "borrowed data nested inside an argument cannot be decoded on the other side; use owned types (e.g. `Vec<String>` instead of `Vec<&str>`)"
+            };
+            errors.at(span, format!("unsupported {what} in a remote method argument: {hint}"));
+            return None;
+        }
+        let kind = if check::remote_handle(ty).is_some() {
+            ArgKind::Handle
+        } else {
+            ArgKind::Value
+        };
+        Some(Arg {
+            name,
+            ty: ty.clone(),
+            kind,
+        })
+    }
+}
+
+impl Ret {
+    fn from_syn(output: &syn::ReturnType, errors: &mut Errors) -> Option<Ret> {
+        let ty: syn::Type = match output {
+            syn::ReturnType::Default => syn::parse_quote!(()),
+            syn::ReturnType::Type(_, ty) => (**ty).clone(),
+        };
+        if let Some((span, what)) = check::first_borrow_or_impl(&ty) {
+            let hint = if what == "impl Trait" {
+                "the caller must know the concrete type to decode it; return a concrete type, or `Remote<dyn Trait>` to return an object by reference"
+            } else {
+                "a reply is decoded into a value the caller owns; return an owned type (e.g. `String` instead of `&str`, `Vec<T>` instead of `&[T]`)"
+            };
+            errors.at(span, format!("unsupported {what} in a remote method's return type: {hint}"));
+            return None;
+        }
+        let error = check::result_parts(&ty).map(|(_, e)| e.clone());
+        let shape = if let Some(iface) = check::remote_handle(&ty) {
+            RetShape::Handle {
+                iface: iface.clone(),
+            }
+        } else if let Some((ok, err)) = check::result_parts(&ty) {
+            match check::remote_handle(ok) {
+                Some(iface) => RetShape::ResultHandle {
+                    iface: iface.clone(),
+                    error: err.clone(),
+                },
+                None => RetShape::Plain,
+            }
+        } else if let Some(iface) = check::option_inner(&ty).and_then(check::remote_handle) {
+            RetShape::OptionHandle {
+                iface: iface.clone(),
+            }
+        } else {
+            RetShape::Plain
+        };
+        Some(Ret { ty, shape, error })
+    }
+}

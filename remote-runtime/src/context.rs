@@ -1,0 +1,136 @@
+//! The codec context: while a payload is encoded or decoded, the thread knows
+//! which connection it is for, so a `Remote<dyn T>` inside any serde value can
+//! become (or be resolved from) an entry of the frame's capability table.
+
+use std::cell::RefCell;
+use std::sync::Arc;
+
+use serde::{de::DeserializeOwned, Serialize};
+
+use crate::dispatch::Dispatch;
+use crate::handle::imports::ImportEntry;
+use crate::session::Session;
+use crate::wire::{codec, WireCap};
+use crate::RemoteError;
+
+/// A capability of a received frame, already accounted for.
+#[derive(Clone)]
+pub(crate) enum Cap {
+    /// A handle of the peer's: a proxy entry.
+    Import(Arc<ImportEntry>),
+    /// One of our own objects coming back.
+    Local(Arc<dyn Dispatch>),
+    /// An entry the peer had no right to send; decoding it fails with this.
+    Invalid(RemoteError),
+}
+
+pub(crate) struct EncodeCx {
+    pub(crate) session: Arc<Session>,
+    pub(crate) caps: Vec<WireCap>,
+    /// Export IDs whose send count this encode raised; undone if the frame is
+    /// never sent.
+    pub(crate) counted: Vec<u64>,
+    pub(crate) error: Option<RemoteError>,
+}
+
+struct DecodeCx {
+    caps: Vec<Cap>,
+    error: Option<RemoteError>,
+}
+
+thread_local! {
+    static ENCODE: RefCell<Vec<EncodeCx>> = const { RefCell::new(Vec::new()) };
+    static DECODE: RefCell<Vec<DecodeCx>> = const { RefCell::new(Vec::new()) };
+}
+
+/// A payload ready to be framed.
+pub(crate) struct Encoded {
+    pub(crate) payload: Vec<u8>,
+    pub(crate) caps: Vec<WireCap>,
+    pub(crate) counted: Vec<u64>,
+}
+
+/// Encodes `value` for `session`, collecting the capabilities it carries.
+pub(crate) fn encode<T: Serialize + ?Sized>(
+    session: &Arc<Session>,
+    value: &T,
+) -> Result<Encoded, RemoteError> {
+    ENCODE.with(|cx| {
+        cx.borrow_mut().push(EncodeCx {
+            session: session.clone(),
+            caps: Vec::new(),
+            counted: Vec::new(),
+            error: None,
+        })
+    });
+    let mut payload = Vec::new();
+    let result = codec::encode_into(value, &mut payload);
+    let cx = ENCODE
+        .with(|cx| cx.borrow_mut().pop())
+        .expect("encode context pushed above");
+    match result {
+        Ok(()) => Ok(Encoded {
+            payload,
+            caps: cx.caps,
+            counted: cx.counted,
+        }),
+        Err(e) => {
+            session.uncount(&cx.counted);
+            Err(cx.error.unwrap_or_else(|| RemoteError::Encode(e.to_string())))
+        }
+    }
+}
+
+/// Runs `f` with the innermost encode context, or returns `None` outside one.
+pub(crate) fn with_encode<R>(f: impl FnOnce(&mut EncodeCx) -> R) -> Option<R> {
+    ENCODE.with(|cx| cx.borrow_mut().last_mut().map(f))
+}
+
+/// Decodes a `T` that must fill `bytes` exactly, resolving handles in `caps`.
+pub(crate) fn decode<T: DeserializeOwned>(caps: Vec<Cap>, bytes: &[u8]) -> Result<T, RemoteError> {
+    DECODE.with(|cx| cx.borrow_mut().push(DecodeCx { caps, error: None }));
+    let result = codec::decode::<T>(bytes);
+    let cx = DECODE
+        .with(|cx| cx.borrow_mut().pop())
+        .expect("decode context pushed above");
+    match result {
+        Ok((value, used)) if used == bytes.len() => Ok(value),
+        Ok((_, used)) => Err(RemoteError::Decode(format!(
+            "{} trailing bytes after the value (the peer sent another type)",
+            bytes.len() - used
+        ))),
+        Err(e) => Err(cx.error.unwrap_or(e)),
+    }
+}
+
+/// Looks up capability `index` of the frame being decoded.
+pub(crate) fn take_cap(index: u32) -> Result<Cap, String> {
+    DECODE.with(|cx| {
+        let cx = cx.borrow();
+        let Some(cx) = cx.last() else {
+            return Err("a Remote<_> can only be decoded by the remote runtime".to_string());
+        };
+        cx.caps
+            .get(index as usize)
+            .cloned()
+            .ok_or_else(|| format!("capability index {index} out of range"))
+    })
+}
+
+/// Records the typed error behind a serde error, so the caller sees it.
+pub(crate) fn set_decode_error(e: RemoteError) -> String {
+    let msg = e.to_string();
+    DECODE.with(|cx| {
+        if let Some(cx) = cx.borrow_mut().last_mut() {
+            cx.error.get_or_insert(e);
+        }
+    });
+    msg
+}
+
+/// Records the typed error behind a serde error while encoding.
+pub(crate) fn set_encode_error(cx: &mut EncodeCx, e: RemoteError) -> String {
+    let msg = e.to_string();
+    cx.error.get_or_insert(e);
+    msg
+}

@@ -1,0 +1,89 @@
+//! The server side of a call: a type-erased object that decodes a call,
+//! invokes the method on the local object and encodes the reply. The
+//! `#[remote_object]` macro implements [`Dispatch`] for each trait.
+
+use std::any::Any;
+use std::sync::Arc;
+
+use serde::{de::DeserializeOwned, Serialize};
+
+use crate::context::{self, Cap, Encoded};
+use crate::session::Session;
+use crate::RemoteError;
+
+/// A local object that can serve calls. Implemented by the generated
+/// `{Trait}Dispatcher`; not meant to be implemented by hand.
+pub trait Dispatch: Send + Sync + 'static {
+    /// The trait's name, for errors and diagnostics.
+    fn interface_name(&self) -> &'static str;
+    /// The trait's signature fingerprint.
+    fn fingerprint(&self) -> u64;
+    /// The name of method `index`, if it exists.
+    fn method_name(&self, index: u32) -> Option<&'static str>;
+    /// Serves one call: reads the arguments from `call`, invokes the method,
+    /// and hands the return value to [`Call::reply`].
+    fn dispatch(&self, method: u32, call: &mut Call<'_>) -> Result<(), RemoteError>;
+    /// For recovering the typed object when a handle comes back to its owner.
+    fn as_any(&self) -> &dyn Any;
+}
+
+/// One incoming call, as seen by a dispatcher.
+pub struct Call<'a> {
+    pub(crate) session: &'a Arc<Session>,
+    pub(crate) payload: &'a [u8],
+    pub(crate) caps: Vec<Cap>,
+    pub(crate) reply: Option<Encoded>,
+}
+
+impl Call<'_> {
+    /// Decodes the argument tuple.
+    pub fn args<A: DeserializeOwned>(&mut self) -> Result<A, RemoteError> {
+        context::decode(std::mem::take(&mut self.caps), self.payload)
+    }
+
+    /// Encodes the return value.
+    pub fn reply<R: Serialize + ?Sized>(&mut self, value: &R) -> Result<(), RemoteError> {
+        self.reply = Some(context::encode(self.session, value)?);
+        Ok(())
+    }
+}
+
+/// Turns a caught panic payload into its message.
+pub(crate) fn panic_message(payload: &(dyn Any + Send)) -> String {
+    if let Some(s) = payload.downcast_ref::<&str>() {
+        (*s).to_string()
+    } else if let Some(s) = payload.downcast_ref::<String>() {
+        s.clone()
+    } else {
+        "(a panic payload that is not a string)".to_string()
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+
+    /// A dispatcher with no methods, for table tests.
+    pub(crate) struct Nop;
+
+    impl Dispatch for Nop {
+        fn interface_name(&self) -> &'static str {
+            "Nop"
+        }
+        fn fingerprint(&self) -> u64 {
+            0
+        }
+        fn method_name(&self, _: u32) -> Option<&'static str> {
+            None
+        }
+        fn dispatch(&self, method: u32, _: &mut Call<'_>) -> Result<(), RemoteError> {
+            Err(RemoteError::NoSuchMethod {
+                interface: "Nop".into(),
+                method,
+            })
+        }
+        fn as_any(&self) -> &dyn Any {
+            self
+        }
+    }
+}

@@ -1,0 +1,113 @@
+//! The one error type of the runtime.
+
+use serde::{Deserialize, Serialize};
+
+/// Everything that can go wrong between a proxy and the object it stands for.
+///
+/// Application errors are *not* folded in here: a trait method that returns
+/// `Result<T, E>` reaches the caller as `Ok(Err(e))`, with `e` the very value
+/// the server returned (see the crate docs, "Errors"). `RemoteError` only says
+/// that the call itself failed: the connection, the handle, the codec, or the
+/// server's code panicking.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, Serialize, Deserialize)]
+#[non_exhaustive]
+pub enum RemoteError {
+    /// The connection is gone (closed by either side, the peer process died, or
+    /// the socket broke). Every call pending on it ends with this error.
+    #[error("disconnected from the peer")]
+    Disconnected,
+
+    /// The handle names no live object on the owner's side: it was released,
+    /// never existed, or belongs to another connection.
+    #[error("no such object: handle {id} is not live on this connection (released, or never sent here)")]
+    NoSuchObject {
+        /// The handle ID that was looked up.
+        id: u64,
+    },
+
+    /// `require(name)` named nothing the server exported.
+    #[error("no such export: the server exported nothing named {name:?}")]
+    NoSuchExport {
+        /// The name that was asked for.
+        name: String,
+    },
+
+    /// The object does not have a method with this index: the peer was built
+    /// from another version of the trait.
+    #[error("no such method: {interface} has no method #{method} (the peer was built from another version of the trait)")]
+    NoSuchMethod {
+        /// The trait the object implements.
+        interface: String,
+        /// The method index that was called.
+        method: u32,
+    },
+
+    /// The two sides were compiled from different versions of a trait (or from
+    /// different traits): their signature fingerprints differ.
+    #[error("interface mismatch for {what}: expected {expected} (fingerprint {expected_fingerprint:#018x}), found fingerprint {found_fingerprint:#018x}; rebuild both sides from the same trait definition")]
+    Mismatch {
+        /// What was being resolved (an export name, or "handle N").
+        what: String,
+        /// The trait the receiving side expected.
+        expected: String,
+        /// Fingerprint of the expected trait.
+        expected_fingerprint: u64,
+        /// Fingerprint the other side announced.
+        found_fingerprint: u64,
+    },
+
+    /// The server's method panicked. The server caught it and keeps serving.
+    #[error("the remote method {method} panicked: {message}")]
+    Panic {
+        /// `Trait::method` that panicked.
+        method: String,
+        /// The panic message.
+        message: String,
+    },
+
+    /// A value could not be encoded for the wire.
+    #[error("encode error: {0}")]
+    Encode(String),
+
+    /// Bytes from the peer could not be decoded as the expected type.
+    #[error("decode error: {0}")]
+    Decode(String),
+
+    /// A frame exceeded the configured maximum size.
+    #[error("frame of {size} bytes exceeds the limit of {limit} bytes")]
+    FrameTooLarge {
+        /// The size of the offending frame.
+        size: u64,
+        /// The configured limit.
+        limit: u64,
+    },
+
+    /// A proxy obtained from one connection was passed through another one.
+    /// Handles are meaningful only on the connection that created them.
+    #[error("cannot send a proxy of {interface} through a connection other than the one it came from")]
+    ForeignProxy {
+        /// The trait of the proxy.
+        interface: String,
+    },
+
+    /// The peer broke the protocol (a malformed frame or an impossible
+    /// message); the connection is closed.
+    #[error("protocol violation: {0}")]
+    Protocol(String),
+
+    /// An I/O error of the transport.
+    #[error("transport error: {0}")]
+    Io(String),
+}
+
+impl From<std::io::Error> for RemoteError {
+    fn from(e: std::io::Error) -> Self {
+        use std::io::ErrorKind::*;
+        match e.kind() {
+            UnexpectedEof | BrokenPipe | ConnectionReset | ConnectionAborted | NotConnected => {
+                RemoteError::Disconnected
+            }
+            _ => RemoteError::Io(e.to_string()),
+        }
+    }
+}

@@ -1,0 +1,4 @@
+//! Handle tables: what this side lent (exports) and borrowed (imports).
+
+pub(crate) mod exports;
+pub(crate) mod imports;

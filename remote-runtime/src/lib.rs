@@ -1,0 +1,29 @@
+//! Runtime of the [`remote`](https://docs.rs/remote) crate: sessions, handle
+//! tables, the wire codec and the transports. Users depend on `remote`, which
+//! re-exports everything here that they need.
+
+mod client;
+mod context;
+mod dispatch;
+mod error;
+mod handle;
+mod janitor;
+mod reader;
+mod registry;
+mod remote;
+mod server;
+mod session;
+mod stats;
+mod transport;
+mod wire;
+
+pub use client::{Client, RequireFuture};
+pub use dispatch::{Call, Dispatch};
+pub use error::RemoteError;
+pub use remote::{CallFuture, FromLocal, Interface, ObjectRef, Proxy, Remote, Target};
+pub use server::Server;
+pub use stats::{ServerStats, SessionStats};
+pub use transport::unix::UnixListener;
+
+/// Default maximum size of one frame: 16 MiB.
+pub const DEFAULT_MAX_FRAME: usize = 16 * 1024 * 1024;

@@ -1,0 +1,328 @@
+//! `Remote<dyn T>`: an object passed by reference, and the traits the macro
+//! implements to connect a trait with its proxies and dispatcher.
+
+use std::fmt;
+use std::future::Future;
+use std::marker::PhantomData;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use serde::de::{DeserializeOwned, Deserializer};
+use serde::ser::Serializer;
+use serde::{Deserialize, Serialize};
+
+use crate::context::{self, Cap};
+use crate::dispatch::Dispatch;
+use crate::handle::exports::ObjKey;
+use crate::handle::imports::ImportEntry;
+use crate::session::Session;
+use crate::wire::WireCap;
+use crate::RemoteError;
+
+/// Implemented by the macro for `dyn Trait` of every `#[remote_object]` trait:
+/// it ties the trait to its proxies and its dispatcher.
+pub trait Interface: Send + Sync + 'static {
+    /// The trait's name.
+    const NAME: &'static str;
+    /// A hash of the trait's name and method signatures, checked whenever a
+    /// handle of this trait crosses a connection.
+    const FINGERPRINT: u64;
+    /// The blocking proxy, `{Trait}Proxy`.
+    type Proxy: Proxy<Interface = Self>;
+    /// The async proxy, `{Trait}AsyncProxy`.
+    type AsyncProxy: Proxy<Interface = Self>;
+    /// Wraps a local object in its dispatcher.
+    fn into_dispatch(object: Arc<Self>) -> Arc<dyn Dispatch>;
+    /// Recovers the local object from its dispatcher.
+    fn from_dispatch(object: &dyn Dispatch) -> Option<Arc<Self>>;
+}
+
+/// Lets `Remote::new(value)` turn any implementor of the trait into
+/// `Remote<dyn Trait>`; implemented by the macro.
+pub trait FromLocal<X>: Interface {
+    /// Unsizes the `Arc`.
+    fn from_local(object: Arc<X>) -> Arc<Self>;
+}
+
+/// Implemented by the generated `{Trait}Proxy` and `{Trait}AsyncProxy`.
+pub trait Proxy: Clone + Send + Sync + Sized + 'static {
+    /// The `dyn Trait` this proxy speaks.
+    type Interface: ?Sized + Interface;
+    /// Wraps a reference (local or remote) in this proxy.
+    fn from_remote(remote: Remote<Self::Interface>) -> Self;
+    /// The reference this proxy calls.
+    fn as_remote(&self) -> &Remote<Self::Interface>;
+    /// True when both proxies stand for the same object.
+    fn same_object<P: Proxy<Interface = Self::Interface>>(&self, other: &P) -> bool {
+        self.as_remote().same_object(other.as_remote())
+    }
+}
+
+/// An object of trait `T` (written `Remote<dyn T>`) that is passed *by
+/// reference*: the object stays in the process that owns it, and the other
+/// side receives a proxy that forwards calls to it.
+///
+/// Build one from a local object with [`Remote::new`] (or `From<Arc<dyn T>>`);
+/// a proxy converts into one with `From`. It can appear anywhere in a method's
+/// arguments or return value, including inside serialized values
+/// (`Vec<Remote<dyn T>>`, `Option<..>`, struct fields).
+///
+/// When a proxy is sent back to the process that owns the object, it arrives
+/// as the original local object ([`Remote::local`] gives the very same `Arc`).
+pub struct Remote<T: ?Sized> {
+    inner: Inner<T>,
+}
+
+enum Inner<T: ?Sized> {
+    Local(Arc<T>),
+    Proxy(ObjectRef),
+}
+
+impl<T: ?Sized> Clone for Remote<T> {
+    fn clone(&self) -> Self {
+        Remote {
+            inner: match &self.inner {
+                Inner::Local(a) => Inner::Local(a.clone()),
+                Inner::Proxy(r) => Inner::Proxy(r.clone()),
+            },
+        }
+    }
+}
+
+impl<T: ?Sized + Interface> fmt::Debug for Remote<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.inner {
+            Inner::Local(a) => write!(f, "Remote<dyn {}>::Local({:p})", T::NAME, Arc::as_ptr(a)),
+            Inner::Proxy(r) => write!(f, "Remote<dyn {}>::Proxy(handle {})", T::NAME, r.entry.id),
+        }
+    }
+}
+
+/// Where a call on a [`Remote`] goes; used by generated proxies.
+#[doc(hidden)]
+pub enum Target<'a, T: ?Sized> {
+    Local(&'a Arc<T>),
+    Remote(&'a ObjectRef),
+}
+
+impl<T: ?Sized + Interface> Remote<T> {
+    /// Wraps a local object: `Remote::<dyn Counter>::new(MyCounter::default())`,
+    /// or just `Remote::new(..)` where the type is known.
+    pub fn new<X>(object: X) -> Self
+    where
+        T: FromLocal<X>,
+    {
+        Self::from_arc(T::from_local(Arc::new(object)))
+    }
+
+    /// Wraps a shared local object.
+    pub fn from_arc(object: Arc<T>) -> Self {
+        Remote {
+            inner: Inner::Local(object),
+        }
+    }
+
+    /// The local object, when this process owns it (also when a proxy came
+    /// back to its owner).
+    pub fn local(&self) -> Option<&Arc<T>> {
+        match &self.inner {
+            Inner::Local(a) => Some(a),
+            Inner::Proxy(_) => None,
+        }
+    }
+
+    /// True when this process owns the object.
+    pub fn is_local(&self) -> bool {
+        matches!(self.inner, Inner::Local(_))
+    }
+
+    /// A blocking proxy for the object (it calls directly when local).
+    pub fn into_proxy(self) -> T::Proxy {
+        <T::Proxy as Proxy>::from_remote(self)
+    }
+
+    /// An async proxy for the object.
+    pub fn into_async_proxy(self) -> T::AsyncProxy {
+        <T::AsyncProxy as Proxy>::from_remote(self)
+    }
+
+    /// True when both stand for the same object: the same local `Arc`, or the
+    /// same handle on the same connection.
+    pub fn same_object(&self, other: &Remote<T>) -> bool {
+        match (&self.inner, &other.inner) {
+            (Inner::Local(a), Inner::Local(b)) => {
+                Arc::as_ptr(a) as *const () == Arc::as_ptr(b) as *const ()
+            }
+            (Inner::Proxy(a), Inner::Proxy(b)) => Arc::ptr_eq(&a.entry, &b.entry),
+            _ => false,
+        }
+    }
+
+    #[doc(hidden)]
+    pub fn target(&self) -> Target<'_, T> {
+        match &self.inner {
+            Inner::Local(a) => Target::Local(a),
+            Inner::Proxy(r) => Target::Remote(r),
+        }
+    }
+
+    pub(crate) fn from_import(entry: Arc<ImportEntry>) -> Self {
+        Remote {
+            inner: Inner::Proxy(ObjectRef { entry }),
+        }
+    }
+}
+
+impl<T: ?Sized + Interface> From<Arc<T>> for Remote<T> {
+    fn from(object: Arc<T>) -> Self {
+        Remote::from_arc(object)
+    }
+}
+
+impl<T: ?Sized + Interface> Serialize for Remote<T> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let index = context::with_encode(|cx| -> Result<u32, String> {
+            let cap = match &self.inner {
+                Inner::Local(object) => {
+                    let key = ObjKey::of(object);
+                    let id = cx
+                        .session
+                        .count_send(key, || T::into_dispatch(object.clone()));
+                    cx.counted.push(id);
+                    WireCap::Sender {
+                        id,
+                        fingerprint: T::FINGERPRINT,
+                    }
+                }
+                Inner::Proxy(r) => {
+                    if !Arc::ptr_eq(&r.entry.session, &cx.session) {
+                        let e = RemoteError::ForeignProxy {
+                            interface: T::NAME.to_string(),
+                        };
+                        return Err(context::set_encode_error(cx, e));
+                    }
+                    WireCap::Receiver { id: r.entry.id }
+                }
+            };
+            cx.caps.push(cap);
+            Ok((cx.caps.len() - 1) as u32)
+        })
+        .unwrap_or_else(|| {
+            Err(format!(
+                "Remote<dyn {}> can only be serialized by the remote runtime",
+                T::NAME
+            ))
+        })
+        .map_err(serde::ser::Error::custom)?;
+        serializer.serialize_u32(index)
+    }
+}
+
+impl<'de, T: ?Sized + Interface> Deserialize<'de> for Remote<T> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let index = u32::deserialize(deserializer)?;
+        let cap = context::take_cap(index).map_err(serde::de::Error::custom)?;
+        let result = match cap {
+            Cap::Import(entry) if entry.fingerprint == T::FINGERPRINT => {
+                Ok(Remote::from_import(entry))
+            }
+            Cap::Import(entry) => Err(RemoteError::Mismatch {
+                what: format!("handle {}", entry.id),
+                expected: T::NAME.to_string(),
+                expected_fingerprint: T::FINGERPRINT,
+                found_fingerprint: entry.fingerprint,
+            }),
+            Cap::Local(object) => match T::from_dispatch(&*object) {
+                Some(object) => Ok(Remote::from_arc(object)),
+                None => Err(RemoteError::Mismatch {
+                    what: "a handle passed back to its owner".to_string(),
+                    expected: T::NAME.to_string(),
+                    expected_fingerprint: T::FINGERPRINT,
+                    found_fingerprint: object.fingerprint(),
+                }),
+            },
+            Cap::Invalid(e) => Err(e),
+        };
+        result.map_err(|e| serde::de::Error::custom(context::set_decode_error(e)))
+    }
+}
+
+/// A live handle on a peer's object. Generated proxies call through it.
+#[doc(hidden)]
+#[derive(Clone)]
+pub struct ObjectRef {
+    pub(crate) entry: Arc<ImportEntry>,
+}
+
+impl ObjectRef {
+    /// Calls `method` and blocks until the reply arrives.
+    pub fn call_blocking<A, R>(&self, method: u32, args: &A) -> Result<R, RemoteError>
+    where
+        A: Serialize + ?Sized,
+        R: DeserializeOwned,
+    {
+        let session = &self.entry.session;
+        let id = session.start_call(self.entry.id, method, args)?;
+        let incoming = session.wait(id)?;
+        session.decode_reply(incoming)
+    }
+
+    /// Calls `method`; the future resolves to the reply. The arguments are
+    /// encoded and sent before this returns, so the future borrows nothing.
+    pub fn call_async<A, R>(&self, method: u32, args: &A) -> CallFuture<R>
+    where
+        A: Serialize + ?Sized,
+        R: DeserializeOwned,
+    {
+        let session = self.entry.session.clone();
+        let state = session.start_call(self.entry.id, method, args);
+        CallFuture {
+            session,
+            state: Some(state),
+            _reply: PhantomData,
+        }
+    }
+}
+
+/// The future of an async call. Dropping it before it resolves cancels the
+/// wait and frees its reply slot (the server still runs the call).
+#[doc(hidden)]
+pub struct CallFuture<R> {
+    session: Arc<Session>,
+    /// The call's ID, or the error that stopped it from being sent; `None`
+    /// once resolved.
+    state: Option<Result<u64, RemoteError>>,
+    _reply: PhantomData<fn() -> R>,
+}
+
+impl<R> Unpin for CallFuture<R> {}
+
+impl<R: DeserializeOwned> Future for CallFuture<R> {
+    type Output = Result<R, RemoteError>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let id = match self.state.take() {
+            Some(Ok(id)) => id,
+            Some(Err(e)) => return Poll::Ready(Err(e)),
+            None => panic!("CallFuture polled after completion"),
+        };
+        match self.session.poll_reply(id, cx) {
+            Poll::Ready(incoming) => {
+                Poll::Ready(incoming.and_then(|i| self.session.decode_reply(i)))
+            }
+            Poll::Pending => {
+                self.state = Some(Ok(id));
+                Poll::Pending
+            }
+        }
+    }
+}
+
+impl<R> Drop for CallFuture<R> {
+    fn drop(&mut self) {
+        if let Some(Ok(id)) = self.state.take() {
+            self.session.cancel(id);
+        }
+    }
+}

@@ -1,0 +1,31 @@
+//! Counts a user can read to see what a connection holds.
+
+/// What one end of one connection holds right now.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct SessionStats {
+    /// Who is at the other end (a socket address or "in-process").
+    pub peer: String,
+    /// Live handles of our objects that the peer holds (distinct objects).
+    pub exported: usize,
+    /// Distinct peer objects we hold proxies for.
+    pub imported: usize,
+    /// Our calls still waiting for a reply.
+    pub in_flight: usize,
+    /// Whether the connection has ended.
+    pub closed: bool,
+}
+
+/// What a server holds across all its connections.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ServerStats {
+    /// Open connections.
+    pub connections: usize,
+    /// Live handles all peers hold, summed.
+    pub exported: usize,
+    /// Proxies the server holds of its clients' objects, summed.
+    pub imported: usize,
+    /// One entry per open connection.
+    pub peers: Vec<SessionStats>,
+}

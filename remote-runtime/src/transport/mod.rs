@@ -1,0 +1,19 @@
+//! Transports: how frames move between two sessions. Each transport is one
+//! file; all of them hand whole frames to the session through [`Link`].
+
+pub(crate) mod in_process;
+pub(crate) mod stream;
+pub(crate) mod unix;
+
+use crate::wire::Frame;
+use crate::RemoteError;
+
+/// A bidirectional frame pipe.
+pub(crate) trait Link: Send + Sync + 'static {
+    /// Sends one complete frame (length prefix included).
+    fn send(&self, frame: Vec<u8>) -> Result<(), RemoteError>;
+    /// Blocks until the next frame arrives; only the active reader calls it.
+    fn recv(&self) -> Result<Frame, RemoteError>;
+    /// Closes both directions; a blocked `recv` on either end returns.
+    fn close(&self);
+}

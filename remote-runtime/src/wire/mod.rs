@@ -1,0 +1,152 @@
+//! The wire protocol: what one frame carries.
+//!
+//! A frame is `[u32 length, little endian][header][payload]`. The header is a
+//! [`Header`] encoded with the [`codec`]; the payload is the encoded argument
+//! tuple, return value or [`RemoteError`](crate::RemoteError). Handles never
+//! appear inside the payload as IDs: every frame carries a *capability table*
+//! (`caps`) in its header, and a `Remote<dyn T>` in the payload is an index
+//! into it. The receiver accounts for every handle in the table before it
+//! decodes the payload, so a payload that fails to decode still releases what
+//! it carried.
+
+pub(crate) mod codec;
+
+use serde::{Deserialize, Serialize};
+
+use crate::RemoteError;
+
+/// Size of the length prefix in front of every frame.
+pub(crate) const PREFIX: usize = 4;
+
+/// One entry of a frame's capability table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) enum WireCap {
+    /// An object the *sender* owns and now lends to the receiver: it adds one
+    /// to the sender's count of times it sent `id` on this connection.
+    Sender {
+        /// The sender's export ID.
+        id: u64,
+        /// Fingerprint of the trait the handle speaks.
+        fingerprint: u64,
+    },
+    /// An object the *receiver* owns, coming back to it (a proxy passed back
+    /// to its owner). It arrives as the original local object.
+    Receiver {
+        /// The receiver's export ID.
+        id: u64,
+    },
+}
+
+/// The header of a frame.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) enum Header {
+    /// Invoke `method` on the receiver's export `object`. `id` 0 asks for no
+    /// reply.
+    Call {
+        id: u64,
+        object: u64,
+        method: u32,
+        caps: Vec<WireCap>,
+    },
+    /// The outcome of call (or require) `id`. The payload is the encoded return
+    /// value when `ok`, else an encoded `RemoteError`.
+    Reply {
+        id: u64,
+        ok: bool,
+        caps: Vec<WireCap>,
+    },
+    /// Resolve an export name; the reply carries one capability.
+    Require {
+        id: u64,
+        name: String,
+        interface: String,
+        fingerprint: u64,
+    },
+    /// The sender dropped its last proxy of each `(id, count)`: `count` is how
+    /// many times it had received `id`, so the owner subtracts exactly what the
+    /// peer has accounted for, and a handle re-sent meanwhile stays alive.
+    Release { entries: Vec<(u64, u64)> },
+}
+
+/// A frame received from a transport: the bytes after the length prefix start
+/// at `start`.
+pub(crate) struct Frame {
+    pub(crate) buf: Vec<u8>,
+    pub(crate) start: usize,
+}
+
+impl Frame {
+    pub(crate) fn bytes(&self) -> &[u8] {
+        &self.buf[self.start..]
+    }
+}
+
+/// Builds a complete frame, prefix included, from a header and a payload.
+pub(crate) fn build_frame(
+    header: &Header,
+    payload: &[u8],
+    limit: usize,
+) -> Result<Vec<u8>, RemoteError> {
+    let mut buf = Vec::with_capacity(PREFIX + 32 + payload.len());
+    buf.extend_from_slice(&[0; PREFIX]);
+    codec::encode_into(header, &mut buf).map_err(|e| RemoteError::Encode(e.to_string()))?;
+    buf.extend_from_slice(payload);
+    let len = buf.len() - PREFIX;
+    if len > limit {
+        return Err(RemoteError::FrameTooLarge {
+            size: len as u64,
+            limit: limit as u64,
+        });
+    }
+    buf[..PREFIX].copy_from_slice(&(len as u32).to_le_bytes());
+    Ok(buf)
+}
+
+/// Splits a received frame into its header and the offset of its payload.
+pub(crate) fn parse_frame(frame: &Frame) -> Result<(Header, usize), RemoteError> {
+    let bytes = frame.bytes();
+    let (header, used) = codec::decode::<Header>(bytes)
+        .map_err(|e| RemoteError::Protocol(format!("unreadable frame header: {e}")))?;
+    Ok((header, frame.start + used))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn frame_round_trips_and_prefix_is_the_length() {
+        let header = Header::Call {
+            id: 7,
+            object: 3,
+            method: 1,
+            caps: vec![WireCap::Sender {
+                id: 9,
+                fingerprint: 42,
+            }],
+        };
+        let buf = build_frame(&header, b"payload", 1 << 20).unwrap();
+        let len = u32::from_le_bytes(buf[..4].try_into().unwrap()) as usize;
+        assert_eq!(len, buf.len() - PREFIX);
+        let frame = Frame { buf, start: PREFIX };
+        let (back, at) = parse_frame(&frame).unwrap();
+        assert_eq!(back, header);
+        assert_eq!(&frame.buf[at..], b"payload");
+    }
+
+    #[test]
+    fn oversized_frames_are_refused_when_built() {
+        let header = Header::Release { entries: vec![] };
+        let err = build_frame(&header, &[0; 100], 50).unwrap_err();
+        assert!(matches!(err, RemoteError::FrameTooLarge { limit: 50, .. }));
+    }
+
+    #[test]
+    fn garbage_header_is_a_protocol_error() {
+        let frame = Frame {
+            buf: vec![0xff; 8],
+            start: 0,
+        };
+        assert!(matches!(parse_frame(&frame), Err(RemoteError::Protocol(_))));
+    }
+}
