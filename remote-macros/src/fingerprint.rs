@@ -52,7 +52,7 @@ mod tests {
 
     #[test]
     fn type_text_ignores_spacing() {
-        let a: syn::Type = syn::parse_quote!(Vec<  u8 >);
+        let a: syn::Type = syn::parse_quote!(Vec<u8>);
         let b: syn::Type = syn::parse_quote!(Vec<u8>);
         assert_eq!(type_text(&a), type_text(&b));
     }

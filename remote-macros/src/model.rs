@@ -100,7 +100,10 @@ impl Errors {
 }
 
 impl Interface {
-    pub(crate) fn from_syn(item: &syn::ItemTrait, krate: syn::Path) -> Result<Interface, syn::Error> {
+    pub(crate) fn from_syn(
+        item: &syn::ItemTrait,
+        krate: syn::Path,
+    ) -> Result<Interface, syn::Error> {
         let mut errors = Errors::default();
         check_trait_header(item, &mut errors);
 
@@ -170,7 +173,9 @@ fn check_trait_header(item: &syn::ItemTrait, errors: &mut Errors) {
     }
     let has = |name: &str| {
         item.supertraits.iter().any(|b| match b {
-            syn::TypeParamBound::Trait(t) => t.path.segments.last().is_some_and(|s| s.ident == name),
+            syn::TypeParamBound::Trait(t) => {
+                t.path.segments.last().is_some_and(|s| s.ident == name)
+            }
             _ => false,
         })
     };
@@ -332,7 +337,10 @@ impl Arg {
             } else {
                 "borrowed data nested inside an argument cannot be decoded on the other side; use owned types (e.g. `Vec<String>` instead of `Vec<&str>`)"
             };
-            errors.at(span, format!("unsupported {what} in a remote method argument: {hint}"));
+            errors.at(
+                span,
+                format!("unsupported {what} in a remote method argument: {hint}"),
+            );
             return None;
         }
         let kind = if check::remote_handle(ty).is_some() {
@@ -360,7 +368,10 @@ impl Ret {
             } else {
                 "a reply is decoded into a value the caller owns; return an owned type (e.g. `String` instead of `&str`, `Vec<T>` instead of `&[T]`)"
             };
-            errors.at(span, format!("unsupported {what} in a remote method's return type: {hint}"));
+            errors.at(
+                span,
+                format!("unsupported {what} in a remote method's return type: {hint}"),
+            );
             return None;
         }
         let error = check::result_parts(&ty).map(|(_, e)| e.clone());

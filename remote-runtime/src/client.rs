@@ -33,7 +33,11 @@ impl Client {
     /// Connects to `server` in this process, over a pair of channels. Values
     /// are still encoded and copied, exactly as across processes.
     pub fn in_process(server: &Server) -> Result<Client, RemoteError> {
-        Ok(Client::over(server.in_process_link(), "in-process".into(), server.limits()))
+        Ok(Client::over(
+            server.in_process_link(),
+            "in-process".into(),
+            server.limits(),
+        ))
     }
 
     /// Connects to a server listening on the Unix socket at `path`.

@@ -76,7 +76,9 @@ pub(crate) fn encode<T: Serialize + ?Sized>(
         }),
         Err(e) => {
             session.uncount(&cx.counted);
-            Err(cx.error.unwrap_or_else(|| RemoteError::Encode(e.to_string())))
+            Err(cx
+                .error
+                .unwrap_or_else(|| RemoteError::Encode(e.to_string())))
         }
     }
 }

@@ -19,7 +19,9 @@ pub enum RemoteError {
 
     /// The handle names no live object on the owner's side: it was released,
     /// never existed, or belongs to another connection.
-    #[error("no such object: handle {id} is not live on this connection (released, or never sent here)")]
+    #[error(
+        "no such object: handle {id} is not live on this connection (released, or never sent here)"
+    )]
     NoSuchObject {
         /// The handle ID that was looked up.
         id: u64,
@@ -84,7 +86,9 @@ pub enum RemoteError {
 
     /// A proxy obtained from one connection was passed through another one.
     /// Handles are meaningful only on the connection that created them.
-    #[error("cannot send a proxy of {interface} through a connection other than the one it came from")]
+    #[error(
+        "cannot send a proxy of {interface} through a connection other than the one it came from"
+    )]
     ForeignProxy {
         /// The trait of the proxy.
         interface: String,

@@ -58,10 +58,17 @@ pub(crate) fn before_blocking() {
     let Some((weak, generation)) = READER.with(|r| r.borrow_mut().take()) else {
         return;
     };
-    let Some(session) = weak.upgrade() else { return };
+    let Some(session) = weak.upgrade() else {
+        return;
+    };
     if session
         .reader_gen
-        .compare_exchange(generation, generation + 1, Ordering::AcqRel, Ordering::Acquire)
+        .compare_exchange(
+            generation,
+            generation + 1,
+            Ordering::AcqRel,
+            Ordering::Acquire,
+        )
         .is_ok()
     {
         tracing::trace!(peer = %session.peer, "reader handed off before a nested blocking call");

@@ -89,7 +89,11 @@ impl Server {
             true,
             self.inner.limits.clone(),
         );
-        let mut sessions = self.inner.sessions.lock().unwrap_or_else(|e| e.into_inner());
+        let mut sessions = self
+            .inner
+            .sessions
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
         sessions.retain(|w| w.upgrade().is_some_and(|s| !s.is_closed()));
         sessions.push(Arc::downgrade(&session));
         session
@@ -110,7 +114,11 @@ impl Server {
     /// What every open connection holds right now.
     pub fn stats(&self) -> ServerStats {
         let sessions: Vec<Arc<Session>> = {
-            let sessions = self.inner.sessions.lock().unwrap_or_else(|e| e.into_inner());
+            let sessions = self
+                .inner
+                .sessions
+                .lock()
+                .unwrap_or_else(|e| e.into_inner());
             sessions.iter().filter_map(Weak::upgrade).collect()
         };
         let peers: Vec<_> = sessions
@@ -130,7 +138,11 @@ impl Server {
     /// both sides and every handle the clients held is released.
     pub fn disconnect_all(&self) {
         let sessions: Vec<Arc<Session>> = {
-            let mut sessions = self.inner.sessions.lock().unwrap_or_else(|e| e.into_inner());
+            let mut sessions = self
+                .inner
+                .sessions
+                .lock()
+                .unwrap_or_else(|e| e.into_inner());
             sessions.drain(..).filter_map(|w| w.upgrade()).collect()
         };
         for s in sessions {

@@ -292,10 +292,12 @@ impl Session {
         let waiter = {
             let mut pending = lock(&self.pending);
             match pending.slots.get_mut(&id) {
-                Some(slot @ Slot::Waiting(_)) => match std::mem::replace(slot, Slot::Done(result)) {
-                    Slot::Waiting(w) => w,
-                    Slot::Done(_) => unreachable!("slot checked above"),
-                },
+                Some(slot @ Slot::Waiting(_)) => {
+                    match std::mem::replace(slot, Slot::Done(result)) {
+                        Slot::Waiting(w) => w,
+                        Slot::Done(_) => unreachable!("slot checked above"),
+                    }
+                }
                 // Cancelled (a dropped future): the result, and any handle it
                 // carries, is dropped here, after the lock.
                 _ => {
@@ -327,7 +329,10 @@ impl Session {
     }
 
     /// The single handle a require answer carries.
-    pub(crate) fn require_reply(&self, incoming: Incoming) -> Result<Arc<ImportEntry>, RemoteError> {
+    pub(crate) fn require_reply(
+        &self,
+        incoming: Incoming,
+    ) -> Result<Arc<ImportEntry>, RemoteError> {
         if !incoming.ok {
             return Err(match self.decode_reply::<()>(incoming) {
                 Err(e) => e,

@@ -15,7 +15,11 @@ pub(crate) fn generate(model: &Interface, names: &Names) -> TokenStream {
     let vis = &model.vis;
     let dispatcher = &names.dispatcher;
     let name = ident.unraw().to_string();
-    let method_names: Vec<String> = model.methods.iter().map(|m| m.ident.unraw().to_string()).collect();
+    let method_names: Vec<String> = model
+        .methods
+        .iter()
+        .map(|m| m.ident.unraw().to_string())
+        .collect();
     let doc = format!(
         "Serves calls on a local [`{name}`] object: decodes each call, invokes the method and encodes the reply. \
          Built by the runtime when a `Remote<dyn {name}>` is sent; you rarely name it."
@@ -37,7 +41,8 @@ pub(crate) fn generate(model: &Interface, names: &Names) -> TokenStream {
             quote_spanned!(a.ty.span()=> #krate::__private::assert_arg::<#ty>();)
         });
         let ret_ty = &m.ret.ty;
-        let ret_assert = quote_spanned!(ret_ty.span()=> #krate::__private::assert_ret::<#ret_ty>(););
+        let ret_assert =
+            quote_spanned!(ret_ty.span()=> #krate::__private::assert_ret::<#ret_ty>(););
         let bindings = m.args.iter().map(|a| &a.name);
         let passes = m.args.iter().map(|a| {
             let n = &a.name;

@@ -106,7 +106,17 @@ fn method(model: &Interface, m: &Method, flavor: Flavor) -> TokenStream {
     let vis = &model.vis;
     let name = &m.ident;
     let index = m.index;
-    let docs = &m.docs;
+    let default_doc = format!(
+        "Calls [`{}::{}`] on the object.",
+        ident.unraw(),
+        name.unraw()
+    );
+    let docs = if m.docs.is_empty() {
+        quote!(#[doc = #default_doc])
+    } else {
+        let d = &m.docs;
+        quote!(#(#d)*)
+    };
     let params = m.args.iter().map(|a| {
         let n = &a.name;
         let ty = &a.ty;
@@ -115,11 +125,15 @@ fn method(model: &Interface, m: &Method, flavor: Flavor) -> TokenStream {
             _ => quote!(#n: #ty),
         }
     });
-    let converts = m.args.iter().filter(|a| matches!(a.kind, ArgKind::Handle)).map(|a| {
-        let n = &a.name;
-        let ty = &a.ty;
-        quote!(let #n: #ty = #krate::__private::Into::into(#n);)
-    });
+    let converts = m
+        .args
+        .iter()
+        .filter(|a| matches!(a.kind, ArgKind::Handle))
+        .map(|a| {
+            let n = &a.name;
+            let ty = &a.ty;
+            quote!(let #n: #ty = #krate::__private::Into::into(#n);)
+        });
     let names: Vec<_> = m.args.iter().map(|a| &a.name).collect();
     let wire = &m.ret.ty;
     let (out, present) = presentation(model, m, flavor);
@@ -143,7 +157,7 @@ fn method(model: &Interface, m: &Method, flavor: Flavor) -> TokenStream {
         Flavor::Async => quote!(async),
     };
     quote! {
-        #(#docs)*
+        #docs
         #vis #asyncness fn #name(&self, #(#params),*) -> #krate::__private::Result<#out, #krate::RemoteError> {
             #(#converts)*
             match self.remote.target() {
@@ -160,13 +174,18 @@ type Present<'a> = Box<dyn Fn(TokenStream) -> TokenStream + 'a>;
 
 /// The proxy's success type for a method, and how to turn the trait's value
 /// into it.
-fn presentation<'a>(model: &'a Interface, m: &'a Method, flavor: Flavor) -> (TokenStream, Present<'a>) {
+fn presentation<'a>(
+    model: &'a Interface,
+    m: &'a Method,
+    flavor: Flavor,
+) -> (TokenStream, Present<'a>) {
     let krate = &model.krate;
     let (assoc, into) = match flavor {
         Flavor::Blocking => (quote!(Proxy), quote!(into_proxy)),
         Flavor::Async => (quote!(AsyncProxy), quote!(into_async_proxy)),
     };
-    let proxy_of = move |iface: &syn::Type| quote!(<#iface as #krate::__private::Interface>::#assoc);
+    let proxy_of =
+        move |iface: &syn::Type| quote!(<#iface as #krate::__private::Interface>::#assoc);
     match &m.ret.shape {
         RetShape::Plain => {
             let ty = &m.ret.ty;
@@ -180,14 +199,18 @@ fn presentation<'a>(model: &'a Interface, m: &'a Method, flavor: Flavor) -> (Tok
             let p = proxy_of(iface);
             (
                 quote!(#krate::__private::Result<#p, #error>),
-                Box::new(move |v| quote!(#krate::__private::Result::map(#v, #krate::Remote::#into))),
+                Box::new(
+                    move |v| quote!(#krate::__private::Result::map(#v, #krate::Remote::#into)),
+                ),
             )
         }
         RetShape::OptionHandle { iface } => {
             let p = proxy_of(iface);
             (
                 quote!(#krate::__private::Option<#p>),
-                Box::new(move |v| quote!(#krate::__private::Option::map(#v, #krate::Remote::#into))),
+                Box::new(
+                    move |v| quote!(#krate::__private::Option::map(#v, #krate::Remote::#into)),
+                ),
             )
         }
     }

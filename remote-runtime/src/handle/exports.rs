@@ -130,7 +130,11 @@ mod tests {
     fn a_resend_during_a_release_keeps_the_object() {
         let mut t = ExportTable::default();
         let id = t.send(key(1), || Arc::new(Nop));
-        assert_eq!(t.send(key(1), || unreachable!()), id, "same object, same id");
+        assert_eq!(
+            t.send(key(1), || unreachable!()),
+            id,
+            "same object, same id"
+        );
         // The peer released after receiving it twice...
         // ...but meanwhile it was sent a third time.
         assert_eq!(t.send(key(1), || unreachable!()), id);

@@ -21,7 +21,8 @@ pub(crate) struct ImportEntry {
 impl Drop for ImportEntry {
     fn drop(&mut self) {
         let received = *self.received.get_mut();
-        self.session.import_dropped(self.id, self as *const ImportEntry, received);
+        self.session
+            .import_dropped(self.id, self as *const ImportEntry, received);
     }
 }
 
@@ -36,12 +37,19 @@ pub(crate) enum Imported {
     Entry(Arc<ImportEntry>),
     /// The same ID is already live with another trait: the peer is confused
     /// or hostile.
-    Conflict { known: u64 },
+    Conflict {
+        known: u64,
+    },
 }
 
 impl ImportTable {
     /// Accounts for one arrival of handle `id`.
-    pub(crate) fn receive(&mut self, session: &Arc<Session>, id: u64, fingerprint: u64) -> Imported {
+    pub(crate) fn receive(
+        &mut self,
+        session: &Arc<Session>,
+        id: u64,
+        fingerprint: u64,
+    ) -> Imported {
         if let Some(entry) = self.by_id.get(&id).and_then(Weak::upgrade) {
             if entry.fingerprint != fingerprint {
                 return Imported::Conflict {

@@ -79,7 +79,10 @@ pub(crate) fn listen(
 }
 
 /// Connects to a server's socket.
-pub(crate) fn connect(path: &Path, max_frame: usize) -> Result<StreamLink<UnixStream>, RemoteError> {
+pub(crate) fn connect(
+    path: &Path,
+    max_frame: usize,
+) -> Result<StreamLink<UnixStream>, RemoteError> {
     let stream = UnixStream::connect(path)?;
     Ok(StreamLink::new(stream, max_frame)?)
 }

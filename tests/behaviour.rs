@@ -1,0 +1,409 @@
+//! Behaviour every transport must show, written once and run on each
+//! (`in_process::*` and `unix::*`).
+#![allow(missing_docs)]
+
+mod common;
+
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+
+use common::*;
+use remote::{Client, Proxy, Remote, RemoteError, Server};
+
+macro_rules! behaviour_tests {
+    ($module:ident, $transport:ty) => {
+        mod $module {
+            use super::*;
+
+            fn setup() -> (Server, Arc<Calc>, crossbeam_channel::Receiver<u64>, Connect) {
+                let (server, calc, dropped) = calculator_server();
+                let connect = <$transport as Transport>::serve(&server);
+                (server, calc, dropped, connect)
+            }
+
+            #[test]
+            fn plain_values_are_copied_both_ways() {
+                let (_server, _calc, _d, connect) = setup();
+                let calc: CalculatorProxy = connect().require("calculator").unwrap();
+                assert_eq!(calc.add(2, 3).unwrap(), 5);
+                assert_eq!(calc.greet("Ada").unwrap(), "hello, Ada");
+                assert_eq!(calc.sum(&[1, 2, 3, 4]).unwrap(), 10);
+                let mut shape = calc.shape().unwrap();
+                let original = shape.clone();
+                // Changing our copy changes nothing on the server...
+                shape.name.clear();
+                shape.bytes[0] = 99;
+                assert_eq!(calc.shape().unwrap(), original);
+                // ...and the server changing its copy changes nothing here.
+                let sent = original.clone();
+                let stretched = calc.stretch(sent.clone()).unwrap();
+                assert_eq!(sent, original);
+                assert_eq!(stretched.name, "triangle (stretched)");
+                assert_eq!(stretched.points[1], (2, 0));
+                assert_eq!(stretched.bytes, vec![1, 2, 3, 0xff]);
+            }
+
+            #[test]
+            fn application_errors_arrive_as_themselves() {
+                let (_server, _calc, _d, connect) = setup();
+                let calc: CalculatorProxy = connect().require("calculator").unwrap();
+                assert_eq!(calc.divide(7, 2).unwrap(), Ok(3));
+                assert_eq!(calc.divide(1, 0).unwrap(), Err(MathError::DivideByZero));
+                assert_eq!(
+                    calc.divide(i64::MIN, -1).unwrap(),
+                    Err(MathError::Overflow { a: i64::MIN, b: -1 })
+                );
+            }
+
+            #[test]
+            fn returned_objects_stay_on_the_server_and_are_released_on_drop() {
+                let (server, calc_obj, dropped, connect) = setup();
+                let client = connect();
+                let calc: CalculatorProxy = client.require("calculator").unwrap();
+                let counter: CounterProxy = calc.spawn_counter(10).unwrap();
+                assert_eq!(counter.next().unwrap(), 10);
+                let clone = counter.clone();
+                assert_eq!(clone.next().unwrap(), 11);
+                assert_eq!(calc_obj.live.load(Ordering::SeqCst), 1);
+                drop(counter);
+                // One clone left: still alive.
+                assert_eq!(clone.get().unwrap(), 12);
+                drop(clone);
+                assert_eq!(expect_drop(&dropped), 12);
+                assert_eq!(calc_obj.live.load(Ordering::SeqCst), 0);
+                // Only the calculator itself is still held.
+                eventually("server export count back to one", || {
+                    server.stats().exported == 1
+                });
+                assert_eq!(client.stats().imported, 1);
+            }
+
+            #[test]
+            fn handles_nested_in_values_travel_by_reference() {
+                let (_server, calc_obj, dropped, connect) = setup();
+                let calc: CalculatorProxy = connect().require("calculator").unwrap();
+                let many = calc.spawn_many(3).unwrap();
+                let values: Vec<u64> = many
+                    .iter()
+                    .map(|r| r.clone().into_proxy().get().unwrap())
+                    .collect();
+                assert_eq!(values, vec![0, 1, 2]);
+                assert!(calc.maybe_counter(false).unwrap().is_none());
+                let some: CounterProxy = calc.maybe_counter(true).unwrap().unwrap();
+                assert_eq!(some.get().unwrap(), 7);
+                let item = calc.labelled("x".into(), 40).unwrap();
+                assert_eq!(item.label, "x");
+                assert!(!item.counter.is_local());
+                assert_eq!(calc_obj.live.load(Ordering::SeqCst), 5);
+                // A struct holding a proxy goes back as an argument.
+                assert_eq!(calc.read_labelled(item).unwrap(), ("x".to_string(), 40));
+                drop(many);
+                drop(some);
+                for _ in 0..5 {
+                    expect_drop(&dropped);
+                }
+                assert_eq!(calc_obj.live.load(Ordering::SeqCst), 0);
+            }
+
+            #[test]
+            fn a_proxy_passed_back_arrives_as_the_original_object() {
+                let (_server, _calc, _d, connect) = setup();
+                let calc: CalculatorProxy = connect().require("calculator").unwrap();
+                let counter = calc.spawn_counter(5).unwrap();
+                assert!(
+                    calc.is_mine(&counter).unwrap(),
+                    "server sees its own Arc (ptr_eq)"
+                );
+                assert_eq!(calc.read_counter(&counter).unwrap(), 5);
+                // Echoed back, the handle is the same object here too.
+                let echoed = calc.echo_counter(&counter).unwrap();
+                assert!(echoed.same_object(&counter));
+                assert_eq!(echoed.next().unwrap(), 5);
+                assert_eq!(counter.get().unwrap(), 6);
+            }
+
+            #[test]
+            fn a_client_object_passed_as_argument_is_called_back() {
+                let (_server, _calc, _d, connect) = setup();
+                let calc: CalculatorProxy = connect().require("calculator").unwrap();
+                let (tx, rx) = crossbeam_channel::unbounded();
+                let live = Arc::new(std::sync::atomic::AtomicU64::new(1));
+                let mine = Remote::<dyn Counter>::new(TestCounter {
+                    value: 41.into(),
+                    live: live.clone(),
+                    dropped: Some(tx),
+                });
+                // The server calls our object synchronously while we wait on it.
+                assert_eq!(calc.read_counter(mine.clone()).unwrap(), 41);
+                // Echoed back to its owner, it is our very object again.
+                let back = calc.echo_counter(mine.clone()).unwrap();
+                assert!(back
+                    .as_remote()
+                    .local()
+                    .is_some_and(|a| Arc::ptr_eq(a, mine.local().unwrap())));
+                drop((mine, back));
+                assert_eq!(rx.recv_timeout(BOUND).expect("our object dropped"), 41);
+            }
+
+            #[test]
+            fn many_threads_share_one_proxy() {
+                let (_server, _calc, _d, connect) = setup();
+                let calc: CalculatorProxy = connect().require("calculator").unwrap();
+                let threads: Vec<_> = (0..8i64)
+                    .map(|t| {
+                        let calc = calc.clone();
+                        std::thread::spawn(move || {
+                            for i in 0..10_000i64 {
+                                assert_eq!(calc.add(t * 1_000_000, i).unwrap(), t * 1_000_000 + i);
+                            }
+                        })
+                    })
+                    .collect();
+                for t in threads {
+                    t.join().expect("worker thread");
+                }
+            }
+
+            #[test]
+            fn a_panicking_method_is_reported_and_the_server_keeps_serving() {
+                let (_server, _calc, _d, connect) = setup();
+                let calc: CalculatorProxy = connect().require("calculator").unwrap();
+                match calc.boom("kaboom".into()) {
+                    Err(RemoteError::Panic { method, message }) => {
+                        assert_eq!(method, "Calculator::boom");
+                        assert_eq!(message, "kaboom");
+                    }
+                    other => panic!("expected a Panic error, got {other:?}"),
+                }
+                assert_eq!(calc.add(1, 1).unwrap(), 2);
+            }
+
+            #[test]
+            fn unknown_names_and_wrong_traits_are_typed_errors() {
+                let (_server, _calc, _d, connect) = setup();
+                let client = connect();
+                match client.require::<CalculatorProxy>("nope") {
+                    Err(RemoteError::NoSuchExport { name }) => assert_eq!(name, "nope"),
+                    other => panic!("expected NoSuchExport, got {other:?}"),
+                }
+                match client.require::<CounterProxy>("calculator") {
+                    Err(RemoteError::Mismatch { expected, .. }) => assert_eq!(expected, "Counter"),
+                    other => panic!("expected Mismatch, got {other:?}"),
+                }
+                // A client built from another version of the trait.
+                match client.require::<old::CalculatorProxy>("calculator") {
+                    Err(RemoteError::Mismatch {
+                        expected,
+                        expected_fingerprint,
+                        found_fingerprint,
+                        ..
+                    }) => {
+                        assert_eq!(expected, "Calculator");
+                        assert_ne!(expected_fingerprint, found_fingerprint);
+                    }
+                    other => panic!("expected Mismatch, got {other:?}"),
+                }
+                // The connection still works afterwards.
+                let calc: CalculatorProxy = client.require("calculator").unwrap();
+                assert_eq!(calc.add(1, 2).unwrap(), 3);
+            }
+
+            #[test]
+            fn closing_ends_calls_with_disconnected() {
+                let (server, _calc, _d, connect) = setup();
+                let client = connect();
+                let calc: CalculatorProxy = client.require("calculator").unwrap();
+                let counter = calc.spawn_counter(1).unwrap();
+                client.close();
+                assert!(matches!(calc.add(1, 1), Err(RemoteError::Disconnected)));
+                assert!(matches!(counter.get(), Err(RemoteError::Disconnected)));
+                assert!(matches!(
+                    client.require::<CalculatorProxy>("calculator"),
+                    Err(RemoteError::Disconnected)
+                ));
+                eventually("server released everything", || {
+                    server.stats().exported == 0
+                });
+            }
+
+            #[test]
+            fn server_disconnect_fails_the_client_promptly() {
+                let (server, _calc, _d, connect) = setup();
+                let calc: CalculatorProxy = connect().require("calculator").unwrap();
+                assert_eq!(calc.add(1, 1).unwrap(), 2);
+                server.disconnect_all();
+                let start = std::time::Instant::now();
+                loop {
+                    match calc.add(1, 1) {
+                        Err(RemoteError::Disconnected) => break,
+                        Ok(_) => assert!(start.elapsed() < BOUND, "still connected"),
+                        Err(e) => panic!("unexpected {e:?}"),
+                    }
+                    std::thread::yield_now();
+                }
+            }
+
+            #[test]
+            fn dropping_the_client_and_its_proxies_releases_everything() {
+                let (server, calc_obj, dropped, connect) = setup();
+                {
+                    let client = connect();
+                    let calc: CalculatorProxy = client.require("calculator").unwrap();
+                    let _counters = calc.spawn_many(5).unwrap();
+                    assert_eq!(calc_obj.live.load(Ordering::SeqCst), 5);
+                }
+                for _ in 0..5 {
+                    expect_drop(&dropped);
+                }
+                eventually("connection gone", || server.stats().connections == 0);
+            }
+
+            #[test]
+            fn the_proxy_implements_the_trait_when_errors_allow() {
+                let server = Server::new();
+                server.export("files", Arc::new(MemFiles) as Arc<dyn Files>);
+                let connect = <$transport as Transport>::serve(&server);
+                let files: FilesProxy = connect().require("files").unwrap();
+                fn use_files(f: &dyn Files) -> Result<usize, FileError> {
+                    f.size("a.txt")
+                }
+                assert_eq!(use_files(&MemFiles), Ok(5));
+                assert_eq!(use_files(&files), Ok(5));
+                assert_eq!(
+                    Files::size(&files, "missing"),
+                    Err(FileError::NotFound("missing".into()))
+                );
+            }
+
+            #[test]
+            fn blocking_proxy_works_inside_and_outside_a_runtime() {
+                let (_server, _calc, _d, connect) = setup();
+                let calc: CalculatorProxy = connect().require("calculator").unwrap();
+                assert_eq!(calc.add(1, 2).unwrap(), 3);
+                let rt = tokio::runtime::Builder::new_current_thread()
+                    .build()
+                    .unwrap();
+                rt.block_on(async { assert_eq!(calc.add(2, 2).unwrap(), 4) });
+                let rt = tokio::runtime::Builder::new_multi_thread()
+                    .worker_threads(2)
+                    .build()
+                    .unwrap();
+                let c = calc.clone();
+                rt.block_on(async move {
+                    tokio::spawn(async move { c.add(3, 3).unwrap() })
+                        .await
+                        .unwrap()
+                });
+            }
+
+            #[test]
+            fn async_proxy_works_in_a_runtime() {
+                let (_server, _calc, dropped, connect) = setup();
+                let client = connect();
+                let rt = tokio::runtime::Builder::new_current_thread()
+                    .build()
+                    .unwrap();
+                rt.block_on(async {
+                    let calc: CalculatorAsyncProxy =
+                        client.require_async("calculator").await.unwrap();
+                    assert_eq!(calc.add(2, 3).await.unwrap(), 5);
+                    assert_eq!(calc.greet("Bo").await.unwrap(), "hello, Bo");
+                    assert_eq!(
+                        calc.divide(1, 0).await.unwrap(),
+                        Err(MathError::DivideByZero)
+                    );
+                    let counter: CounterAsyncProxy = calc.spawn_counter(3).await.unwrap();
+                    assert_eq!(counter.next().await.unwrap(), 3);
+                    // 64 calls in flight at once on one proxy.
+                    let calls = (0..64).map(|i| {
+                        let calc = calc.clone();
+                        async move { calc.add(i, i).await.unwrap() }
+                    });
+                    let results = futures::future::join_all(calls).await;
+                    assert_eq!(results, (0..64).map(|i| i * 2).collect::<Vec<_>>());
+                    // Both flavors reach the same object.
+                    assert!(counter.to_blocking().same_object(&counter));
+                });
+                drop(rt);
+                assert_eq!(expect_drop(&dropped), 4);
+                // The blocking proxy works on a multi-thread runtime too.
+                let rt = tokio::runtime::Builder::new_multi_thread()
+                    .worker_threads(2)
+                    .enable_all()
+                    .build()
+                    .unwrap();
+                rt.block_on(async {
+                    let calc: CalculatorAsyncProxy =
+                        client.require_async("calculator").await.unwrap();
+                    let task = tokio::spawn(async move { calc.add(40, 2).await.unwrap() });
+                    assert_eq!(task.await.unwrap(), 42);
+                });
+            }
+
+            #[test]
+            fn a_dropped_async_call_frees_its_slot() {
+                let (_server, _calc, _d, connect) = setup();
+                let client = connect();
+                let calc: CalculatorProxy = client.require("calculator").unwrap();
+                let calc = calc.to_async();
+                let rt = tokio::runtime::Builder::new_current_thread()
+                    .build()
+                    .unwrap();
+                rt.block_on(async {
+                    for _ in 0..100 {
+                        let fut = calc.add(1, 2);
+                        // Poll once, then drop it.
+                        let _ = futures::poll!(Box::pin(fut));
+                    }
+                    assert_eq!(calc.add(1, 2).await.unwrap(), 3);
+                });
+                assert_eq!(client.stats().in_flight, 0);
+            }
+        }
+    };
+}
+
+behaviour_tests!(in_process, InProcess);
+behaviour_tests!(unix, Unix);
+
+/// The same trait as `common::Calculator`, as an older build had it.
+mod old {
+    #[remote::remote_object]
+    pub trait Calculator: Send + Sync {
+        fn add(&self, a: i32, b: i32) -> i32;
+    }
+}
+
+#[derive(Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub enum FileError {
+    NotFound(String),
+    Remote(String),
+}
+
+impl From<RemoteError> for FileError {
+    fn from(e: RemoteError) -> Self {
+        FileError::Remote(e.to_string())
+    }
+}
+
+#[remote::remote_object]
+pub trait Files: Send + Sync {
+    fn size(&self, name: &str) -> Result<usize, FileError>;
+}
+
+struct MemFiles;
+impl Files for MemFiles {
+    fn size(&self, name: &str) -> Result<usize, FileError> {
+        match name {
+            "a.txt" => Ok(5),
+            other => Err(FileError::NotFound(other.into())),
+        }
+    }
+}
+
+#[test]
+fn client_debug_names_the_peer() {
+    let server = Server::new();
+    let client = Client::in_process(&server).unwrap();
+    assert!(format!("{client:?}").contains("in-process"));
+}

@@ -1,0 +1,260 @@
+//! Traits, objects and transport harness shared by the behaviour tests.
+#![allow(dead_code, missing_docs)]
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use crossbeam_channel::{Receiver, Sender};
+use remote::{remote_object, Client, Remote, RemoteError, Server};
+use serde::{Deserialize, Serialize};
+
+/// Every wait in these tests is bounded by this.
+pub const BOUND: Duration = Duration::from_secs(20);
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum MathError {
+    DivideByZero,
+    Overflow { a: i64, b: i64 },
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Shape {
+    pub name: String,
+    pub points: Vec<(i32, i32)>,
+    pub bytes: Vec<u8>,
+}
+
+/// A struct that carries a handle inside a serialized value.
+#[derive(Serialize, Deserialize)]
+pub struct Labelled {
+    pub label: String,
+    pub counter: Remote<dyn Counter>,
+}
+
+#[remote_object]
+pub trait Calculator: Send + Sync {
+    /// Adds two numbers.
+    fn add(&self, a: i64, b: i64) -> i64;
+    fn greet(&self, name: &str) -> String;
+    fn sum(&self, values: &[i64]) -> i64;
+    fn divide(&self, a: i64, b: i64) -> Result<i64, MathError>;
+    fn spawn_counter(&self, start: u64) -> Remote<dyn Counter>;
+    fn spawn_many(&self, n: u32) -> Vec<Remote<dyn Counter>>;
+    fn maybe_counter(&self, yes: bool) -> Option<Remote<dyn Counter>>;
+    fn labelled(&self, label: String, start: u64) -> Labelled;
+    fn read_counter(&self, counter: Remote<dyn Counter>) -> u64;
+    fn read_labelled(&self, item: Labelled) -> (String, u64);
+    fn is_mine(&self, counter: Remote<dyn Counter>) -> bool;
+    fn echo_counter(&self, counter: Remote<dyn Counter>) -> Remote<dyn Counter>;
+    fn stretch(&self, shape: Shape) -> Shape;
+    fn shape(&self) -> Shape;
+    fn boom(&self, message: String) -> u32;
+    fn live_counters(&self) -> u64;
+}
+
+#[remote_object]
+pub trait Counter: Send + Sync {
+    fn next(&self) -> u64;
+    fn get(&self) -> u64;
+}
+
+/// A counter whose drop the test can observe.
+pub struct TestCounter {
+    pub value: AtomicU64,
+    pub live: Arc<AtomicU64>,
+    pub dropped: Option<Sender<u64>>,
+}
+
+impl Counter for TestCounter {
+    fn next(&self) -> u64 {
+        self.value.fetch_add(1, Ordering::SeqCst)
+    }
+    fn get(&self) -> u64 {
+        self.value.load(Ordering::SeqCst)
+    }
+}
+
+impl Drop for TestCounter {
+    fn drop(&mut self) {
+        self.live.fetch_sub(1, Ordering::SeqCst);
+        if let Some(tx) = &self.dropped {
+            let _ = tx.send(self.value.load(Ordering::SeqCst));
+        }
+    }
+}
+
+pub struct Calc {
+    pub live: Arc<AtomicU64>,
+    pub dropped: Sender<u64>,
+    pub mine: Mutex<Vec<std::sync::Weak<dyn Counter>>>,
+}
+
+impl Calc {
+    pub fn new() -> (Arc<Calc>, Receiver<u64>) {
+        let (tx, rx) = crossbeam_channel::unbounded();
+        let calc = Calc {
+            live: Arc::new(AtomicU64::new(0)),
+            dropped: tx,
+            mine: Mutex::new(Vec::new()),
+        };
+        (Arc::new(calc), rx)
+    }
+
+    fn counter(&self, start: u64) -> Arc<dyn Counter> {
+        self.live.fetch_add(1, Ordering::SeqCst);
+        Arc::new(TestCounter {
+            value: AtomicU64::new(start),
+            live: self.live.clone(),
+            dropped: Some(self.dropped.clone()),
+        })
+    }
+}
+
+impl Calculator for Calc {
+    fn add(&self, a: i64, b: i64) -> i64 {
+        a + b
+    }
+    fn greet(&self, name: &str) -> String {
+        format!("hello, {name}")
+    }
+    fn sum(&self, values: &[i64]) -> i64 {
+        values.iter().sum()
+    }
+    fn divide(&self, a: i64, b: i64) -> Result<i64, MathError> {
+        if b == 0 {
+            Err(MathError::DivideByZero)
+        } else {
+            a.checked_div(b).ok_or(MathError::Overflow { a, b })
+        }
+    }
+    fn spawn_counter(&self, start: u64) -> Remote<dyn Counter> {
+        let c = self.counter(start);
+        // Only a weak interest: the client's proxy decides its life.
+        self.mine.lock().unwrap().push(Arc::downgrade(&c));
+        Remote::from_arc(c)
+    }
+    fn spawn_many(&self, n: u32) -> Vec<Remote<dyn Counter>> {
+        (0..n)
+            .map(|i| Remote::from_arc(self.counter(i as u64)))
+            .collect()
+    }
+    fn maybe_counter(&self, yes: bool) -> Option<Remote<dyn Counter>> {
+        yes.then(|| Remote::from_arc(self.counter(7)))
+    }
+    fn labelled(&self, label: String, start: u64) -> Labelled {
+        Labelled {
+            label,
+            counter: Remote::from_arc(self.counter(start)),
+        }
+    }
+    fn read_counter(&self, counter: Remote<dyn Counter>) -> u64 {
+        counter.into_proxy().get().expect("counter reachable")
+    }
+    fn read_labelled(&self, item: Labelled) -> (String, u64) {
+        let v = item.counter.into_proxy().get().expect("counter reachable");
+        (item.label, v)
+    }
+    fn is_mine(&self, counter: Remote<dyn Counter>) -> bool {
+        let mine = self.mine.lock().unwrap();
+        counter.local().is_some_and(|c| {
+            mine.iter()
+                .any(|m| m.upgrade().is_some_and(|m| Arc::ptr_eq(&m, c)))
+        })
+    }
+    fn echo_counter(&self, counter: Remote<dyn Counter>) -> Remote<dyn Counter> {
+        counter
+    }
+    fn stretch(&self, mut shape: Shape) -> Shape {
+        shape.name.push_str(" (stretched)");
+        for p in &mut shape.points {
+            p.0 *= 2;
+        }
+        shape.bytes.push(0xff);
+        shape
+    }
+    fn shape(&self) -> Shape {
+        Shape {
+            name: "triangle".into(),
+            points: vec![(0, 0), (1, 0), (0, 1)],
+            bytes: vec![1, 2, 3],
+        }
+    }
+    fn boom(&self, message: String) -> u32 {
+        panic!("{message}")
+    }
+    fn live_counters(&self) -> u64 {
+        self.live.load(Ordering::SeqCst)
+    }
+}
+
+/// A transport under test: how to connect a client to a server.
+pub trait Transport {
+    const NAME: &'static str;
+    /// Serves `server` and returns a way to connect to it; the guard keeps
+    /// the listener alive.
+    fn serve(server: &Server) -> Box<dyn Fn() -> Client + Send + Sync>;
+}
+
+pub struct InProcess;
+impl Transport for InProcess {
+    const NAME: &'static str = "in-process";
+    fn serve(server: &Server) -> Box<dyn Fn() -> Client + Send + Sync> {
+        let server = server.clone();
+        Box::new(move || Client::in_process(&server).expect("in-process connect"))
+    }
+}
+
+pub struct Unix;
+impl Transport for Unix {
+    const NAME: &'static str = "unix";
+    fn serve(server: &Server) -> Box<dyn Fn() -> Client + Send + Sync> {
+        let dir = tempdir();
+        let path = dir.join("server.sock");
+        let listener = server.listen_unix(&path).expect("listen");
+        Box::new(move || {
+            let _keep = &listener;
+            Client::connect_unix(&path).expect("unix connect")
+        })
+    }
+}
+
+/// A fresh directory under the system temp dir, unique per call.
+pub fn tempdir() -> std::path::PathBuf {
+    static N: AtomicU64 = AtomicU64::new(0);
+    let dir = std::env::temp_dir().join(format!(
+        "remote-test-{}-{}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::SeqCst)
+    ));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    dir
+}
+
+/// Polls `cond` until it holds or `BOUND` passes. For state that has no
+/// signal of its own (counts in `stats()`).
+pub fn eventually(what: &str, mut cond: impl FnMut() -> bool) {
+    let start = std::time::Instant::now();
+    while !cond() {
+        assert!(start.elapsed() < BOUND, "timed out waiting for: {what}");
+        std::thread::sleep(Duration::from_millis(1));
+    }
+}
+
+pub fn expect_drop(rx: &Receiver<u64>) -> u64 {
+    rx.recv_timeout(BOUND)
+        .expect("the server object was not dropped in time")
+}
+
+pub type Connect = Box<dyn Fn() -> Client + Send + Sync>;
+
+pub fn calculator_server() -> (Server, Arc<Calc>, Receiver<u64>) {
+    let (calc, dropped) = Calc::new();
+    let server = Server::new();
+    server.export("calculator", calc.clone() as Arc<dyn Calculator>);
+    (server, calc, dropped)
+}
+
+pub fn remote_error_is_disconnected(e: &RemoteError) -> bool {
+    matches!(e, RemoteError::Disconnected)
+}
