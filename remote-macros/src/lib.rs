@@ -10,6 +10,8 @@ mod expand;
 mod fingerprint;
 mod gen;
 mod model;
+#[cfg(test)]
+mod snapshot;
 
 /// Generates the dispatcher and the blocking and async proxies of a trait.
 /// See the `remote` crate's documentation for what it emits and accepts.

@@ -85,6 +85,13 @@ impl Client {
         }
     }
 
+    /// Sends every pending release now and waits until the server has
+    /// handled everything this client sent before the call. After it returns,
+    /// the server's [`Server::stats`] reflect every proxy dropped before it.
+    pub fn sync(&self) -> Result<(), RemoteError> {
+        self.session.sync()
+    }
+
     /// What this connection holds right now.
     pub fn stats(&self) -> SessionStats {
         self.session.stats()

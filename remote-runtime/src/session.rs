@@ -89,6 +89,7 @@ pub(crate) struct Session {
     imports: Mutex<ImportTable>,
     pending: Mutex<Pending>,
     releases: Mutex<Vec<(u64, u64)>>,
+    flushing: Mutex<()>,
     closed: AtomicBool,
     pub(crate) reader_gen: AtomicU64,
     strong_readers: bool,
@@ -119,6 +120,7 @@ impl Session {
             imports: Mutex::default(),
             pending: Mutex::default(),
             releases: Mutex::default(),
+            flushing: Mutex::default(),
             closed: AtomicBool::new(false),
             reader_gen: AtomicU64::new(0),
             strong_readers,
@@ -230,6 +232,20 @@ impl Session {
             return Err(e);
         }
         Ok(id)
+    }
+
+    /// Sends queued releases now, then waits until the peer has handled
+    /// everything this side sent so far.
+    pub(crate) fn sync(&self) -> Result<(), RemoteError> {
+        self.flush_releases();
+        let id = self.register()?;
+        let sent = wire::build_frame(&Header::Ping { id }, &[], self.limits.max_frame)
+            .and_then(|f| self.send(f));
+        if let Err(e) = sent {
+            self.cancel(id);
+            return Err(e);
+        }
+        self.wait(id).map(drop)
     }
 
     // ----- waiting ---------------------------------------------------------
@@ -397,6 +413,14 @@ impl Session {
                 self.send_reply(id, outcome);
             }
             Header::Release { entries } => self.apply_releases(&entries),
+            Header::Ping { id } => self.send_reply(
+                id,
+                Ok(Encoded {
+                    payload: Vec::new(),
+                    caps: Vec::new(),
+                    counted: Vec::new(),
+                }),
+            ),
         }
     }
 
@@ -568,6 +592,9 @@ impl Session {
 
     /// Sends every queued release as few frames as possible.
     pub(crate) fn flush_releases(&self) {
+        // Held while sending, so a `sync` that flushes after the janitor took
+        // a batch still sends its ping behind that batch.
+        let _flushing = lock(&self.flushing);
         let entries = std::mem::take(&mut *lock(&self.releases));
         // Each entry is at most 20 bytes encoded; stay well under the limit.
         let per_frame = (self.limits.max_frame / 32).max(1);

@@ -21,7 +21,7 @@ pub(crate) fn generate(model: &Interface, names: &Names) -> TokenStream {
         .map(|m| m.ident.unraw().to_string())
         .collect();
     let doc = format!(
-        "Serves calls on a local [`{name}`] object: decodes each call, invokes the method and encodes the reply. \
+        " Serves calls on a local [`{name}`] object: decodes each call, invokes the method and encodes the reply. \
          Built by the runtime when a `Remote<dyn {name}>` is sent; you rarely name it."
     );
 

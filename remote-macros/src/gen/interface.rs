@@ -11,7 +11,10 @@ pub(crate) fn generate(model: &Interface, names: &Names) -> TokenStream {
     let krate = &model.krate;
     let ident = &model.ident;
     let name = ident.unraw().to_string();
-    let fingerprint = model.fingerprint;
+    let fingerprint = syn::LitInt::new(
+        &format!("{:#018x}u64", model.fingerprint),
+        proc_macro2::Span::call_site(),
+    );
     let Names {
         proxy,
         async_proxy,

@@ -25,20 +25,20 @@ pub(crate) fn generate(model: &Interface, names: &Names, flavor: Flavor) -> Toke
             &names.proxy,
             &names.async_proxy,
             format!(
-                "Blocking proxy of a [`{trait_name}`] object: each call sends a request and waits for the reply on this thread. \
+                " Blocking proxy of a [`{trait_name}`] object: each call sends a request and waits for the reply on this thread. \
                  Needs no async runtime. Clone it freely: clones share one handle, and the object is released when the last one drops."
             ),
-            "The async proxy of the same object.",
+            " The async proxy of the same object.",
             quote!(to_async),
         ),
         Flavor::Async => (
             &names.async_proxy,
             &names.proxy,
             format!(
-                "Async proxy of a [`{trait_name}`] object: each call is an `async fn` that waits without blocking the thread. \
+                " Async proxy of a [`{trait_name}`] object: each call is an `async fn` that waits without blocking the thread. \
                  Clone it freely: clones share one handle, and the object is released when the last one drops."
             ),
-            "The blocking proxy of the same object.",
+            " The blocking proxy of the same object.",
             quote!(to_blocking),
         ),
     };
@@ -107,7 +107,7 @@ fn method(model: &Interface, m: &Method, flavor: Flavor) -> TokenStream {
     let name = &m.ident;
     let index = m.index;
     let default_doc = format!(
-        "Calls [`{}::{}`] on the object.",
+        " Calls [`{}::{}`] on the object.",
         ident.unraw(),
         name.unraw()
     );
@@ -147,7 +147,9 @@ fn method(model: &Interface, m: &Method, flavor: Flavor) -> TokenStream {
             __remote_ref.call_async::<_, #wire>(#index, &(#(&#names,)*)).await
         },
     };
-    let remote = {
+    let remote = if matches!(m.ret.shape, RetShape::Plain) {
+        remote_value
+    } else {
         let v = quote!(__remote_value);
         let presented = present(v.clone());
         quote!(#krate::__private::Result::map(#remote_value, |#v| #presented))

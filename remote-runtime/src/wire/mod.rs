@@ -66,6 +66,8 @@ pub(crate) enum Header {
     /// many times it had received `id`, so the owner subtracts exactly what the
     /// peer has accounted for, and a handle re-sent meanwhile stays alive.
     Release { entries: Vec<(u64, u64)> },
+    /// Asks for an empty reply once everything sent before it was handled.
+    Ping { id: u64 },
 }
 
 /// A frame received from a transport: the bytes after the length prefix start

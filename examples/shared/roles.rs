@@ -1,0 +1,41 @@
+//! The process roles of the two-process example, shared with the tests that
+//! start them as real child processes.
+
+use std::io::{Read, Write};
+use std::sync::Arc;
+
+use super::calc::{Calculator, CalculatorProxy, CounterProxy, MyCalc};
+use remote::{Client, RemoteError, Server};
+
+/// Serves a calculator on `path` until stdin closes; prints `ready` once
+/// listening.
+pub fn serve(path: &str) -> Result<(), Box<dyn std::error::Error>> {
+    let server = Server::new();
+    server.export(
+        "calculator",
+        Arc::new(MyCalc::default()) as Arc<dyn Calculator>,
+    );
+    let _listener = server.listen_unix(path)?;
+    println!("ready");
+    std::io::stdout().flush()?;
+    wait_for_stdin_to_close()
+}
+
+/// Connects to `path`, takes `n` counters, prints `holding N`, then waits
+/// until stdin closes (or the process is killed).
+pub fn hold(path: &str, n: u64) -> Result<(), Box<dyn std::error::Error>> {
+    let client = Client::connect_unix(path)?;
+    let calc: CalculatorProxy = client.require("calculator")?;
+    let counters: Vec<CounterProxy> = (0..n)
+        .map(|i| calc.spawn_counter(i))
+        .collect::<Result<_, RemoteError>>()?;
+    println!("holding {}", counters.len());
+    std::io::stdout().flush()?;
+    wait_for_stdin_to_close()
+}
+
+fn wait_for_stdin_to_close() -> Result<(), Box<dyn std::error::Error>> {
+    let mut sink = Vec::new();
+    std::io::stdin().read_to_end(&mut sink)?;
+    Ok(())
+}

@@ -1,0 +1,365 @@
+pub trait Calculator: Send + Sync {
+    /// Adds two numbers.
+    fn add(&self, a: i64, b: i64) -> i64;
+    fn greet(&self, name: &str) -> String;
+    fn divide(&self, a: i64, b: i64) -> Result<i64, MathError>;
+    fn spawn_counter(&self, start: u64) -> Remote<dyn Counter>;
+}
+impl ::remote::__private::Interface for dyn Calculator {
+    const NAME: &'static str = "Calculator";
+    const FINGERPRINT: u64 = 0x7884917ede451b48u64;
+    type Proxy = CalculatorProxy;
+    type AsyncProxy = CalculatorAsyncProxy;
+    fn into_dispatch(
+        object: ::remote::__private::Arc<Self>,
+    ) -> ::remote::__private::Arc<dyn ::remote::__private::Dispatch> {
+        ::remote::__private::Arc::new(CalculatorDispatcher::new(object))
+    }
+    fn from_dispatch(
+        object: &dyn ::remote::__private::Dispatch,
+    ) -> ::remote::__private::Option<::remote::__private::Arc<Self>> {
+        ::remote::__private::Option::map(
+            ::remote::__private::Dispatch::as_any(object)
+                .downcast_ref::<CalculatorDispatcher>(),
+            |d| ::remote::__private::Clone::clone(d.object()),
+        )
+    }
+}
+impl<__RemoteT: Calculator + 'static> ::remote::__private::FromLocal<__RemoteT>
+for dyn Calculator {
+    fn from_local(
+        object: ::remote::__private::Arc<__RemoteT>,
+    ) -> ::remote::__private::Arc<Self> {
+        object
+    }
+}
+/// Serves calls on a local [`Calculator`] object: decodes each call, invokes the method and encodes the reply. Built by the runtime when a `Remote<dyn Calculator>` is sent; you rarely name it.
+pub struct CalculatorDispatcher {
+    object: ::remote::__private::Arc<dyn Calculator>,
+}
+impl CalculatorDispatcher {
+    /// Wraps a local object.
+    pub fn new(object: ::remote::__private::Arc<dyn Calculator>) -> Self {
+        CalculatorDispatcher { object }
+    }
+    /// The local object.
+    pub fn object(&self) -> &::remote::__private::Arc<dyn Calculator> {
+        &self.object
+    }
+}
+impl ::remote::__private::Dispatch for CalculatorDispatcher {
+    fn interface_name(&self) -> &'static str {
+        "Calculator"
+    }
+    fn fingerprint(&self) -> u64 {
+        <dyn Calculator as ::remote::__private::Interface>::FINGERPRINT
+    }
+    fn method_name(&self, index: u32) -> ::remote::__private::Option<&'static str> {
+        const METHODS: &[&str] = &["add", "greet", "divide", "spawn_counter"];
+        match METHODS.get(index as usize) {
+            ::remote::__private::Some(name) => ::remote::__private::Some(*name),
+            ::remote::__private::None => ::remote::__private::None,
+        }
+    }
+    fn dispatch(
+        &self,
+        __remote_method: u32,
+        __remote_call: &mut ::remote::__private::Call<'_>,
+    ) -> ::remote::__private::Result<(), ::remote::RemoteError> {
+        match __remote_method {
+            0u32 => {
+                ::remote::__private::assert_arg::<i64>();
+                ::remote::__private::assert_arg::<i64>();
+                ::remote::__private::assert_ret::<i64>();
+                let (a, b): (i64, i64) = __remote_call.args()?;
+                let __remote_ret: i64 = Calculator::add(&*self.object, a, b);
+                __remote_call.reply(&__remote_ret)
+            }
+            1u32 => {
+                ::remote::__private::assert_arg::<::std::string::String>();
+                ::remote::__private::assert_ret::<String>();
+                let (name,): (::std::string::String,) = __remote_call.args()?;
+                let __remote_ret: String = Calculator::greet(&*self.object, &name);
+                __remote_call.reply(&__remote_ret)
+            }
+            2u32 => {
+                ::remote::__private::assert_arg::<i64>();
+                ::remote::__private::assert_arg::<i64>();
+                ::remote::__private::assert_ret::<Result<i64, MathError>>();
+                let (a, b): (i64, i64) = __remote_call.args()?;
+                let __remote_ret: Result<i64, MathError> = Calculator::divide(
+                    &*self.object,
+                    a,
+                    b,
+                );
+                __remote_call.reply(&__remote_ret)
+            }
+            3u32 => {
+                ::remote::__private::assert_arg::<u64>();
+                ::remote::__private::assert_ret::<Remote<dyn Counter>>();
+                let (start,): (u64,) = __remote_call.args()?;
+                let __remote_ret: Remote<dyn Counter> = Calculator::spawn_counter(
+                    &*self.object,
+                    start,
+                );
+                __remote_call.reply(&__remote_ret)
+            }
+            _ => {
+                ::remote::__private::Err(::remote::RemoteError::NoSuchMethod {
+                    interface: ::remote::__private::ToString::to_string("Calculator"),
+                    method: __remote_method,
+                })
+            }
+        }
+    }
+    fn as_any(&self) -> &dyn ::remote::__private::Any {
+        self
+    }
+}
+/// Blocking proxy of a [`Calculator`] object: each call sends a request and waits for the reply on this thread. Needs no async runtime. Clone it freely: clones share one handle, and the object is released when the last one drops.
+#[derive(Clone)]
+pub struct CalculatorProxy {
+    remote: ::remote::Remote<dyn Calculator>,
+}
+impl ::remote::__private::fmt::Debug for CalculatorProxy {
+    fn fmt(
+        &self,
+        f: &mut ::remote::__private::fmt::Formatter<'_>,
+    ) -> ::remote::__private::fmt::Result {
+        ::remote::__private::fmt::Debug::fmt(&self.remote, f)
+    }
+}
+impl CalculatorProxy {
+    /// Adds two numbers.
+    pub fn add(
+        &self,
+        a: i64,
+        b: i64,
+    ) -> ::remote::__private::Result<i64, ::remote::RemoteError> {
+        match self.remote.target() {
+            ::remote::__private::Target::Local(__remote_object) => {
+                ::remote::__private::Ok(Calculator::add(&**__remote_object, a, b))
+            }
+            ::remote::__private::Target::Remote(__remote_ref) => {
+                __remote_ref.call_blocking::<_, i64>(0u32, &(&a, &b))
+            }
+        }
+    }
+    /// Calls [`Calculator::greet`] on the object.
+    pub fn greet(
+        &self,
+        name: &str,
+    ) -> ::remote::__private::Result<String, ::remote::RemoteError> {
+        match self.remote.target() {
+            ::remote::__private::Target::Local(__remote_object) => {
+                ::remote::__private::Ok(Calculator::greet(&**__remote_object, name))
+            }
+            ::remote::__private::Target::Remote(__remote_ref) => {
+                __remote_ref.call_blocking::<_, String>(1u32, &(&name,))
+            }
+        }
+    }
+    /// Calls [`Calculator::divide`] on the object.
+    pub fn divide(
+        &self,
+        a: i64,
+        b: i64,
+    ) -> ::remote::__private::Result<Result<i64, MathError>, ::remote::RemoteError> {
+        match self.remote.target() {
+            ::remote::__private::Target::Local(__remote_object) => {
+                ::remote::__private::Ok(Calculator::divide(&**__remote_object, a, b))
+            }
+            ::remote::__private::Target::Remote(__remote_ref) => {
+                __remote_ref.call_blocking::<_, Result<i64, MathError>>(2u32, &(&a, &b))
+            }
+        }
+    }
+    /// Calls [`Calculator::spawn_counter`] on the object.
+    pub fn spawn_counter(
+        &self,
+        start: u64,
+    ) -> ::remote::__private::Result<
+        <dyn Counter as ::remote::__private::Interface>::Proxy,
+        ::remote::RemoteError,
+    > {
+        match self.remote.target() {
+            ::remote::__private::Target::Local(__remote_object) => {
+                ::remote::__private::Ok(
+                    ::remote::Remote::into_proxy(
+                        Calculator::spawn_counter(&**__remote_object, start),
+                    ),
+                )
+            }
+            ::remote::__private::Target::Remote(__remote_ref) => {
+                ::remote::__private::Result::map(
+                    __remote_ref
+                        .call_blocking::<_, Remote<dyn Counter>>(3u32, &(&start,)),
+                    |__remote_value| ::remote::Remote::into_proxy(__remote_value),
+                )
+            }
+        }
+    }
+    /// True when both proxies stand for the same object.
+    pub fn same_object<__RemoteP: ::remote::Proxy<Interface = dyn Calculator>>(
+        &self,
+        other: &__RemoteP,
+    ) -> bool {
+        self.remote.same_object(::remote::Proxy::as_remote(other))
+    }
+    /// The object reference behind this proxy, for passing it to
+    /// another remote method.
+    pub fn into_remote(self) -> ::remote::Remote<dyn Calculator> {
+        self.remote
+    }
+    /// The async proxy of the same object.
+    pub fn to_async(&self) -> CalculatorAsyncProxy {
+        <CalculatorAsyncProxy as ::remote::Proxy>::from_remote(
+            ::remote::__private::Clone::clone(&self.remote),
+        )
+    }
+}
+impl ::remote::Proxy for CalculatorProxy {
+    type Interface = dyn Calculator;
+    fn from_remote(remote: ::remote::Remote<dyn Calculator>) -> Self {
+        CalculatorProxy { remote }
+    }
+    fn as_remote(&self) -> &::remote::Remote<dyn Calculator> {
+        &self.remote
+    }
+}
+impl ::remote::__private::From<CalculatorProxy> for ::remote::Remote<dyn Calculator> {
+    fn from(proxy: CalculatorProxy) -> Self {
+        proxy.remote
+    }
+}
+impl ::remote::__private::From<&CalculatorProxy> for ::remote::Remote<dyn Calculator> {
+    fn from(proxy: &CalculatorProxy) -> Self {
+        ::remote::__private::Clone::clone(&proxy.remote)
+    }
+}
+/// Async proxy of a [`Calculator`] object: each call is an `async fn` that waits without blocking the thread. Clone it freely: clones share one handle, and the object is released when the last one drops.
+#[derive(Clone)]
+pub struct CalculatorAsyncProxy {
+    remote: ::remote::Remote<dyn Calculator>,
+}
+impl ::remote::__private::fmt::Debug for CalculatorAsyncProxy {
+    fn fmt(
+        &self,
+        f: &mut ::remote::__private::fmt::Formatter<'_>,
+    ) -> ::remote::__private::fmt::Result {
+        ::remote::__private::fmt::Debug::fmt(&self.remote, f)
+    }
+}
+impl CalculatorAsyncProxy {
+    /// Adds two numbers.
+    pub async fn add(
+        &self,
+        a: i64,
+        b: i64,
+    ) -> ::remote::__private::Result<i64, ::remote::RemoteError> {
+        match self.remote.target() {
+            ::remote::__private::Target::Local(__remote_object) => {
+                ::remote::__private::Ok(Calculator::add(&**__remote_object, a, b))
+            }
+            ::remote::__private::Target::Remote(__remote_ref) => {
+                __remote_ref.call_async::<_, i64>(0u32, &(&a, &b)).await
+            }
+        }
+    }
+    /// Calls [`Calculator::greet`] on the object.
+    pub async fn greet(
+        &self,
+        name: &str,
+    ) -> ::remote::__private::Result<String, ::remote::RemoteError> {
+        match self.remote.target() {
+            ::remote::__private::Target::Local(__remote_object) => {
+                ::remote::__private::Ok(Calculator::greet(&**__remote_object, name))
+            }
+            ::remote::__private::Target::Remote(__remote_ref) => {
+                __remote_ref.call_async::<_, String>(1u32, &(&name,)).await
+            }
+        }
+    }
+    /// Calls [`Calculator::divide`] on the object.
+    pub async fn divide(
+        &self,
+        a: i64,
+        b: i64,
+    ) -> ::remote::__private::Result<Result<i64, MathError>, ::remote::RemoteError> {
+        match self.remote.target() {
+            ::remote::__private::Target::Local(__remote_object) => {
+                ::remote::__private::Ok(Calculator::divide(&**__remote_object, a, b))
+            }
+            ::remote::__private::Target::Remote(__remote_ref) => {
+                __remote_ref
+                    .call_async::<_, Result<i64, MathError>>(2u32, &(&a, &b))
+                    .await
+            }
+        }
+    }
+    /// Calls [`Calculator::spawn_counter`] on the object.
+    pub async fn spawn_counter(
+        &self,
+        start: u64,
+    ) -> ::remote::__private::Result<
+        <dyn Counter as ::remote::__private::Interface>::AsyncProxy,
+        ::remote::RemoteError,
+    > {
+        match self.remote.target() {
+            ::remote::__private::Target::Local(__remote_object) => {
+                ::remote::__private::Ok(
+                    ::remote::Remote::into_async_proxy(
+                        Calculator::spawn_counter(&**__remote_object, start),
+                    ),
+                )
+            }
+            ::remote::__private::Target::Remote(__remote_ref) => {
+                ::remote::__private::Result::map(
+                    __remote_ref
+                        .call_async::<_, Remote<dyn Counter>>(3u32, &(&start,))
+                        .await,
+                    |__remote_value| ::remote::Remote::into_async_proxy(__remote_value),
+                )
+            }
+        }
+    }
+    /// True when both proxies stand for the same object.
+    pub fn same_object<__RemoteP: ::remote::Proxy<Interface = dyn Calculator>>(
+        &self,
+        other: &__RemoteP,
+    ) -> bool {
+        self.remote.same_object(::remote::Proxy::as_remote(other))
+    }
+    /// The object reference behind this proxy, for passing it to
+    /// another remote method.
+    pub fn into_remote(self) -> ::remote::Remote<dyn Calculator> {
+        self.remote
+    }
+    /// The blocking proxy of the same object.
+    pub fn to_blocking(&self) -> CalculatorProxy {
+        <CalculatorProxy as ::remote::Proxy>::from_remote(
+            ::remote::__private::Clone::clone(&self.remote),
+        )
+    }
+}
+impl ::remote::Proxy for CalculatorAsyncProxy {
+    type Interface = dyn Calculator;
+    fn from_remote(remote: ::remote::Remote<dyn Calculator>) -> Self {
+        CalculatorAsyncProxy { remote }
+    }
+    fn as_remote(&self) -> &::remote::Remote<dyn Calculator> {
+        &self.remote
+    }
+}
+impl ::remote::__private::From<CalculatorAsyncProxy>
+for ::remote::Remote<dyn Calculator> {
+    fn from(proxy: CalculatorAsyncProxy) -> Self {
+        proxy.remote
+    }
+}
+impl ::remote::__private::From<&CalculatorAsyncProxy>
+for ::remote::Remote<dyn Calculator> {
+    fn from(proxy: &CalculatorAsyncProxy) -> Self {
+        ::remote::__private::Clone::clone(&proxy.remote)
+    }
+}

@@ -1,0 +1,311 @@
+pub trait Store: Send + Sync {
+    fn get(&self, key: &str) -> Result<Vec<u8>, StoreError>;
+    fn put(&self, key: String, value: Vec<u8>) -> Result<(), StoreError>;
+}
+impl renamed::__private::Interface for dyn Store {
+    const NAME: &'static str = "Store";
+    const FINGERPRINT: u64 = 0xe96ec03960a8d0c2u64;
+    type Proxy = StoreProxy;
+    type AsyncProxy = StoreAsyncProxy;
+    fn into_dispatch(
+        object: renamed::__private::Arc<Self>,
+    ) -> renamed::__private::Arc<dyn renamed::__private::Dispatch> {
+        renamed::__private::Arc::new(StoreDispatcher::new(object))
+    }
+    fn from_dispatch(
+        object: &dyn renamed::__private::Dispatch,
+    ) -> renamed::__private::Option<renamed::__private::Arc<Self>> {
+        renamed::__private::Option::map(
+            renamed::__private::Dispatch::as_any(object)
+                .downcast_ref::<StoreDispatcher>(),
+            |d| renamed::__private::Clone::clone(d.object()),
+        )
+    }
+}
+impl<__RemoteT: Store + 'static> renamed::__private::FromLocal<__RemoteT> for dyn Store {
+    fn from_local(
+        object: renamed::__private::Arc<__RemoteT>,
+    ) -> renamed::__private::Arc<Self> {
+        object
+    }
+}
+/// Serves calls on a local [`Store`] object: decodes each call, invokes the method and encodes the reply. Built by the runtime when a `Remote<dyn Store>` is sent; you rarely name it.
+pub struct StoreDispatcher {
+    object: renamed::__private::Arc<dyn Store>,
+}
+impl StoreDispatcher {
+    /// Wraps a local object.
+    pub fn new(object: renamed::__private::Arc<dyn Store>) -> Self {
+        StoreDispatcher { object }
+    }
+    /// The local object.
+    pub fn object(&self) -> &renamed::__private::Arc<dyn Store> {
+        &self.object
+    }
+}
+impl renamed::__private::Dispatch for StoreDispatcher {
+    fn interface_name(&self) -> &'static str {
+        "Store"
+    }
+    fn fingerprint(&self) -> u64 {
+        <dyn Store as renamed::__private::Interface>::FINGERPRINT
+    }
+    fn method_name(&self, index: u32) -> renamed::__private::Option<&'static str> {
+        const METHODS: &[&str] = &["get", "put"];
+        match METHODS.get(index as usize) {
+            renamed::__private::Some(name) => renamed::__private::Some(*name),
+            renamed::__private::None => renamed::__private::None,
+        }
+    }
+    fn dispatch(
+        &self,
+        __remote_method: u32,
+        __remote_call: &mut renamed::__private::Call<'_>,
+    ) -> renamed::__private::Result<(), renamed::RemoteError> {
+        match __remote_method {
+            0u32 => {
+                renamed::__private::assert_arg::<::std::string::String>();
+                renamed::__private::assert_ret::<Result<Vec<u8>, StoreError>>();
+                let (key,): (::std::string::String,) = __remote_call.args()?;
+                let __remote_ret: Result<Vec<u8>, StoreError> = Store::get(
+                    &*self.object,
+                    &key,
+                );
+                __remote_call.reply(&__remote_ret)
+            }
+            1u32 => {
+                renamed::__private::assert_arg::<String>();
+                renamed::__private::assert_arg::<Vec<u8>>();
+                renamed::__private::assert_ret::<Result<(), StoreError>>();
+                let (key, value): (String, Vec<u8>) = __remote_call.args()?;
+                let __remote_ret: Result<(), StoreError> = Store::put(
+                    &*self.object,
+                    key,
+                    value,
+                );
+                __remote_call.reply(&__remote_ret)
+            }
+            _ => {
+                renamed::__private::Err(renamed::RemoteError::NoSuchMethod {
+                    interface: renamed::__private::ToString::to_string("Store"),
+                    method: __remote_method,
+                })
+            }
+        }
+    }
+    fn as_any(&self) -> &dyn renamed::__private::Any {
+        self
+    }
+}
+/// Blocking proxy of a [`Store`] object: each call sends a request and waits for the reply on this thread. Needs no async runtime. Clone it freely: clones share one handle, and the object is released when the last one drops.
+#[derive(Clone)]
+pub struct StoreProxy {
+    remote: renamed::Remote<dyn Store>,
+}
+impl renamed::__private::fmt::Debug for StoreProxy {
+    fn fmt(
+        &self,
+        f: &mut renamed::__private::fmt::Formatter<'_>,
+    ) -> renamed::__private::fmt::Result {
+        renamed::__private::fmt::Debug::fmt(&self.remote, f)
+    }
+}
+impl StoreProxy {
+    /// Calls [`Store::get`] on the object.
+    pub fn get(
+        &self,
+        key: &str,
+    ) -> renamed::__private::Result<Result<Vec<u8>, StoreError>, renamed::RemoteError> {
+        match self.remote.target() {
+            renamed::__private::Target::Local(__remote_object) => {
+                renamed::__private::Ok(Store::get(&**__remote_object, key))
+            }
+            renamed::__private::Target::Remote(__remote_ref) => {
+                __remote_ref
+                    .call_blocking::<_, Result<Vec<u8>, StoreError>>(0u32, &(&key,))
+            }
+        }
+    }
+    /// Calls [`Store::put`] on the object.
+    pub fn put(
+        &self,
+        key: String,
+        value: Vec<u8>,
+    ) -> renamed::__private::Result<Result<(), StoreError>, renamed::RemoteError> {
+        match self.remote.target() {
+            renamed::__private::Target::Local(__remote_object) => {
+                renamed::__private::Ok(Store::put(&**__remote_object, key, value))
+            }
+            renamed::__private::Target::Remote(__remote_ref) => {
+                __remote_ref
+                    .call_blocking::<_, Result<(), StoreError>>(1u32, &(&key, &value))
+            }
+        }
+    }
+    /// True when both proxies stand for the same object.
+    pub fn same_object<__RemoteP: renamed::Proxy<Interface = dyn Store>>(
+        &self,
+        other: &__RemoteP,
+    ) -> bool {
+        self.remote.same_object(renamed::Proxy::as_remote(other))
+    }
+    /// The object reference behind this proxy, for passing it to
+    /// another remote method.
+    pub fn into_remote(self) -> renamed::Remote<dyn Store> {
+        self.remote
+    }
+    /// The async proxy of the same object.
+    pub fn to_async(&self) -> StoreAsyncProxy {
+        <StoreAsyncProxy as renamed::Proxy>::from_remote(
+            renamed::__private::Clone::clone(&self.remote),
+        )
+    }
+}
+impl renamed::Proxy for StoreProxy {
+    type Interface = dyn Store;
+    fn from_remote(remote: renamed::Remote<dyn Store>) -> Self {
+        StoreProxy { remote }
+    }
+    fn as_remote(&self) -> &renamed::Remote<dyn Store> {
+        &self.remote
+    }
+}
+impl renamed::__private::From<StoreProxy> for renamed::Remote<dyn Store> {
+    fn from(proxy: StoreProxy) -> Self {
+        proxy.remote
+    }
+}
+impl renamed::__private::From<&StoreProxy> for renamed::Remote<dyn Store> {
+    fn from(proxy: &StoreProxy) -> Self {
+        renamed::__private::Clone::clone(&proxy.remote)
+    }
+}
+/// Async proxy of a [`Store`] object: each call is an `async fn` that waits without blocking the thread. Clone it freely: clones share one handle, and the object is released when the last one drops.
+#[derive(Clone)]
+pub struct StoreAsyncProxy {
+    remote: renamed::Remote<dyn Store>,
+}
+impl renamed::__private::fmt::Debug for StoreAsyncProxy {
+    fn fmt(
+        &self,
+        f: &mut renamed::__private::fmt::Formatter<'_>,
+    ) -> renamed::__private::fmt::Result {
+        renamed::__private::fmt::Debug::fmt(&self.remote, f)
+    }
+}
+impl StoreAsyncProxy {
+    /// Calls [`Store::get`] on the object.
+    pub async fn get(
+        &self,
+        key: &str,
+    ) -> renamed::__private::Result<Result<Vec<u8>, StoreError>, renamed::RemoteError> {
+        match self.remote.target() {
+            renamed::__private::Target::Local(__remote_object) => {
+                renamed::__private::Ok(Store::get(&**__remote_object, key))
+            }
+            renamed::__private::Target::Remote(__remote_ref) => {
+                __remote_ref
+                    .call_async::<_, Result<Vec<u8>, StoreError>>(0u32, &(&key,))
+                    .await
+            }
+        }
+    }
+    /// Calls [`Store::put`] on the object.
+    pub async fn put(
+        &self,
+        key: String,
+        value: Vec<u8>,
+    ) -> renamed::__private::Result<Result<(), StoreError>, renamed::RemoteError> {
+        match self.remote.target() {
+            renamed::__private::Target::Local(__remote_object) => {
+                renamed::__private::Ok(Store::put(&**__remote_object, key, value))
+            }
+            renamed::__private::Target::Remote(__remote_ref) => {
+                __remote_ref
+                    .call_async::<_, Result<(), StoreError>>(1u32, &(&key, &value))
+                    .await
+            }
+        }
+    }
+    /// True when both proxies stand for the same object.
+    pub fn same_object<__RemoteP: renamed::Proxy<Interface = dyn Store>>(
+        &self,
+        other: &__RemoteP,
+    ) -> bool {
+        self.remote.same_object(renamed::Proxy::as_remote(other))
+    }
+    /// The object reference behind this proxy, for passing it to
+    /// another remote method.
+    pub fn into_remote(self) -> renamed::Remote<dyn Store> {
+        self.remote
+    }
+    /// The blocking proxy of the same object.
+    pub fn to_blocking(&self) -> StoreProxy {
+        <StoreProxy as renamed::Proxy>::from_remote(
+            renamed::__private::Clone::clone(&self.remote),
+        )
+    }
+}
+impl renamed::Proxy for StoreAsyncProxy {
+    type Interface = dyn Store;
+    fn from_remote(remote: renamed::Remote<dyn Store>) -> Self {
+        StoreAsyncProxy { remote }
+    }
+    fn as_remote(&self) -> &renamed::Remote<dyn Store> {
+        &self.remote
+    }
+}
+impl renamed::__private::From<StoreAsyncProxy> for renamed::Remote<dyn Store> {
+    fn from(proxy: StoreAsyncProxy) -> Self {
+        proxy.remote
+    }
+}
+impl renamed::__private::From<&StoreAsyncProxy> for renamed::Remote<dyn Store> {
+    fn from(proxy: &StoreAsyncProxy) -> Self {
+        renamed::__private::Clone::clone(&proxy.remote)
+    }
+}
+impl Store for StoreProxy
+where
+    for<'__remote> StoreError: renamed::__private::From<renamed::RemoteError>,
+    for<'__remote> StoreError: renamed::__private::From<renamed::RemoteError>,
+{
+    fn get(&self, key: &str) -> Result<Vec<u8>, StoreError> {
+        match self.remote.target() {
+            renamed::__private::Target::Local(__remote_object) => {
+                Store::get(&**__remote_object, key)
+            }
+            renamed::__private::Target::Remote(__remote_ref) => {
+                match __remote_ref
+                    .call_blocking::<_, Result<Vec<u8>, StoreError>>(0u32, &(&key,))
+                {
+                    renamed::__private::Ok(__remote_value) => __remote_value,
+                    renamed::__private::Err(__remote_error) => {
+                        renamed::__private::Err(
+                            renamed::__private::From::from(__remote_error),
+                        )
+                    }
+                }
+            }
+        }
+    }
+    fn put(&self, key: String, value: Vec<u8>) -> Result<(), StoreError> {
+        match self.remote.target() {
+            renamed::__private::Target::Local(__remote_object) => {
+                Store::put(&**__remote_object, key, value)
+            }
+            renamed::__private::Target::Remote(__remote_ref) => {
+                match __remote_ref
+                    .call_blocking::<_, Result<(), StoreError>>(1u32, &(&key, &value))
+                {
+                    renamed::__private::Ok(__remote_value) => __remote_value,
+                    renamed::__private::Err(__remote_error) => {
+                        renamed::__private::Err(
+                            renamed::__private::From::from(__remote_error),
+                        )
+                    }
+                }
+            }
+        }
+    }
+}

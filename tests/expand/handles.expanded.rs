@@ -1,0 +1,387 @@
+pub(crate) trait Registry: Send + Sync {
+    fn register(&self, counter: Remote<dyn Counter>, tags: &[String]);
+    fn find(&self, name: String) -> Option<Remote<dyn Counter>>;
+    fn open(&self, name: String) -> Result<Remote<dyn Counter>, NotFound>;
+}
+impl ::remote::__private::Interface for dyn Registry {
+    const NAME: &'static str = "Registry";
+    const FINGERPRINT: u64 = 0x58091db78395de41u64;
+    type Proxy = RegistryProxy;
+    type AsyncProxy = RegistryAsyncProxy;
+    fn into_dispatch(
+        object: ::remote::__private::Arc<Self>,
+    ) -> ::remote::__private::Arc<dyn ::remote::__private::Dispatch> {
+        ::remote::__private::Arc::new(RegistryDispatcher::new(object))
+    }
+    fn from_dispatch(
+        object: &dyn ::remote::__private::Dispatch,
+    ) -> ::remote::__private::Option<::remote::__private::Arc<Self>> {
+        ::remote::__private::Option::map(
+            ::remote::__private::Dispatch::as_any(object)
+                .downcast_ref::<RegistryDispatcher>(),
+            |d| ::remote::__private::Clone::clone(d.object()),
+        )
+    }
+}
+impl<__RemoteT: Registry + 'static> ::remote::__private::FromLocal<__RemoteT>
+for dyn Registry {
+    fn from_local(
+        object: ::remote::__private::Arc<__RemoteT>,
+    ) -> ::remote::__private::Arc<Self> {
+        object
+    }
+}
+/// Serves calls on a local [`Registry`] object: decodes each call, invokes the method and encodes the reply. Built by the runtime when a `Remote<dyn Registry>` is sent; you rarely name it.
+pub(crate) struct RegistryDispatcher {
+    object: ::remote::__private::Arc<dyn Registry>,
+}
+impl RegistryDispatcher {
+    /// Wraps a local object.
+    pub(crate) fn new(object: ::remote::__private::Arc<dyn Registry>) -> Self {
+        RegistryDispatcher { object }
+    }
+    /// The local object.
+    pub(crate) fn object(&self) -> &::remote::__private::Arc<dyn Registry> {
+        &self.object
+    }
+}
+impl ::remote::__private::Dispatch for RegistryDispatcher {
+    fn interface_name(&self) -> &'static str {
+        "Registry"
+    }
+    fn fingerprint(&self) -> u64 {
+        <dyn Registry as ::remote::__private::Interface>::FINGERPRINT
+    }
+    fn method_name(&self, index: u32) -> ::remote::__private::Option<&'static str> {
+        const METHODS: &[&str] = &["register", "find", "open"];
+        match METHODS.get(index as usize) {
+            ::remote::__private::Some(name) => ::remote::__private::Some(*name),
+            ::remote::__private::None => ::remote::__private::None,
+        }
+    }
+    fn dispatch(
+        &self,
+        __remote_method: u32,
+        __remote_call: &mut ::remote::__private::Call<'_>,
+    ) -> ::remote::__private::Result<(), ::remote::RemoteError> {
+        match __remote_method {
+            0u32 => {
+                ::remote::__private::assert_arg::<Remote<dyn Counter>>();
+                ::remote::__private::assert_arg::<::std::vec::Vec<String>>();
+                ::remote::__private::assert_ret::<()>();
+                let (counter, tags): (Remote<dyn Counter>, ::std::vec::Vec<String>) = __remote_call
+                    .args()?;
+                let __remote_ret: () = Registry::register(&*self.object, counter, &tags);
+                __remote_call.reply(&__remote_ret)
+            }
+            1u32 => {
+                ::remote::__private::assert_arg::<String>();
+                ::remote::__private::assert_ret::<Option<Remote<dyn Counter>>>();
+                let (name,): (String,) = __remote_call.args()?;
+                let __remote_ret: Option<Remote<dyn Counter>> = Registry::find(
+                    &*self.object,
+                    name,
+                );
+                __remote_call.reply(&__remote_ret)
+            }
+            2u32 => {
+                ::remote::__private::assert_arg::<String>();
+                ::remote::__private::assert_ret::<
+                    Result<Remote<dyn Counter>, NotFound>,
+                >();
+                let (name,): (String,) = __remote_call.args()?;
+                let __remote_ret: Result<Remote<dyn Counter>, NotFound> = Registry::open(
+                    &*self.object,
+                    name,
+                );
+                __remote_call.reply(&__remote_ret)
+            }
+            _ => {
+                ::remote::__private::Err(::remote::RemoteError::NoSuchMethod {
+                    interface: ::remote::__private::ToString::to_string("Registry"),
+                    method: __remote_method,
+                })
+            }
+        }
+    }
+    fn as_any(&self) -> &dyn ::remote::__private::Any {
+        self
+    }
+}
+/// Blocking proxy of a [`Registry`] object: each call sends a request and waits for the reply on this thread. Needs no async runtime. Clone it freely: clones share one handle, and the object is released when the last one drops.
+#[derive(Clone)]
+pub(crate) struct RegistryProxy {
+    remote: ::remote::Remote<dyn Registry>,
+}
+impl ::remote::__private::fmt::Debug for RegistryProxy {
+    fn fmt(
+        &self,
+        f: &mut ::remote::__private::fmt::Formatter<'_>,
+    ) -> ::remote::__private::fmt::Result {
+        ::remote::__private::fmt::Debug::fmt(&self.remote, f)
+    }
+}
+impl RegistryProxy {
+    /// Calls [`Registry::register`] on the object.
+    pub(crate) fn register(
+        &self,
+        counter: impl ::remote::__private::Into<Remote<dyn Counter>>,
+        tags: &[String],
+    ) -> ::remote::__private::Result<(), ::remote::RemoteError> {
+        let counter: Remote<dyn Counter> = ::remote::__private::Into::into(counter);
+        match self.remote.target() {
+            ::remote::__private::Target::Local(__remote_object) => {
+                ::remote::__private::Ok(
+                    Registry::register(&**__remote_object, counter, tags),
+                )
+            }
+            ::remote::__private::Target::Remote(__remote_ref) => {
+                __remote_ref.call_blocking::<_, ()>(0u32, &(&counter, &tags))
+            }
+        }
+    }
+    /// Calls [`Registry::find`] on the object.
+    pub(crate) fn find(
+        &self,
+        name: String,
+    ) -> ::remote::__private::Result<
+        ::remote::__private::Option<
+            <dyn Counter as ::remote::__private::Interface>::Proxy,
+        >,
+        ::remote::RemoteError,
+    > {
+        match self.remote.target() {
+            ::remote::__private::Target::Local(__remote_object) => {
+                ::remote::__private::Ok(
+                    ::remote::__private::Option::map(
+                        Registry::find(&**__remote_object, name),
+                        ::remote::Remote::into_proxy,
+                    ),
+                )
+            }
+            ::remote::__private::Target::Remote(__remote_ref) => {
+                ::remote::__private::Result::map(
+                    __remote_ref
+                        .call_blocking::<
+                            _,
+                            Option<Remote<dyn Counter>>,
+                        >(1u32, &(&name,)),
+                    |__remote_value| ::remote::__private::Option::map(
+                        __remote_value,
+                        ::remote::Remote::into_proxy,
+                    ),
+                )
+            }
+        }
+    }
+    /// Calls [`Registry::open`] on the object.
+    pub(crate) fn open(
+        &self,
+        name: String,
+    ) -> ::remote::__private::Result<
+        ::remote::__private::Result<
+            <dyn Counter as ::remote::__private::Interface>::Proxy,
+            NotFound,
+        >,
+        ::remote::RemoteError,
+    > {
+        match self.remote.target() {
+            ::remote::__private::Target::Local(__remote_object) => {
+                ::remote::__private::Ok(
+                    ::remote::__private::Result::map(
+                        Registry::open(&**__remote_object, name),
+                        ::remote::Remote::into_proxy,
+                    ),
+                )
+            }
+            ::remote::__private::Target::Remote(__remote_ref) => {
+                ::remote::__private::Result::map(
+                    __remote_ref
+                        .call_blocking::<
+                            _,
+                            Result<Remote<dyn Counter>, NotFound>,
+                        >(2u32, &(&name,)),
+                    |__remote_value| ::remote::__private::Result::map(
+                        __remote_value,
+                        ::remote::Remote::into_proxy,
+                    ),
+                )
+            }
+        }
+    }
+    /// True when both proxies stand for the same object.
+    pub(crate) fn same_object<__RemoteP: ::remote::Proxy<Interface = dyn Registry>>(
+        &self,
+        other: &__RemoteP,
+    ) -> bool {
+        self.remote.same_object(::remote::Proxy::as_remote(other))
+    }
+    /// The object reference behind this proxy, for passing it to
+    /// another remote method.
+    pub(crate) fn into_remote(self) -> ::remote::Remote<dyn Registry> {
+        self.remote
+    }
+    /// The async proxy of the same object.
+    pub(crate) fn to_async(&self) -> RegistryAsyncProxy {
+        <RegistryAsyncProxy as ::remote::Proxy>::from_remote(
+            ::remote::__private::Clone::clone(&self.remote),
+        )
+    }
+}
+impl ::remote::Proxy for RegistryProxy {
+    type Interface = dyn Registry;
+    fn from_remote(remote: ::remote::Remote<dyn Registry>) -> Self {
+        RegistryProxy { remote }
+    }
+    fn as_remote(&self) -> &::remote::Remote<dyn Registry> {
+        &self.remote
+    }
+}
+impl ::remote::__private::From<RegistryProxy> for ::remote::Remote<dyn Registry> {
+    fn from(proxy: RegistryProxy) -> Self {
+        proxy.remote
+    }
+}
+impl ::remote::__private::From<&RegistryProxy> for ::remote::Remote<dyn Registry> {
+    fn from(proxy: &RegistryProxy) -> Self {
+        ::remote::__private::Clone::clone(&proxy.remote)
+    }
+}
+/// Async proxy of a [`Registry`] object: each call is an `async fn` that waits without blocking the thread. Clone it freely: clones share one handle, and the object is released when the last one drops.
+#[derive(Clone)]
+pub(crate) struct RegistryAsyncProxy {
+    remote: ::remote::Remote<dyn Registry>,
+}
+impl ::remote::__private::fmt::Debug for RegistryAsyncProxy {
+    fn fmt(
+        &self,
+        f: &mut ::remote::__private::fmt::Formatter<'_>,
+    ) -> ::remote::__private::fmt::Result {
+        ::remote::__private::fmt::Debug::fmt(&self.remote, f)
+    }
+}
+impl RegistryAsyncProxy {
+    /// Calls [`Registry::register`] on the object.
+    pub(crate) async fn register(
+        &self,
+        counter: impl ::remote::__private::Into<Remote<dyn Counter>>,
+        tags: &[String],
+    ) -> ::remote::__private::Result<(), ::remote::RemoteError> {
+        let counter: Remote<dyn Counter> = ::remote::__private::Into::into(counter);
+        match self.remote.target() {
+            ::remote::__private::Target::Local(__remote_object) => {
+                ::remote::__private::Ok(
+                    Registry::register(&**__remote_object, counter, tags),
+                )
+            }
+            ::remote::__private::Target::Remote(__remote_ref) => {
+                __remote_ref.call_async::<_, ()>(0u32, &(&counter, &tags)).await
+            }
+        }
+    }
+    /// Calls [`Registry::find`] on the object.
+    pub(crate) async fn find(
+        &self,
+        name: String,
+    ) -> ::remote::__private::Result<
+        ::remote::__private::Option<
+            <dyn Counter as ::remote::__private::Interface>::AsyncProxy,
+        >,
+        ::remote::RemoteError,
+    > {
+        match self.remote.target() {
+            ::remote::__private::Target::Local(__remote_object) => {
+                ::remote::__private::Ok(
+                    ::remote::__private::Option::map(
+                        Registry::find(&**__remote_object, name),
+                        ::remote::Remote::into_async_proxy,
+                    ),
+                )
+            }
+            ::remote::__private::Target::Remote(__remote_ref) => {
+                ::remote::__private::Result::map(
+                    __remote_ref
+                        .call_async::<_, Option<Remote<dyn Counter>>>(1u32, &(&name,))
+                        .await,
+                    |__remote_value| ::remote::__private::Option::map(
+                        __remote_value,
+                        ::remote::Remote::into_async_proxy,
+                    ),
+                )
+            }
+        }
+    }
+    /// Calls [`Registry::open`] on the object.
+    pub(crate) async fn open(
+        &self,
+        name: String,
+    ) -> ::remote::__private::Result<
+        ::remote::__private::Result<
+            <dyn Counter as ::remote::__private::Interface>::AsyncProxy,
+            NotFound,
+        >,
+        ::remote::RemoteError,
+    > {
+        match self.remote.target() {
+            ::remote::__private::Target::Local(__remote_object) => {
+                ::remote::__private::Ok(
+                    ::remote::__private::Result::map(
+                        Registry::open(&**__remote_object, name),
+                        ::remote::Remote::into_async_proxy,
+                    ),
+                )
+            }
+            ::remote::__private::Target::Remote(__remote_ref) => {
+                ::remote::__private::Result::map(
+                    __remote_ref
+                        .call_async::<
+                            _,
+                            Result<Remote<dyn Counter>, NotFound>,
+                        >(2u32, &(&name,))
+                        .await,
+                    |__remote_value| ::remote::__private::Result::map(
+                        __remote_value,
+                        ::remote::Remote::into_async_proxy,
+                    ),
+                )
+            }
+        }
+    }
+    /// True when both proxies stand for the same object.
+    pub(crate) fn same_object<__RemoteP: ::remote::Proxy<Interface = dyn Registry>>(
+        &self,
+        other: &__RemoteP,
+    ) -> bool {
+        self.remote.same_object(::remote::Proxy::as_remote(other))
+    }
+    /// The object reference behind this proxy, for passing it to
+    /// another remote method.
+    pub(crate) fn into_remote(self) -> ::remote::Remote<dyn Registry> {
+        self.remote
+    }
+    /// The blocking proxy of the same object.
+    pub(crate) fn to_blocking(&self) -> RegistryProxy {
+        <RegistryProxy as ::remote::Proxy>::from_remote(
+            ::remote::__private::Clone::clone(&self.remote),
+        )
+    }
+}
+impl ::remote::Proxy for RegistryAsyncProxy {
+    type Interface = dyn Registry;
+    fn from_remote(remote: ::remote::Remote<dyn Registry>) -> Self {
+        RegistryAsyncProxy { remote }
+    }
+    fn as_remote(&self) -> &::remote::Remote<dyn Registry> {
+        &self.remote
+    }
+}
+impl ::remote::__private::From<RegistryAsyncProxy> for ::remote::Remote<dyn Registry> {
+    fn from(proxy: RegistryAsyncProxy) -> Self {
+        proxy.remote
+    }
+}
+impl ::remote::__private::From<&RegistryAsyncProxy> for ::remote::Remote<dyn Registry> {
+    fn from(proxy: &RegistryAsyncProxy) -> Self {
+        ::remote::__private::Clone::clone(&proxy.remote)
+    }
+}

@@ -1,0 +1,157 @@
+//! Two real processes over a Unix socket: this test binary starts copies of
+//! itself as the other process (the roles of the `two_process` example), and
+//! crashes are real SIGKILLs. It uses libtest-mimic as its harness so that a
+//! child can take its role before any test runs.
+#![allow(missing_docs)]
+
+#[path = "../examples/shared/calc.rs"]
+mod calc;
+#[path = "../examples/shared/roles.rs"]
+mod roles;
+
+use std::io::{BufRead, BufReader};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use calc::{Calculator, CalculatorProxy, MathError, MyCalc};
+use remote::{Client, RemoteError, Server};
+
+const BOUND: Duration = Duration::from_secs(20);
+
+const ROLE: &str = "REMOTE_TEST_CHILD_ROLE";
+
+fn main() {
+    if let Ok(role) = std::env::var(ROLE) {
+        let args: Vec<String> = std::env::args().skip(1).collect();
+        let result = match role.as_str() {
+            "serve" => roles::serve(&args[0]),
+            "hold" => roles::hold(&args[0], args[1].parse().expect("count")),
+            other => panic!("unknown role {other}"),
+        };
+        result.expect("child role failed");
+        return;
+    }
+    let args = libtest_mimic::Arguments::from_args();
+    let tests = vec![
+        libtest_mimic::Trial::test("calls_cross_a_process_boundary", || {
+            calls_cross_a_process_boundary();
+            Ok(())
+        }),
+        libtest_mimic::Trial::test(
+            "a_killed_server_fails_pending_and_later_calls_promptly",
+            || {
+                a_killed_server_fails_pending_and_later_calls_promptly();
+                Ok(())
+            },
+        ),
+        libtest_mimic::Trial::test("a_killed_client_releases_everything_it_held", || {
+            a_killed_client_releases_everything_it_held();
+            Ok(())
+        }),
+    ];
+    libtest_mimic::run(&args, tests).exit();
+}
+
+fn socket_path(tag: &str) -> PathBuf {
+    let path = std::env::temp_dir().join(format!("remote-2p-{}-{tag}.sock", std::process::id()));
+    let _ = std::fs::remove_file(&path);
+    path
+}
+
+/// Starts the example in `role` and waits for its first line.
+fn spawn(role: &[&str], expect: &str) -> Child {
+    let mut child = Command::new(std::env::current_exe().expect("test exe"))
+        .env(ROLE, role[0])
+        .args(&role[1..])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("spawn example");
+    let stdout = child.stdout.take().expect("stdout");
+    let (tx, rx) = crossbeam_channel::bounded(1);
+    std::thread::spawn(move || {
+        let mut line = String::new();
+        let _ = BufReader::new(stdout).read_line(&mut line);
+        let _ = tx.send(line);
+    });
+    let line = rx
+        .recv_timeout(BOUND)
+        .expect("child printed nothing in time");
+    assert!(line.starts_with(expect), "child said {line:?}");
+    child
+}
+
+fn calls_cross_a_process_boundary() {
+    let path = socket_path("calls");
+    let mut child = spawn(&["serve", path.to_str().unwrap()], "ready");
+    let client = Client::connect_unix(&path).unwrap();
+    let calc: CalculatorProxy = client.require("calculator").unwrap();
+    assert_eq!(
+        calc.pid().unwrap(),
+        child.id(),
+        "served by the child process"
+    );
+    assert_eq!(calc.add(20, 22).unwrap(), 42);
+    assert_eq!(calc.divide(1, 0).unwrap(), Err(MathError::DivideByZero));
+    let counter = calc.spawn_counter(7).unwrap();
+    assert_eq!(counter.next().unwrap(), 7);
+    assert_eq!(calc.live_counters().unwrap(), 1);
+    drop(counter);
+    client.sync().unwrap();
+    assert_eq!(
+        calc.live_counters().unwrap(),
+        0,
+        "released in the other process"
+    );
+    drop(child.stdin.take());
+    assert!(child.wait().unwrap().success());
+}
+
+fn a_killed_server_fails_pending_and_later_calls_promptly() {
+    let path = socket_path("killed-server");
+    let mut child = spawn(&["serve", path.to_str().unwrap()], "ready");
+    let client = Client::connect_unix(&path).unwrap();
+    let calc: CalculatorProxy = client.require("calculator").unwrap();
+    let counter = calc.spawn_counter(0).unwrap();
+    assert_eq!(calc.add(1, 1).unwrap(), 2);
+    child.kill().expect("SIGKILL the server");
+    child.wait().unwrap();
+    let start = Instant::now();
+    assert!(matches!(counter.next(), Err(RemoteError::Disconnected)));
+    assert!(matches!(calc.add(1, 1), Err(RemoteError::Disconnected)));
+    assert!(
+        start.elapsed() < Duration::from_secs(5),
+        "took {:?}",
+        start.elapsed()
+    );
+    assert!(client.is_closed());
+}
+
+fn a_killed_client_releases_everything_it_held() {
+    let path = socket_path("killed-client");
+    let calc = Arc::new(MyCalc::default());
+    let server = Server::new();
+    server.export("calculator", calc.clone() as Arc<dyn Calculator>);
+    let _listener = server.listen_unix(&path).unwrap();
+    let mut child = spawn(&["hold", path.to_str().unwrap(), "50"], "holding 50");
+    assert_eq!(calc.live(), 50);
+    assert_eq!(
+        server.stats().exported,
+        51,
+        "50 counters and the calculator"
+    );
+    child.kill().expect("SIGKILL the client");
+    child.wait().unwrap();
+    let start = Instant::now();
+    while calc.live() != 0 || server.stats().connections != 0 {
+        assert!(
+            start.elapsed() < BOUND,
+            "server still holds {} counters",
+            calc.live()
+        );
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    assert_eq!(server.stats().exported, 0);
+}
