@@ -1,1 +1,794 @@
-fn main() {}
+//! Round-trip latency of `remote` proxies, each measured in the same run as
+//! the raw transport it rides on, plus a tarpc comparison and a throughput row.
+//!
+//! ```text
+//! cargo bench --bench roundtrip                    # full run (a few minutes at most)
+//! cargo bench --bench roundtrip -- --quick         # < 60 s
+//! cargo bench --bench roundtrip -- --quick unix    # only groups whose id contains "unix"
+//! ```
+//!
+//! Group ids: `async-inproc`, `async-unix`, `blocking-inproc-pinned`,
+//! `blocking-unix-pinned`, `blocking-inproc-unpinned`, `blocking-unix-unpinned`,
+//! `tarpc`, `throughput`.
+//!
+//! Every bench in a group is measured in interleaved runs (rotating order), so
+//! the benches of one group see the same machine state; each figure is the
+//! median over the runs of that run's ns per call.
+
+use std::collections::BTreeMap;
+use std::future::Future;
+use std::hint::black_box;
+use std::io::{BufReader, Read, Write};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use futures::StreamExt;
+use remote::{remote_object, Client, Server};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+// ----- the service, in both frameworks ----------------------------------------
+
+/// The one method every row calls.
+#[remote_object]
+pub trait Calculator: Send + Sync {
+    /// Adds two numbers.
+    fn add(&self, a: i64, b: i64) -> i64;
+}
+
+struct Calc;
+impl Calculator for Calc {
+    fn add(&self, a: i64, b: i64) -> i64 {
+        a + b
+    }
+}
+
+/// The same service for tarpc.
+#[tarpc::service]
+pub trait TarpcCalculator {
+    /// Adds two numbers.
+    async fn add(a: i64, b: i64) -> i64;
+}
+
+#[derive(Clone)]
+struct TarpcCalc;
+impl TarpcCalculator for TarpcCalc {
+    async fn add(self, _: tarpc::context::Context, a: i64, b: i64) -> i64 {
+        a + b
+    }
+}
+
+// ----- configuration ------------------------------------------------------------
+
+#[derive(Clone)]
+struct Cfg {
+    quick: bool,
+    filter: Option<String>,
+    warmup: Duration,
+    run_time: Duration,
+    runs: usize,
+    dir: PathBuf,
+}
+
+impl Cfg {
+    fn from_args() -> Cfg {
+        let mut quick = false;
+        let mut filter = None;
+        for arg in std::env::args().skip(1) {
+            match arg.as_str() {
+                "--quick" => quick = true,
+                // `cargo bench` passes `--bench`; ignore every other flag.
+                a if a.starts_with("--") => {}
+                a => filter = Some(a.to_string()),
+            }
+        }
+        let dir = std::env::temp_dir().join(format!("remote-bench-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        Cfg {
+            quick,
+            filter,
+            warmup: Duration::from_millis(if quick { 40 } else { 150 }),
+            run_time: Duration::from_millis(if quick { 40 } else { 150 }),
+            runs: if quick { 5 } else { 15 },
+            dir,
+        }
+    }
+
+    fn wants(&self, group: &str) -> bool {
+        self.filter.as_deref().is_none_or(|f| group.contains(f))
+    }
+
+    fn sock(&self, name: &str) -> PathBuf {
+        self.dir.join(format!("{name}.sock"))
+    }
+}
+
+/// Removes the socket directory however `main` ends.
+struct CleanUp(PathBuf);
+impl Drop for CleanUp {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// What is being measured right now, for the watchdog's message.
+static CURRENT: Mutex<&str> = Mutex::new("setup");
+
+fn set_current(what: &'static str) {
+    *CURRENT.lock().unwrap_or_else(|e| e.into_inner()) = what;
+}
+
+/// Ends the process if the whole run takes far longer than it should.
+fn watchdog(limit: Duration, dir: PathBuf) {
+    std::thread::Builder::new()
+        .name("bench-watchdog".into())
+        .spawn(move || {
+            std::thread::sleep(limit);
+            let at = *CURRENT.lock().unwrap_or_else(|e| e.into_inner());
+            eprintln!("roundtrip bench: watchdog fired after {limit:?} in group {at}");
+            let _ = std::fs::remove_dir_all(&dir);
+            std::process::exit(2);
+        })
+        .expect("watchdog thread");
+}
+
+// ----- measuring ----------------------------------------------------------------
+
+type RunFn = Box<dyn FnMut(u64) -> Duration>;
+
+/// One thing to time: `run(n)` performs `n` iterations of `calls` calls each
+/// and returns how long they took.
+struct Bench {
+    calls: u64,
+    run: RunFn,
+}
+
+fn bench(run: impl FnMut(u64) -> Duration + 'static) -> Bench {
+    Bench {
+        calls: 1,
+        run: Box::new(run),
+    }
+}
+
+/// Warms `b` up and returns the iteration count that fills one run.
+fn calibrate(cfg: &Cfg, b: &mut Bench) -> u64 {
+    let start = Instant::now();
+    let mut n = 8u64;
+    loop {
+        let took = (b.run)(n);
+        let per_iter = took.as_nanos().max(1) as f64 / n as f64;
+        if start.elapsed() >= cfg.warmup || n >= 1 << 20 {
+            let fill = cfg.run_time.as_nanos() as f64 / per_iter;
+            return (fill as u64).clamp(16, 2_000_000);
+        }
+        n *= 2;
+    }
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    let m = v.len() / 2;
+    if v.len() % 2 == 1 {
+        v[m]
+    } else {
+        (v[m - 1] + v[m]) / 2.0
+    }
+}
+
+/// Median ns per call of each bench, measured in interleaved runs.
+fn measure(cfg: &Cfg, group: &'static str, benches: &mut [Bench]) -> Vec<f64> {
+    set_current(group);
+    eprintln!("measuring {group} ...");
+    let iters: Vec<u64> = benches.iter_mut().map(|b| calibrate(cfg, b)).collect();
+    let mut samples = vec![Vec::with_capacity(cfg.runs); benches.len()];
+    for r in 0..cfg.runs {
+        for k in 0..benches.len() {
+            let i = (k + r) % benches.len();
+            let took = (benches[i].run)(iters[i]);
+            let calls = iters[i] * benches[i].calls;
+            samples[i].push(took.as_nanos() as f64 / calls as f64);
+        }
+    }
+    samples.into_iter().map(median).collect()
+}
+
+// ----- results --------------------------------------------------------------------
+
+#[derive(Clone, Copy)]
+enum Target {
+    AtMost(f64),
+    AtLeast(f64),
+    Info,
+}
+
+struct Row {
+    name: String,
+    ns: f64,
+    raw: f64,
+    target: Target,
+}
+
+impl Row {
+    fn new(name: impl Into<String>, ns: f64, raw: f64, target: Target) -> Row {
+        Row {
+            name: name.into(),
+            ns,
+            raw,
+            target,
+        }
+    }
+}
+
+fn print_table(rows: &[Row]) {
+    println!("| row | ns/round trip (median) | raw ns | ratio | target | pass/miss |");
+    println!("|---|---:|---:|---:|---|---|");
+    for r in rows {
+        let ratio = r.ns / r.raw;
+        let (target, verdict) = match r.target {
+            Target::AtMost(t) => (format!("<= {t:.1}"), ratio <= t),
+            Target::AtLeast(t) => (format!(">= {t:.1}"), ratio >= t),
+            Target::Info => ("info".to_string(), true),
+        };
+        let verdict = match r.target {
+            Target::Info => "-",
+            _ if verdict => "pass",
+            _ => "MISS",
+        };
+        println!(
+            "| {} | {:.0} | {:.0} | {:.2} | {} | {} |",
+            r.name, r.ns, r.raw, ratio, target, verdict
+        );
+    }
+}
+
+// ----- helpers ----------------------------------------------------------------------
+
+fn current_rt() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("tokio runtime")
+}
+
+/// Runs `make()`'s future to completion on a current-thread runtime of its
+/// own thread.
+fn spawn_rt_thread<F, Fut>(name: &str, make: F)
+where
+    F: FnOnce() -> Fut + Send + 'static,
+    Fut: Future<Output = ()>,
+{
+    std::thread::Builder::new()
+        .name(name.into())
+        .spawn(move || current_rt().block_on(make()))
+        .expect("server thread");
+}
+
+fn calc_server() -> Server {
+    let server = Server::new();
+    server.export("calc", Arc::new(Calc) as Arc<dyn Calculator>);
+    server
+}
+
+/// Raw frames: `[u32 len LE][a i64 LE][b i64 LE]` and `[u32 len LE][sum i64 LE]`.
+fn request_frame(a: i64, b: i64) -> [u8; 20] {
+    let mut f = [0u8; 20];
+    f[..4].copy_from_slice(&16u32.to_le_bytes());
+    f[4..12].copy_from_slice(&a.to_le_bytes());
+    f[12..].copy_from_slice(&b.to_le_bytes());
+    f
+}
+
+fn reply_frame(sum: i64) -> [u8; 12] {
+    let mut f = [0u8; 12];
+    f[..4].copy_from_slice(&8u32.to_le_bytes());
+    f[4..].copy_from_slice(&sum.to_le_bytes());
+    f
+}
+
+fn i64_at(buf: &[u8], at: usize) -> i64 {
+    i64::from_le_bytes(buf[at..at + 8].try_into().expect("8 bytes"))
+}
+
+/// Reads one length-prefixed frame into `buf`, returning its body length.
+fn read_frame(r: &mut impl Read, buf: &mut [u8]) -> std::io::Result<usize> {
+    let mut prefix = [0u8; 4];
+    r.read_exact(&mut prefix)?;
+    let len = u32::from_le_bytes(prefix) as usize;
+    r.read_exact(&mut buf[..len])?;
+    Ok(len)
+}
+
+async fn read_frame_async(
+    r: &mut (impl tokio::io::AsyncRead + Unpin),
+    buf: &mut [u8],
+) -> std::io::Result<usize> {
+    let mut prefix = [0u8; 4];
+    r.read_exact(&mut prefix).await?;
+    let len = u32::from_le_bytes(prefix) as usize;
+    r.read_exact(&mut buf[..len]).await?;
+    Ok(len)
+}
+
+fn bound_std_listener(path: &Path) -> std::os::unix::net::UnixListener {
+    let _ = std::fs::remove_file(path);
+    std::os::unix::net::UnixListener::bind(path).expect("bind")
+}
+
+// ----- proxies --------------------------------------------------------------------
+
+/// Sequential async calls on a current-thread runtime.
+fn async_proxy_bench(client: Client, keep: impl Sized + 'static) -> Bench {
+    let rt = current_rt();
+    let calc: CalculatorAsyncProxy = rt.block_on(client.require_async("calc")).expect("require");
+    bench(move |n| {
+        let _keep = (&client, &keep);
+        rt.block_on(async {
+            let t = Instant::now();
+            for i in 0..n as i64 {
+                black_box(calc.add(black_box(i), 1).await.expect("add"));
+            }
+            t.elapsed()
+        })
+    })
+}
+
+/// 64 async calls in flight at a time, on a current-thread runtime.
+fn async_pipelined_bench(client: Client, keep: impl Sized + 'static) -> Bench {
+    const IN_FLIGHT: u64 = 64;
+    let rt = current_rt();
+    let calc: CalculatorAsyncProxy = rt.block_on(client.require_async("calc")).expect("require");
+    let mut b = bench(move |n| {
+        let _keep = (&client, &keep);
+        rt.block_on(async {
+            let t = Instant::now();
+            for _ in 0..n {
+                let calls = (0..IN_FLIGHT as i64).map(|i| calc.add(i, 1));
+                for r in futures::future::join_all(calls).await {
+                    black_box(r.expect("add"));
+                }
+            }
+            t.elapsed()
+        })
+    });
+    b.calls = IN_FLIGHT;
+    b
+}
+
+fn blocking_proxy_bench(client: Client, keep: impl Sized + 'static) -> Bench {
+    let calc: CalculatorProxy = client.require("calc").expect("require");
+    bench(move |n| {
+        let _keep = (&client, &keep);
+        let t = Instant::now();
+        for i in 0..n as i64 {
+            black_box(calc.add(black_box(i), 1).expect("add"));
+        }
+        t.elapsed()
+    })
+}
+
+fn unix_client(cfg: &Cfg, name: &str) -> (Client, (Server, remote::UnixListener)) {
+    let server = calc_server();
+    let listener = server.listen_unix(cfg.sock(name)).expect("listen");
+    let client = Client::connect_unix(listener.path()).expect("connect");
+    (client, (server, listener))
+}
+
+// ----- raw limits -------------------------------------------------------------------
+
+type Req = (i64, i64, tokio::sync::oneshot::Sender<i64>);
+
+async fn serve_mpsc(mut rx: tokio::sync::mpsc::Receiver<Req>) {
+    while let Some((a, b, reply)) = rx.recv().await {
+        let _ = reply.send(a + b);
+    }
+}
+
+/// tokio mpsc request + oneshot reply; the server task runs on the client's
+/// current-thread runtime (`same_thread`) or on its own thread's.
+fn raw_tokio_mpsc(same_thread: bool) -> Bench {
+    let rt = current_rt();
+    let (tx, rx) = tokio::sync::mpsc::channel::<Req>(64);
+    if same_thread {
+        rt.spawn(serve_mpsc(rx));
+    } else {
+        spawn_rt_thread("raw-mpsc-server", move || serve_mpsc(rx));
+    }
+    bench(move |n| {
+        rt.block_on(async {
+            let t = Instant::now();
+            for i in 0..n as i64 {
+                let (otx, orx) = tokio::sync::oneshot::channel();
+                tx.send((black_box(i), 1, otx)).await.expect("send");
+                black_box(orx.await.expect("reply"));
+            }
+            t.elapsed()
+        })
+    })
+}
+
+/// Length-prefixed ping-pong over a tokio UnixStream; the server task runs on
+/// its own thread's current-thread runtime.
+fn raw_tokio_unix(cfg: &Cfg) -> Bench {
+    let path = cfg.sock("raw-tokio");
+    let listener = bound_std_listener(&path);
+    listener.set_nonblocking(true).expect("nonblocking");
+    spawn_rt_thread("raw-tokio-server", move || async move {
+        let listener = tokio::net::UnixListener::from_std(listener).expect("listener");
+        let Ok((stream, _)) = listener.accept().await else {
+            return;
+        };
+        let (r, mut w) = stream.into_split();
+        let mut r = tokio::io::BufReader::new(r);
+        let mut buf = [0u8; 64];
+        while let Ok(16) = read_frame_async(&mut r, &mut buf).await {
+            let reply = reply_frame(i64_at(&buf, 0) + i64_at(&buf, 8));
+            if w.write_all(&reply).await.is_err() {
+                break;
+            }
+        }
+    });
+    let rt = current_rt();
+    let stream = rt
+        .block_on(tokio::net::UnixStream::connect(&path))
+        .expect("connect");
+    let (r, mut w) = stream.into_split();
+    let mut r = tokio::io::BufReader::new(r);
+    bench(move |n| {
+        rt.block_on(async {
+            let mut buf = [0u8; 64];
+            let t = Instant::now();
+            for i in 0..n as i64 {
+                w.write_all(&request_frame(black_box(i), 1))
+                    .await
+                    .expect("write");
+                read_frame_async(&mut r, &mut buf).await.expect("read");
+                black_box(i64_at(&buf, 0));
+            }
+            t.elapsed()
+        })
+    })
+}
+
+/// Ping-pong on two crossbeam channels between two std threads.
+fn raw_crossbeam() -> Bench {
+    let (req_tx, req_rx) = crossbeam_channel::unbounded::<(i64, i64)>();
+    let (rep_tx, rep_rx) = crossbeam_channel::unbounded::<i64>();
+    std::thread::Builder::new()
+        .name("raw-xbeam-server".into())
+        .spawn(move || {
+            for (a, b) in req_rx {
+                if rep_tx.send(a + b).is_err() {
+                    break;
+                }
+            }
+        })
+        .expect("server thread");
+    bench(move |n| {
+        let t = Instant::now();
+        for i in 0..n as i64 {
+            req_tx.send((black_box(i), 1)).expect("send");
+            black_box(rep_rx.recv().expect("recv"));
+        }
+        t.elapsed()
+    })
+}
+
+/// Length-prefixed ping-pong over a std UnixStream; a server thread echoes.
+fn raw_std_unix(cfg: &Cfg, name: &str) -> Bench {
+    let path = cfg.sock(name);
+    let listener = bound_std_listener(&path);
+    std::thread::Builder::new()
+        .name("raw-unix-server".into())
+        .spawn(move || {
+            let Ok((stream, _)) = listener.accept() else {
+                return;
+            };
+            let mut w = stream.try_clone().expect("clone");
+            let mut r = BufReader::new(stream);
+            let mut buf = [0u8; 64];
+            while let Ok(16) = read_frame(&mut r, &mut buf) {
+                let reply = reply_frame(i64_at(&buf, 0) + i64_at(&buf, 8));
+                if w.write_all(&reply).is_err() {
+                    break;
+                }
+            }
+        })
+        .expect("server thread");
+    let stream = std::os::unix::net::UnixStream::connect(&path).expect("connect");
+    let mut w = stream.try_clone().expect("clone");
+    let mut r = BufReader::new(stream);
+    bench(move |n| {
+        let mut buf = [0u8; 64];
+        let t = Instant::now();
+        for i in 0..n as i64 {
+            w.write_all(&request_frame(black_box(i), 1)).expect("write");
+            read_frame(&mut r, &mut buf).expect("read");
+            black_box(i64_at(&buf, 0));
+        }
+        t.elapsed()
+    })
+}
+
+/// tarpc over a Unix socket with the bincode transport: server on its own
+/// thread's current-thread runtime (one task per request, as tarpc's docs do),
+/// client on a current-thread runtime.
+fn tarpc_unix(cfg: &Cfg) -> Bench {
+    use tarpc::serde_transport::unix;
+    use tarpc::server::{BaseChannel, Channel};
+    use tarpc::tokio_serde::formats::Bincode;
+
+    let path = cfg.sock("tarpc");
+    let listener = bound_std_listener(&path);
+    listener.set_nonblocking(true).expect("nonblocking");
+    spawn_rt_thread("tarpc-server", move || async move {
+        let listener = tokio::net::UnixListener::from_std(listener).expect("listener");
+        let mut incoming = unix::listen_on(listener, Bincode::default)
+            .await
+            .expect("listen");
+        if let Some(Ok(transport)) = incoming.next().await {
+            BaseChannel::with_defaults(transport)
+                .execute(TarpcCalc.serve())
+                .for_each(|response| async {
+                    tokio::spawn(response);
+                })
+                .await;
+        }
+    });
+    let rt = current_rt();
+    let client = rt.block_on(async {
+        let transport = unix::connect(&path, Bincode::default)
+            .await
+            .expect("connect");
+        TarpcCalculatorClient::new(tarpc::client::Config::default(), transport).spawn()
+    });
+    bench(move |n| {
+        rt.block_on(async {
+            let t = Instant::now();
+            for i in 0..n as i64 {
+                let sum = client
+                    .add(tarpc::context::current(), black_box(i), 1)
+                    .await
+                    .expect("add");
+                black_box(sum);
+            }
+            t.elapsed()
+        })
+    })
+}
+
+// ----- groups -------------------------------------------------------------------------
+
+fn group_async_inproc(cfg: &Cfg, rows: &mut Vec<Row>) {
+    let id = "async-inproc";
+    if !cfg.wants(id) {
+        return;
+    }
+    let server = calc_server();
+    let client = Client::in_process(&server).expect("connect");
+    let mut b = [
+        async_proxy_bench(client, server),
+        raw_tokio_mpsc(true),
+        raw_tokio_mpsc(false),
+    ];
+    let m = measure(cfg, id, &mut b);
+    rows.push(Row::new(
+        "1a async in-proc vs tokio mpsc+oneshot, server task on same thread",
+        m[0],
+        m[1],
+        Target::AtMost(2.0),
+    ));
+    rows.push(Row::new(
+        "1b async in-proc vs tokio mpsc+oneshot, server task on other thread",
+        m[0],
+        m[2],
+        Target::Info,
+    ));
+}
+
+fn group_async_unix(cfg: &Cfg, rows: &mut Vec<Row>) {
+    let id = "async-unix";
+    if !cfg.wants(id) {
+        return;
+    }
+    let (client, keep) = unix_client(cfg, "async-unix");
+    let mut b = [async_proxy_bench(client, keep), raw_tokio_unix(cfg)];
+    let m = measure(cfg, id, &mut b);
+    rows.push(Row::new(
+        "2 async unix vs tokio UnixStream ping-pong",
+        m[0],
+        m[1],
+        Target::AtMost(1.4),
+    ));
+}
+
+fn group_blocking_inproc(cfg: &Cfg, id: &'static str, tag: &str, rows: &mut Vec<Row>) {
+    if !cfg.wants(id) {
+        return;
+    }
+    let server = calc_server();
+    let client = Client::in_process(&server).expect("connect");
+    let mut b = [blocking_proxy_bench(client, server), raw_crossbeam()];
+    affinity_snapshot();
+    let m = measure(cfg, id, &mut b);
+    rows.push(Row::new(
+        format!("3 blocking in-proc vs crossbeam ping-pong [{tag}]"),
+        m[0],
+        m[1],
+        Target::AtMost(1.5),
+    ));
+}
+
+fn group_blocking_unix(cfg: &Cfg, id: &'static str, tag: &str, rows: &mut Vec<Row>) {
+    if !cfg.wants(id) {
+        return;
+    }
+    let (client, keep) = unix_client(cfg, id);
+    let mut b = [
+        blocking_proxy_bench(client, keep),
+        raw_std_unix(cfg, &format!("raw-{id}")),
+    ];
+    affinity_snapshot();
+    let m = measure(cfg, id, &mut b);
+    rows.push(Row::new(
+        format!("4 blocking unix vs std UnixStream ping-pong [{tag}]"),
+        m[0],
+        m[1],
+        Target::AtMost(1.5),
+    ));
+}
+
+fn group_tarpc(cfg: &Cfg, rows: &mut Vec<Row>) {
+    let id = "tarpc";
+    if !cfg.wants(id) {
+        return;
+    }
+    let (client, keep) = unix_client(cfg, "tarpc-remote");
+    let mut b = [tarpc_unix(cfg), async_proxy_bench(client, keep)];
+    let m = measure(cfg, id, &mut b);
+    rows.push(Row::new(
+        "5 tarpc async unix (raw col = remote async unix; ratio tarpc/remote)",
+        m[0],
+        m[1],
+        Target::AtLeast(1.0),
+    ));
+}
+
+fn group_throughput(cfg: &Cfg, rows: &mut Vec<Row>, notes: &mut Vec<String>) {
+    let id = "throughput";
+    if !cfg.wants(id) {
+        return;
+    }
+    let (client, keep) = unix_client(cfg, "throughput");
+    let mut b = [
+        async_pipelined_bench(client.clone(), ()),
+        async_proxy_bench(client, keep),
+    ];
+    let m = measure(cfg, id, &mut b);
+    rows.push(Row::new(
+        "T async unix, 64 in flight (ns/call) vs sequential (raw col)",
+        m[0],
+        m[1],
+        Target::Info,
+    ));
+    notes.push(format!(
+        "throughput, async unix: {:.0} calls/s with 64 in flight, {:.0} calls/s sequential ({:.1}x)",
+        1e9 / m[0],
+        1e9 / m[1],
+        m[1] / m[0]
+    ));
+}
+
+// ----- affinity check -------------------------------------------------------------------
+
+/// Thread name -> (count on core 0 only, count elsewhere), over every snapshot.
+static AFFINITY: Mutex<BTreeMap<String, (usize, usize)>> = Mutex::new(BTreeMap::new());
+
+/// Records the CPU affinity of every live thread of this process.
+fn affinity_snapshot() {
+    let Ok(tasks) = std::fs::read_dir("/proc/self/task") else {
+        return;
+    };
+    let mut seen = AFFINITY.lock().unwrap_or_else(|e| e.into_inner());
+    for task in tasks.flatten() {
+        let Ok(status) = std::fs::read_to_string(task.path().join("status")) else {
+            continue;
+        };
+        let field = |key: &str| {
+            status
+                .lines()
+                .find_map(|l| l.strip_prefix(key))
+                .map(|v| v.trim().to_string())
+                .unwrap_or_default()
+        };
+        let entry = seen.entry(field("Name:")).or_default();
+        if field("Cpus_allowed_list:") == "0" {
+            entry.0 += 1;
+        } else {
+            entry.1 += 1;
+        }
+    }
+}
+
+fn affinity_summary() -> Option<String> {
+    let seen = AFFINITY.lock().unwrap_or_else(|e| e.into_inner());
+    if seen.is_empty() {
+        return None;
+    }
+    let list = |pick: fn(&(usize, usize)) -> usize| {
+        seen.iter()
+            .filter(|(_, c)| pick(c) > 0)
+            .map(|(name, c)| format!("{name} x{}", pick(c)))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    Some(format!(
+        "affinity check (/proc/self/task/*/status, at each pinned group's start): \
+         on core 0 only: [{}]; not pinned: [{}]",
+        list(|c| c.0),
+        list(|c| c.1)
+    ))
+}
+
+// ----- main -----------------------------------------------------------------------------
+
+fn main() {
+    let cfg = Cfg::from_args();
+    let _cleanup = CleanUp(cfg.dir.clone());
+    let limit = Duration::from_secs(if cfg.quick { 120 } else { 600 });
+    watchdog(limit, cfg.dir.clone());
+
+    let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
+    let core_ids = core_affinity::get_core_ids().unwrap_or_default();
+    println!(
+        "roundtrip bench ({}): {cores} cores available ({} core ids); \
+         rows 3-4 run PINNED (all threads on core 0) and UNPINNED; \
+         rows 1, 2, 5, T run UNPINNED; ratios compare rows of one regime only",
+        if cfg.quick { "quick" } else { "full" },
+        core_ids.len()
+    );
+
+    // The pinned groups run first, from a thread pinned to core 0 before it
+    // creates anything: every thread it (or the library, on its behalf)
+    // spawns inherits that affinity. Only `main` (waiting in join) and the
+    // watchdog (asleep) stay unpinned.
+    let pinned_cfg = cfg.clone();
+    let mut rows = std::thread::Builder::new()
+        .name("bench-pinned".into())
+        .spawn(move || {
+            let mut rows = Vec::new();
+            if !core_affinity::set_for_current(core_affinity::CoreId { id: 0 }) {
+                eprintln!("could not pin to core 0; skipping the pinned groups");
+                return rows;
+            }
+            group_blocking_inproc(&pinned_cfg, "blocking-inproc-pinned", "pinned", &mut rows);
+            group_blocking_unix(&pinned_cfg, "blocking-unix-pinned", "pinned", &mut rows);
+            rows
+        })
+        .expect("pinned thread")
+        .join()
+        .expect("pinned groups");
+    let affinity = affinity_summary();
+
+    let mut notes = Vec::new();
+    group_async_inproc(&cfg, &mut rows);
+    group_async_unix(&cfg, &mut rows);
+    group_blocking_inproc(&cfg, "blocking-inproc-unpinned", "unpinned", &mut rows);
+    group_blocking_unix(&cfg, "blocking-unix-unpinned", "unpinned", &mut rows);
+    group_tarpc(&cfg, &mut rows);
+    group_throughput(&cfg, &mut rows, &mut notes);
+    set_current("report");
+
+    // Rows in task order: 1, 2, 3, 4 (pinned then unpinned), 5, T.
+    rows.sort_by_key(|r| r.name.chars().next());
+    println!();
+    print_table(&rows);
+    println!();
+    println!(
+        "runs per bench: {}, each ~{:?} (median reported); raw servers: tokio current-thread runtimes / std threads",
+        cfg.runs, cfg.run_time
+    );
+    notes.extend(affinity);
+    for note in notes {
+        println!("{note}");
+    }
+}
