@@ -2,8 +2,8 @@
 
 pub use remote_macros::remote_object;
 pub use remote_runtime::{
-    Client, Proxy, Remote, RemoteError, RequireFuture, Server, ServerStats, SessionStats,
-    UnixListener, DEFAULT_MAX_FRAME,
+    AsyncCall, Client, FrameHook, FrameKind, Options, Proxy, Remote, RemoteError, RequireFuture,
+    Server, ServerStats, SessionStats, UnixListener, Verdict, DEFAULT_MAX_FRAME,
 };
 
 /// What the generated code needs, under paths it can name absolutely. Not a

@@ -1,13 +1,15 @@
 //! The client front door: one connection to a server.
 
 use std::future::Future;
+use std::panic::Location;
 use std::path::Path;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
+use crate::options::Options;
 use crate::remote::{Interface, Proxy, Remote};
-use crate::session::{Limits, Session};
+use crate::session::Session;
 use crate::stats::SessionStats;
 use crate::transport::{unix, Link};
 use crate::{RemoteError, Server};
@@ -33,24 +35,36 @@ impl Client {
     /// Connects to `server` in this process, over a pair of channels. Values
     /// are still encoded and copied, exactly as across processes.
     pub fn in_process(server: &Server) -> Result<Client, RemoteError> {
+        Client::in_process_with(server, Options::default())
+    }
+
+    /// [`Client::in_process`] with settings for the client's end.
+    pub fn in_process_with(server: &Server, options: Options) -> Result<Client, RemoteError> {
         Ok(Client::over(
             server.in_process_link(),
             "in-process".into(),
-            server.limits(),
+            options,
         ))
     }
 
     /// Connects to a server listening on the Unix socket at `path`.
     pub fn connect_unix(path: impl AsRef<Path>) -> Result<Client, RemoteError> {
-        let limits = Limits::default();
-        let link = unix::connect(path.as_ref(), limits.max_frame)?;
-        let peer = format!("unix:{}", path.as_ref().display());
-        Ok(Client::over(Arc::new(link), peer, limits))
+        Client::connect_unix_with(path, Options::default())
     }
 
-    fn over(link: Arc<dyn Link>, peer: String, limits: Limits) -> Client {
+    /// [`Client::connect_unix`] with settings.
+    pub fn connect_unix_with(
+        path: impl AsRef<Path>,
+        options: Options,
+    ) -> Result<Client, RemoteError> {
+        let link = unix::connect(path.as_ref(), &options)?;
+        let peer = format!("unix:{}", path.as_ref().display());
+        Ok(Client::over(Arc::new(link), peer, options))
+    }
+
+    fn over(link: Arc<dyn Link>, peer: String, options: Options) -> Client {
         Client {
-            session: Session::start(link, None, peer, false, limits),
+            session: Session::start(link, None, peer, false, options),
         }
     }
 
@@ -59,11 +73,13 @@ impl Client {
     /// Fails with [`RemoteError::NoSuchExport`] if nothing has that name and
     /// [`RemoteError::Mismatch`] if it was exported with another trait (or
     /// another version of this one).
+    #[track_caller]
     pub fn require<P: Proxy>(&self, name: &str) -> Result<P, RemoteError> {
         let id = self.session.start_require(
             name,
             <P::Interface as Interface>::NAME,
             <P::Interface as Interface>::FINGERPRINT,
+            Location::caller(),
         )?;
         let incoming = self.session.wait(id)?;
         let entry = self.session.require_reply(incoming)?;
@@ -72,11 +88,13 @@ impl Client {
 
     /// Resolves the server's export `name` as proxy type `P`, without
     /// blocking the thread.
+    #[track_caller]
     pub fn require_async<P: Proxy>(&self, name: &str) -> RequireFuture<P> {
         let state = self.session.start_require(
             name,
             <P::Interface as Interface>::NAME,
             <P::Interface as Interface>::FINGERPRINT,
+            Location::caller(),
         );
         RequireFuture {
             session: self.session.clone(),

@@ -26,6 +26,8 @@ pub(crate) enum Cap {
 
 pub(crate) struct EncodeCx {
     pub(crate) session: Arc<Session>,
+    /// The peer call site this payload answers, recorded on new exports.
+    pub(crate) site: u32,
     pub(crate) caps: Vec<WireCap>,
     /// Export IDs whose send count this encode raised; undone if the frame is
     /// never sent.
@@ -54,10 +56,12 @@ pub(crate) struct Encoded {
 pub(crate) fn encode<T: Serialize + ?Sized>(
     session: &Arc<Session>,
     value: &T,
+    site: u32,
 ) -> Result<Encoded, RemoteError> {
     ENCODE.with(|cx| {
         cx.borrow_mut().push(EncodeCx {
             session: session.clone(),
+            site,
             caps: Vec::new(),
             counted: Vec::new(),
             error: None,

@@ -32,6 +32,7 @@ pub struct Call<'a> {
     pub(crate) session: &'a Arc<Session>,
     pub(crate) payload: &'a [u8],
     pub(crate) caps: Vec<Cap>,
+    pub(crate) site: u32,
     pub(crate) reply: Option<Encoded>,
 }
 
@@ -43,7 +44,7 @@ impl Call<'_> {
 
     /// Encodes the return value.
     pub fn reply<R: Serialize + ?Sized>(&mut self, value: &R) -> Result<(), RemoteError> {
-        self.reply = Some(context::encode(self.session, value)?);
+        self.reply = Some(context::encode(self.session, value, self.site)?);
         Ok(())
     }
 }

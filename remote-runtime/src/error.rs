@@ -17,6 +17,12 @@ pub enum RemoteError {
     #[error("disconnected from the peer")]
     Disconnected,
 
+    /// The owner stopped hearing from this side for longer than its lease and
+    /// released everything this side held; the connection is over. Reconnect
+    /// to start again.
+    #[error("lease expired: the peer heard nothing from us for longer than its lease and released every object we held")]
+    LeaseExpired,
+
     /// The handle names no live object on the owner's side: it was released,
     /// never existed, or belongs to another connection.
     #[error(

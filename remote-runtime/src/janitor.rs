@@ -1,36 +1,87 @@
-//! Batched release: when a proxy's last clone drops, its release is queued on
-//! the session, and this one background thread sends each session's queue as
-//! one frame. Drops that happen while a batch is being sent join the next one.
+//! The maintenance thread: sends batched releases, renews leases of quiet
+//! connections and expires leases of silent peers.
+//!
+//! When a proxy's last clone drops, its release is queued on the session and
+//! the session is handed here; drops that happen while a batch is being sent
+//! join the next one. Every connection registers here when it starts, and is
+//! looked at as often as its lease needs (a fraction of the lease).
 
 use std::sync::{OnceLock, Weak};
+use std::time::Duration;
 
-use crossbeam_channel::{unbounded, Sender};
+use crossbeam_channel::{unbounded, RecvTimeoutError, Sender};
 
+use crate::lease::now_ms;
 use crate::session::Session;
 
-static JANITOR: OnceLock<Sender<Weak<Session>>> = OnceLock::new();
+enum Job {
+    Flush(Weak<Session>),
+    Watch(Weak<Session>),
+}
 
-/// Asks for `session`'s queued releases to be sent soon.
-pub(crate) fn schedule(session: Weak<Session>) {
-    let tx = JANITOR.get_or_init(|| {
-        let (tx, rx) = unbounded::<Weak<Session>>();
+fn jobs() -> &'static Sender<Job> {
+    static JANITOR: OnceLock<Sender<Job>> = OnceLock::new();
+    JANITOR.get_or_init(|| {
+        let (tx, rx) = unbounded::<Job>();
         let spawned = std::thread::Builder::new()
             .name("remote-janitor".into())
             .spawn(move || {
-                for weak in rx {
-                    if let Some(session) = weak.upgrade() {
-                        session.flush_releases();
+                let mut watched: Vec<Weak<Session>> = Vec::new();
+                let mut next_round = u64::MAX;
+                loop {
+                    let now = now_ms();
+                    let job = if next_round == u64::MAX {
+                        rx.recv().map_err(|_| RecvTimeoutError::Disconnected)
+                    } else {
+                        rx.recv_timeout(Duration::from_millis(next_round.saturating_sub(now)))
+                    };
+                    match job {
+                        Ok(Job::Flush(weak)) => {
+                            if let Some(session) = weak.upgrade() {
+                                session.flush_releases();
+                            }
+                        }
+                        Ok(Job::Watch(weak)) => {
+                            watched.push(weak);
+                            next_round = now;
+                        }
+                        Err(RecvTimeoutError::Timeout) => {}
+                        Err(RecvTimeoutError::Disconnected) => return,
+                    }
+                    let now = now_ms();
+                    if now >= next_round {
+                        let mut soonest = u64::MAX;
+                        watched.retain(|weak| match weak.upgrade() {
+                            Some(session) => {
+                                let again = session.maintain(now);
+                                soonest = soonest.min(again);
+                                again != u64::MAX
+                            }
+                            None => false,
+                        });
+                        next_round = now.saturating_add(soonest);
                     }
                 }
             });
         if let Err(e) = spawned {
-            tracing::error!(error = %e, "could not start the release thread");
+            tracing::error!(error = %e, "could not start the maintenance thread");
         }
         tx
-    });
-    if tx.send(session.clone()).is_err() {
-        if let Some(session) = session.upgrade() {
-            session.flush_releases();
+    })
+}
+
+/// Asks for `session`'s queued releases to be sent soon.
+pub(crate) fn schedule(session: Weak<Session>) {
+    if let Err(e) = jobs().send(Job::Flush(session)) {
+        if let Job::Flush(weak) = e.0 {
+            if let Some(session) = weak.upgrade() {
+                session.flush_releases();
+            }
         }
     }
+}
+
+/// Starts looking after a new connection's leases.
+pub(crate) fn register(session: Weak<Session>) {
+    let _ = jobs().send(Job::Watch(session));
 }

@@ -4,10 +4,13 @@
 
 mod client;
 mod context;
+mod diagnostics;
 mod dispatch;
 mod error;
 mod handle;
 mod janitor;
+mod lease;
+mod options;
 mod reader;
 mod registry;
 mod remote;
@@ -20,7 +23,8 @@ mod wire;
 pub use client::{Client, RequireFuture};
 pub use dispatch::{Call, Dispatch};
 pub use error::RemoteError;
-pub use remote::{CallFuture, FromLocal, Interface, ObjectRef, Proxy, Remote, Target};
+pub use options::{FrameHook, FrameKind, Options, Verdict};
+pub use remote::{AsyncCall, CallFuture, FromLocal, Interface, ObjectRef, Proxy, Remote, Target};
 pub use server::Server;
 pub use stats::{ServerStats, SessionStats};
 pub use transport::unix::UnixListener;

@@ -4,6 +4,7 @@
 use std::fmt;
 use std::future::Future;
 use std::marker::PhantomData;
+use std::panic::Location;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
@@ -188,7 +189,7 @@ impl<T: ?Sized + Interface> Serialize for Remote<T> {
                     let key = ObjKey::of(object);
                     let id = cx
                         .session
-                        .count_send(key, || T::into_dispatch(object.clone()));
+                        .count_send(key, cx.site, || T::into_dispatch(object.clone()));
                     cx.counted.push(id);
                     WireCap::Sender {
                         id,
@@ -257,30 +258,86 @@ pub struct ObjectRef {
 
 impl ObjectRef {
     /// Calls `method` and blocks until the reply arrives.
+    #[track_caller]
     pub fn call_blocking<A, R>(&self, method: u32, args: &A) -> Result<R, RemoteError>
     where
         A: Serialize + ?Sized,
         R: DeserializeOwned,
     {
         let session = &self.entry.session;
-        let id = session.start_call(self.entry.id, method, args)?;
+        let id = session.start_call(self.entry.id, method, args, Location::caller())?;
         let incoming = session.wait(id)?;
         session.decode_reply(incoming)
     }
 
-    /// Calls `method`; the future resolves to the reply. The arguments are
-    /// encoded and sent before this returns, so the future borrows nothing.
-    pub fn call_async<A, R>(&self, method: u32, args: &A) -> CallFuture<R>
+    /// Calls `method` now; the returned future resolves to the reply, passed
+    /// through `present`. The arguments are encoded and sent before this
+    /// returns, so the future borrows nothing.
+    #[track_caller]
+    pub fn call_async<A, W, T>(&self, method: u32, args: &A, present: fn(W) -> T) -> AsyncCall<W, T>
     where
         A: Serialize + ?Sized,
-        R: DeserializeOwned,
+        W: DeserializeOwned,
     {
         let session = self.entry.session.clone();
-        let state = session.start_call(self.entry.id, method, args);
-        CallFuture {
-            session,
-            state: Some(state),
-            _reply: PhantomData,
+        let state = session.start_call(self.entry.id, method, args, Location::caller());
+        AsyncCall {
+            state: AsyncState::Waiting {
+                call: CallFuture {
+                    session,
+                    state: Some(state),
+                    _reply: PhantomData,
+                },
+                present,
+            },
+        }
+    }
+}
+
+/// The future of a call made through an async proxy.
+///
+/// The call is sent when the proxy method is called, not when this is first
+/// polled: `let a = p.add(1, 2); let b = p.add(3, 4);` puts both calls in
+/// flight at once. It borrows nothing, so it can be moved to another task.
+/// Dropping it before it resolves abandons the reply (the server still runs
+/// the call) and frees its slot.
+#[must_use = "the call is already sent; await the future to get its reply"]
+pub struct AsyncCall<W, T = W> {
+    state: AsyncState<W, T>,
+}
+
+enum AsyncState<W, T> {
+    Ready(Option<Result<T, RemoteError>>),
+    Waiting {
+        call: CallFuture<W>,
+        present: fn(W) -> T,
+    },
+}
+
+impl<W, T> AsyncCall<W, T> {
+    /// A call that already has its result (a call on a local object).
+    #[doc(hidden)]
+    pub fn ready(result: Result<T, RemoteError>) -> Self {
+        AsyncCall {
+            state: AsyncState::Ready(Some(result)),
+        }
+    }
+}
+
+impl<W, T> Unpin for AsyncCall<W, T> {}
+
+impl<W: DeserializeOwned, T> Future for AsyncCall<W, T> {
+    type Output = Result<T, RemoteError>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        match &mut self.state {
+            AsyncState::Ready(result) => {
+                Poll::Ready(result.take().expect("AsyncCall polled after completion"))
+            }
+            AsyncState::Waiting { call, present } => {
+                let present = *present;
+                Pin::new(call).poll(cx).map(|r| r.map(present))
+            }
         }
     }
 }

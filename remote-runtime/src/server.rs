@@ -4,9 +4,10 @@ use std::path::Path;
 use std::sync::{Arc, Mutex, Weak};
 
 use crate::handle::exports::ObjKey;
+use crate::options::Options;
 use crate::registry::{Export, Registry};
 use crate::remote::Interface;
-use crate::session::{Limits, Session};
+use crate::session::Session;
 use crate::stats::ServerStats;
 use crate::transport::{in_process, unix, Link};
 use crate::{RemoteError, UnixListener};
@@ -24,7 +25,7 @@ pub struct Server {
 struct ServerInner {
     registry: Arc<Registry>,
     sessions: Mutex<Vec<Weak<Session>>>,
-    limits: Limits,
+    options: Options,
 }
 
 impl std::fmt::Debug for Server {
@@ -36,9 +37,20 @@ impl std::fmt::Debug for Server {
 }
 
 impl Server {
-    /// A server with no exports and default limits.
+    /// A server with no exports and default [`Options`].
     pub fn new() -> Self {
         Server::default()
+    }
+
+    /// A server with no exports and the given settings, which apply to the
+    /// server's end of every connection.
+    pub fn with_options(options: Options) -> Self {
+        Server {
+            inner: Arc::new(ServerInner {
+                options,
+                ..ServerInner::default()
+            }),
+        }
     }
 
     /// Makes `object` reachable by `require(name)` on every connection,
@@ -73,7 +85,7 @@ impl Server {
         let server = self.clone();
         unix::listen(
             path.as_ref(),
-            self.inner.limits.max_frame,
+            self.inner.options.clone(),
             move |link, peer| {
                 server.serve(Arc::new(link), peer);
             },
@@ -87,7 +99,7 @@ impl Server {
             Some(self.inner.registry.clone()),
             peer,
             true,
-            self.inner.limits.clone(),
+            self.inner.options.clone(),
         );
         let mut sessions = self
             .inner
@@ -105,10 +117,6 @@ impl Server {
         let (client, server) = in_process::pair();
         self.serve(Arc::new(server), "in-process".into());
         Arc::new(client)
-    }
-
-    pub(crate) fn limits(&self) -> Limits {
-        self.inner.limits.clone()
     }
 
     /// What every open connection holds right now.

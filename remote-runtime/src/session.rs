@@ -6,7 +6,7 @@
 //! objects a client lent it exactly as a client calls the server.
 
 use std::collections::HashMap;
-use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::panic::{catch_unwind, AssertUnwindSafe, Location};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use std::task::{Context, Poll, Waker};
@@ -15,28 +15,17 @@ use std::thread::Thread;
 use serde::{de::DeserializeOwned, Serialize};
 
 use crate::context::{self, Cap, Encoded};
+use crate::diagnostics::{dominant, SiteIds, SiteNames};
 use crate::dispatch::{panic_message, Call, Dispatch};
 use crate::handle::exports::{ExportTable, ObjKey};
 use crate::handle::imports::{ImportEntry, ImportTable, Imported};
+use crate::lease::{now_ms, Lease};
+use crate::options::{FrameKind, Options, Verdict};
 use crate::registry::Registry;
 use crate::stats::SessionStats;
 use crate::transport::Link;
 use crate::wire::{self, codec, Frame, Header, WireCap};
 use crate::{janitor, reader, RemoteError};
-
-/// Settings of one connection.
-#[derive(Debug, Clone)]
-pub(crate) struct Limits {
-    pub(crate) max_frame: usize,
-}
-
-impl Default for Limits {
-    fn default() -> Self {
-        Limits {
-            max_frame: crate::DEFAULT_MAX_FRAME,
-        }
-    }
-}
 
 /// A reply (or require answer) that arrived, its capabilities accounted for.
 pub(crate) struct Incoming {
@@ -91,9 +80,13 @@ pub(crate) struct Session {
     releases: Mutex<Vec<(u64, u64)>>,
     flushing: Mutex<()>,
     closed: AtomicBool,
+    close_reason: Mutex<Option<RemoteError>>,
     pub(crate) reader_gen: AtomicU64,
     strong_readers: bool,
-    pub(crate) limits: Limits,
+    pub(crate) options: Options,
+    pub(crate) lease: Lease,
+    site_ids: Mutex<SiteIds>,
+    site_names: Mutex<SiteNames>,
     weak_self: Weak<Session>,
 }
 
@@ -110,7 +103,7 @@ impl Session {
         registry: Option<Arc<Registry>>,
         peer: String,
         strong_readers: bool,
-        limits: Limits,
+        options: Options,
     ) -> Arc<Session> {
         let session = Arc::new_cyclic(|weak_self| Session {
             peer,
@@ -122,12 +115,21 @@ impl Session {
             releases: Mutex::default(),
             flushing: Mutex::default(),
             closed: AtomicBool::new(false),
+            close_reason: Mutex::default(),
             reader_gen: AtomicU64::new(0),
             strong_readers,
-            limits,
+            lease: Lease::new(options.lease, options.renew_every),
+            site_ids: Mutex::default(),
+            site_names: Mutex::new(SiteNames::new(options.warn_handles)),
+            options,
             weak_self: weak_self.clone(),
         });
+        let hello = Header::Hello {
+            lease_ms: session.lease.own_ms(),
+        };
+        let _ = session.send_header(&hello, FrameKind::Hello);
         session.spawn_reader(0);
+        janitor::register(Arc::downgrade(&session));
         session
     }
 
@@ -146,17 +148,86 @@ impl Session {
 
     // ----- sending ---------------------------------------------------------
 
-    fn send(&self, frame: Vec<u8>) -> Result<(), RemoteError> {
+    /// The error a call on this closed connection gets.
+    pub(crate) fn closed_error(&self) -> RemoteError {
+        lock(&self.close_reason)
+            .clone()
+            .unwrap_or(RemoteError::Disconnected)
+    }
+
+    fn send(&self, frame: Vec<u8>, kind: FrameKind) -> Result<(), RemoteError> {
         if self.is_closed() {
-            return Err(RemoteError::Disconnected);
+            return Err(self.closed_error());
         }
+        if let Some(hook) = &self.options.hook {
+            if hook.before_send(kind) == Verdict::Drop {
+                return Ok(());
+            }
+        }
+        self.lease.sent();
         self.link.send(frame).inspect_err(|e| self.close(e))
     }
 
+    fn send_header(&self, header: &Header, kind: FrameKind) -> Result<(), RemoteError> {
+        let frame = wire::build_frame(header, &[], self.options.max_frame)?;
+        self.send(frame, kind)
+    }
+
     /// Records one send of a local object on this connection (see
-    /// [`ExportTable::send`]).
-    pub(crate) fn count_send(&self, key: ObjKey, make: impl FnOnce() -> Arc<dyn Dispatch>) -> u64 {
-        lock(&self.exports).send(key, make)
+    /// [`ExportTable::send`]); `site` is the peer call site it answers.
+    pub(crate) fn count_send(
+        &self,
+        key: ObjKey,
+        site: u32,
+        make: impl FnOnce() -> Arc<dyn Dispatch>,
+    ) -> u64 {
+        let mut exports = lock(&self.exports);
+        let id = exports.send(key, site, make);
+        let live = exports.len();
+        if live >= self.options.warn_handles && lock(&self.site_names).should_warn(live) {
+            self.warn_about_handles(&exports);
+        }
+        id
+    }
+
+    fn warn_about_handles(&self, exports: &ExportTable) {
+        let Some((interface, count)) = dominant(exports.census().map(|(i, _)| i)) else {
+            return;
+        };
+        let site = dominant(
+            exports
+                .census()
+                .filter(|(i, _)| *i == interface)
+                .map(|(_, s)| s),
+        )
+        .map(|(s, n)| (lock(&self.site_names).describe(s), n));
+        let (obtained_at, from_site) = site.unwrap_or_default();
+        tracing::warn!(
+            peer = %self.peer,
+            live_handles = exports.len(),
+            interface,
+            count,
+            obtained_at = %obtained_at,
+            from_site,
+            "peer {} holds {} live handles, {} of them {}; most were obtained at {} in the peer's source: proxies kept there and never dropped keep these objects alive",
+            self.peer, exports.len(), count, interface, obtained_at
+        );
+    }
+
+    /// The number of the caller's source location on this connection,
+    /// announcing it to the peer the first time.
+    fn site(&self, location: &'static Location<'static>) -> u32 {
+        let (id, new) = lock(&self.site_ids).id(location);
+        if new {
+            let header = Header::Site {
+                id,
+                file: location.file().to_string(),
+                line: location.line(),
+                column: location.column(),
+            };
+            let _ = self.send_header(&header, FrameKind::Site);
+        }
+        id
     }
 
     /// Undoes sends that never left (the frame failed to encode or send).
@@ -174,7 +245,8 @@ impl Session {
     fn register(&self) -> Result<u64, RemoteError> {
         let mut pending = lock(&self.pending);
         if pending.closed {
-            return Err(RemoteError::Disconnected);
+            drop(pending);
+            return Err(self.closed_error());
         }
         pending.next_id += 1;
         let id = pending.next_id;
@@ -189,20 +261,22 @@ impl Session {
         object: u64,
         method: u32,
         args: &A,
+        location: &'static Location<'static>,
     ) -> Result<u64, RemoteError> {
         if self.is_closed() {
-            return Err(RemoteError::Disconnected);
+            return Err(self.closed_error());
         }
-        let encoded = context::encode(self, args)?;
+        let encoded = context::encode(self, args, 0)?;
         let id = self.register()?;
         let header = Header::Call {
             id,
             object,
             method,
+            site: self.site(location),
             caps: encoded.caps,
         };
-        let sent = wire::build_frame(&header, &encoded.payload, self.limits.max_frame)
-            .and_then(|frame| self.send(frame));
+        let sent = wire::build_frame(&header, &encoded.payload, self.options.max_frame)
+            .and_then(|frame| self.send(frame, FrameKind::Call));
         if let Err(e) = sent {
             self.cancel(id);
             self.uncount(&encoded.counted);
@@ -217,6 +291,7 @@ impl Session {
         name: &str,
         interface: &str,
         fingerprint: u64,
+        location: &'static Location<'static>,
     ) -> Result<u64, RemoteError> {
         let id = self.register()?;
         let header = Header::Require {
@@ -224,9 +299,9 @@ impl Session {
             name: name.to_string(),
             interface: interface.to_string(),
             fingerprint,
+            site: self.site(location),
         };
-        let sent =
-            wire::build_frame(&header, &[], self.limits.max_frame).and_then(|f| self.send(f));
+        let sent = self.send_header(&header, FrameKind::Require);
         if let Err(e) = sent {
             self.cancel(id);
             return Err(e);
@@ -239,8 +314,7 @@ impl Session {
     pub(crate) fn sync(&self) -> Result<(), RemoteError> {
         self.flush_releases();
         let id = self.register()?;
-        let sent = wire::build_frame(&Header::Ping { id }, &[], self.limits.max_frame)
-            .and_then(|f| self.send(f));
+        let sent = self.send_header(&Header::Ping { id }, FrameKind::Ping);
         if let Err(e) = sent {
             self.cancel(id);
             return Err(e);
@@ -267,7 +341,7 @@ impl Session {
                             *waiter = Some(Waiter::Thread(std::thread::current()));
                         }
                     }
-                    None => return Err(RemoteError::Disconnected),
+                    None => return Err(self.closed_error()),
                 }
             }
             std::thread::park();
@@ -293,7 +367,10 @@ impl Session {
                 }
                 Poll::Pending
             }
-            None => Poll::Ready(Err(RemoteError::Disconnected)),
+            None => {
+                drop(pending);
+                Poll::Ready(Err(self.closed_error()))
+            }
         }
     }
 
@@ -368,6 +445,12 @@ impl Session {
 
     /// Handles one frame from the peer. Runs on a reader thread.
     pub(crate) fn handle_frame(self: &Arc<Self>, frame: Frame) {
+        self.lease.enter();
+        self.handle_frame_inner(frame);
+        self.lease.leave();
+    }
+
+    fn handle_frame_inner(self: &Arc<Self>, frame: Frame) {
         let (header, payload_at) = match wire::parse_frame(&frame) {
             Ok(parsed) => parsed,
             Err(e) => {
@@ -393,10 +476,11 @@ impl Session {
                 id,
                 object,
                 method,
+                site,
                 caps,
             } => {
                 let caps = self.accept_caps(caps);
-                let outcome = self.serve_call(object, method, &frame.buf[payload_at..], caps);
+                let outcome = self.serve_call(object, method, site, &frame.buf[payload_at..], caps);
                 if id != 0 {
                     self.send_reply(id, outcome);
                 } else if let Ok(encoded) = outcome {
@@ -408,8 +492,9 @@ impl Session {
                 name,
                 interface,
                 fingerprint,
+                site,
             } => {
-                let outcome = self.serve_require(&name, &interface, fingerprint);
+                let outcome = self.serve_require(&name, &interface, fingerprint, site);
                 self.send_reply(id, outcome);
             }
             Header::Release { entries } => self.apply_releases(&entries),
@@ -421,6 +506,18 @@ impl Session {
                     counted: Vec::new(),
                 }),
             ),
+            Header::Hello { lease_ms } => self.lease.set_peer_lease(lease_ms),
+            Header::Renew => {}
+            Header::Site {
+                id,
+                file,
+                line,
+                column,
+            } => lock(&self.site_names).name(id, format!("{file}:{line}:{column}")),
+            Header::LeaseExpired => {
+                tracing::warn!(peer = %self.peer, "our lease expired: the peer released everything we held");
+                self.close(&RemoteError::LeaseExpired);
+            }
         }
     }
 
@@ -452,6 +549,7 @@ impl Session {
         self: &Arc<Self>,
         object: u64,
         method: u32,
+        site: u32,
         payload: &[u8],
         caps: Vec<Cap>,
     ) -> Result<Encoded, RemoteError> {
@@ -463,6 +561,7 @@ impl Session {
             session: self,
             payload,
             caps,
+            site,
             reply: None,
         };
         let span = tracing::trace_span!("call", interface = target.interface_name(), method);
@@ -491,6 +590,7 @@ impl Session {
         name: &str,
         interface: &str,
         fingerprint: u64,
+        site: u32,
     ) -> Result<Encoded, RemoteError> {
         let export = self
             .registry
@@ -511,7 +611,7 @@ impl Session {
             });
         }
         let object = export.object.clone();
-        let id = self.count_send(export.key, move || object);
+        let id = self.count_send(export.key, site, move || object);
         Ok(Encoded {
             payload: Vec::new(),
             caps: vec![WireCap::Sender { id, fingerprint }],
@@ -527,7 +627,7 @@ impl Session {
                     ok: true,
                     caps: encoded.caps,
                 };
-                match wire::build_frame(&header, &encoded.payload, self.limits.max_frame) {
+                match wire::build_frame(&header, &encoded.payload, self.options.max_frame) {
                     Ok(frame) => Ok(frame),
                     Err(e) => {
                         self.uncount(&encoded.counted);
@@ -546,11 +646,11 @@ impl Session {
                 ok: false,
                 caps: Vec::new(),
             };
-            wire::build_frame(&header, &payload, self.limits.max_frame)
+            wire::build_frame(&header, &payload, self.options.max_frame)
         });
         match frame {
             Ok(frame) => {
-                let _ = self.send(frame);
+                let _ = self.send(frame, FrameKind::Reply);
             }
             Err(e) => tracing::error!(peer = %self.peer, error = %e, "could not encode a reply"),
         }
@@ -597,20 +697,40 @@ impl Session {
         let _flushing = lock(&self.flushing);
         let entries = std::mem::take(&mut *lock(&self.releases));
         // Each entry is at most 20 bytes encoded; stay well under the limit.
-        let per_frame = (self.limits.max_frame / 32).max(1);
+        let per_frame = (self.options.max_frame / 32).max(1);
         for chunk in entries.chunks(per_frame) {
             let header = Header::Release {
                 entries: chunk.to_vec(),
             };
-            match wire::build_frame(&header, &[], self.limits.max_frame) {
-                Ok(frame) => {
-                    if self.send(frame).is_err() {
-                        return;
-                    }
-                }
-                Err(e) => tracing::error!(error = %e, "could not encode a release"),
+            if self.send_header(&header, FrameKind::Release).is_err() {
+                return;
             }
         }
+    }
+
+    /// Periodic duties, run by the maintenance thread: renew our lease with
+    /// the peer if we have been quiet, and expire the peer's lease if it has.
+    /// Returns how soon to look again.
+    pub(crate) fn maintain(&self, now: u64) -> u64 {
+        if self.is_closed() {
+            return u64::MAX;
+        }
+        if self.lease.renew_due(now) {
+            let _ = self.send_header(&Header::Renew, FrameKind::Renew);
+        }
+        if self.lease.lapsed(now) && lock(&self.exports).len() > 0 {
+            let held = lock(&self.exports).len();
+            tracing::warn!(
+                peer = %self.peer,
+                held,
+                lease_ms = self.lease.own_ms(),
+                "peer silent for longer than its lease: releasing the {held} objects it held and closing the connection"
+            );
+            let _ = self.send_header(&Header::LeaseExpired, FrameKind::LeaseExpired);
+            self.close(&RemoteError::Disconnected);
+            return u64::MAX;
+        }
+        self.lease.tick_ms()
     }
 
     // ----- the end ---------------------------------------------------------
@@ -618,9 +738,17 @@ impl Session {
     /// Ends the connection: every pending call fails with `Disconnected`,
     /// everything the peer held is released, and the transport is closed.
     pub(crate) fn close(&self, why: &RemoteError) {
-        if self.closed.swap(true, Ordering::AcqRel) {
-            return;
+        {
+            let mut reason = lock(&self.close_reason);
+            if self.closed.swap(true, Ordering::AcqRel) {
+                return;
+            }
+            *reason = Some(match why {
+                RemoteError::LeaseExpired => RemoteError::LeaseExpired,
+                _ => RemoteError::Disconnected,
+            });
         }
+        let failure = self.closed_error();
         tracing::debug!(peer = %self.peer, reason = %why, "connection closed");
         let waiters: Vec<Option<Waiter>> = {
             let mut pending = lock(&self.pending);
@@ -630,7 +758,7 @@ impl Session {
                 .values_mut()
                 .filter_map(|slot| match slot {
                     Slot::Waiting(_) => {
-                        match std::mem::replace(slot, Slot::Done(Err(RemoteError::Disconnected))) {
+                        match std::mem::replace(slot, Slot::Done(Err(failure.clone()))) {
                             Slot::Waiting(w) => Some(w),
                             Slot::Done(_) => None,
                         }
@@ -654,6 +782,9 @@ impl Session {
             imported: lock(&self.imports).len(),
             in_flight: lock(&self.pending).slots.len(),
             closed: self.is_closed(),
+            lease: std::time::Duration::from_millis(self.lease.own_ms()),
+            lease_remaining: self.lease.remaining(now_ms()),
+            renew_every: std::time::Duration::from_millis(self.lease.renew_interval_ms()),
         }
     }
 }

@@ -1,5 +1,7 @@
 //! Counts a user can read to see what a connection holds.
 
+use std::time::Duration;
+
 /// What one end of one connection holds right now.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 #[non_exhaustive]
@@ -14,6 +16,13 @@ pub struct SessionStats {
     pub in_flight: usize,
     /// Whether the connection has ended.
     pub closed: bool,
+    /// How long the peer may stay silent before everything it holds of ours
+    /// is released.
+    pub lease: Duration,
+    /// How long until that happens if the peer stays silent from now on.
+    pub lease_remaining: Duration,
+    /// How often this side renews its own lease with the peer when idle.
+    pub renew_every: Duration,
 }
 
 /// What a server holds across all its connections.

@@ -131,6 +131,7 @@ impl ::remote::__private::fmt::Debug for CalculatorProxy {
 }
 impl CalculatorProxy {
     /// Adds two numbers.
+    #[track_caller]
     pub fn add(
         &self,
         a: i64,
@@ -146,6 +147,7 @@ impl CalculatorProxy {
         }
     }
     /// Calls [`Calculator::greet`] on the object.
+    #[track_caller]
     pub fn greet(
         &self,
         name: &str,
@@ -160,6 +162,7 @@ impl CalculatorProxy {
         }
     }
     /// Calls [`Calculator::divide`] on the object.
+    #[track_caller]
     pub fn divide(
         &self,
         a: i64,
@@ -175,6 +178,7 @@ impl CalculatorProxy {
         }
     }
     /// Calls [`Calculator::spawn_counter`] on the object.
+    #[track_caller]
     pub fn spawn_counter(
         &self,
         start: u64,
@@ -237,7 +241,7 @@ impl ::remote::__private::From<&CalculatorProxy> for ::remote::Remote<dyn Calcul
         ::remote::__private::Clone::clone(&proxy.remote)
     }
 }
-/// Async proxy of a [`Calculator`] object: each call is an `async fn` that waits without blocking the thread. Clone it freely: clones share one handle, and the object is released when the last one drops.
+/// Async proxy of a [`Calculator`] object: each method sends its call at once and returns a future of the reply ([`AsyncCall`](::remote::AsyncCall)) to `.await` without blocking the thread. Clone it freely: clones share one handle, and the object is released when the last one drops.
 #[derive(Clone)]
 pub struct CalculatorAsyncProxy {
     remote: ::remote::Remote<dyn Calculator>,
@@ -252,74 +256,98 @@ impl ::remote::__private::fmt::Debug for CalculatorAsyncProxy {
 }
 impl CalculatorAsyncProxy {
     /// Adds two numbers.
-    pub async fn add(
-        &self,
-        a: i64,
-        b: i64,
-    ) -> ::remote::__private::Result<i64, ::remote::RemoteError> {
+    #[track_caller]
+    pub fn add(&self, a: i64, b: i64) -> ::remote::AsyncCall<i64, i64> {
         match self.remote.target() {
             ::remote::__private::Target::Local(__remote_object) => {
-                ::remote::__private::Ok(Calculator::add(&**__remote_object, a, b))
+                ::remote::AsyncCall::ready(
+                    ::remote::__private::Ok(Calculator::add(&**__remote_object, a, b)),
+                )
             }
             ::remote::__private::Target::Remote(__remote_ref) => {
-                __remote_ref.call_async::<_, i64>(0u32, &(&a, &b)).await
+                __remote_ref
+                    .call_async(
+                        0u32,
+                        &(&a, &b),
+                        |__remote_value: i64| -> i64 { __remote_value },
+                    )
             }
         }
     }
     /// Calls [`Calculator::greet`] on the object.
-    pub async fn greet(
-        &self,
-        name: &str,
-    ) -> ::remote::__private::Result<String, ::remote::RemoteError> {
+    #[track_caller]
+    pub fn greet(&self, name: &str) -> ::remote::AsyncCall<String, String> {
         match self.remote.target() {
             ::remote::__private::Target::Local(__remote_object) => {
-                ::remote::__private::Ok(Calculator::greet(&**__remote_object, name))
+                ::remote::AsyncCall::ready(
+                    ::remote::__private::Ok(Calculator::greet(&**__remote_object, name)),
+                )
             }
             ::remote::__private::Target::Remote(__remote_ref) => {
-                __remote_ref.call_async::<_, String>(1u32, &(&name,)).await
+                __remote_ref
+                    .call_async(
+                        1u32,
+                        &(&name,),
+                        |__remote_value: String| -> String { __remote_value },
+                    )
             }
         }
     }
     /// Calls [`Calculator::divide`] on the object.
-    pub async fn divide(
+    #[track_caller]
+    pub fn divide(
         &self,
         a: i64,
         b: i64,
-    ) -> ::remote::__private::Result<Result<i64, MathError>, ::remote::RemoteError> {
+    ) -> ::remote::AsyncCall<Result<i64, MathError>, Result<i64, MathError>> {
         match self.remote.target() {
             ::remote::__private::Target::Local(__remote_object) => {
-                ::remote::__private::Ok(Calculator::divide(&**__remote_object, a, b))
+                ::remote::AsyncCall::ready(
+                    ::remote::__private::Ok(Calculator::divide(&**__remote_object, a, b)),
+                )
             }
             ::remote::__private::Target::Remote(__remote_ref) => {
                 __remote_ref
-                    .call_async::<_, Result<i64, MathError>>(2u32, &(&a, &b))
-                    .await
+                    .call_async(
+                        2u32,
+                        &(&a, &b),
+                        |
+                            __remote_value: Result<i64, MathError>,
+                        | -> Result<i64, MathError> { __remote_value },
+                    )
             }
         }
     }
     /// Calls [`Calculator::spawn_counter`] on the object.
-    pub async fn spawn_counter(
+    #[track_caller]
+    pub fn spawn_counter(
         &self,
         start: u64,
-    ) -> ::remote::__private::Result<
+    ) -> ::remote::AsyncCall<
+        Remote<dyn Counter>,
         <dyn Counter as ::remote::__private::Interface>::AsyncProxy,
-        ::remote::RemoteError,
     > {
         match self.remote.target() {
             ::remote::__private::Target::Local(__remote_object) => {
-                ::remote::__private::Ok(
-                    ::remote::Remote::into_async_proxy(
-                        Calculator::spawn_counter(&**__remote_object, start),
+                ::remote::AsyncCall::ready(
+                    ::remote::__private::Ok(
+                        ::remote::Remote::into_async_proxy(
+                            Calculator::spawn_counter(&**__remote_object, start),
+                        ),
                     ),
                 )
             }
             ::remote::__private::Target::Remote(__remote_ref) => {
-                ::remote::__private::Result::map(
-                    __remote_ref
-                        .call_async::<_, Remote<dyn Counter>>(3u32, &(&start,))
-                        .await,
-                    |__remote_value| ::remote::Remote::into_async_proxy(__remote_value),
-                )
+                __remote_ref
+                    .call_async(
+                        3u32,
+                        &(&start,),
+                        |
+                            __remote_value: Remote<dyn Counter>,
+                        | -> <dyn Counter as ::remote::__private::Interface>::AsyncProxy {
+                            ::remote::Remote::into_async_proxy(__remote_value)
+                        },
+                    )
             }
         }
     }

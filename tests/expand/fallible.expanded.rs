@@ -112,6 +112,7 @@ impl renamed::__private::fmt::Debug for StoreProxy {
 }
 impl StoreProxy {
     /// Calls [`Store::get`] on the object.
+    #[track_caller]
     pub fn get(
         &self,
         key: &str,
@@ -127,6 +128,7 @@ impl StoreProxy {
         }
     }
     /// Calls [`Store::put`] on the object.
+    #[track_caller]
     pub fn put(
         &self,
         key: String,
@@ -180,7 +182,7 @@ impl renamed::__private::From<&StoreProxy> for renamed::Remote<dyn Store> {
         renamed::__private::Clone::clone(&proxy.remote)
     }
 }
-/// Async proxy of a [`Store`] object: each call is an `async fn` that waits without blocking the thread. Clone it freely: clones share one handle, and the object is released when the last one drops.
+/// Async proxy of a [`Store`] object: each method sends its call at once and returns a future of the reply ([`AsyncCall`](::remote::AsyncCall)) to `.await` without blocking the thread. Clone it freely: clones share one handle, and the object is released when the last one drops.
 #[derive(Clone)]
 pub struct StoreAsyncProxy {
     remote: renamed::Remote<dyn Store>,
@@ -195,35 +197,51 @@ impl renamed::__private::fmt::Debug for StoreAsyncProxy {
 }
 impl StoreAsyncProxy {
     /// Calls [`Store::get`] on the object.
-    pub async fn get(
+    #[track_caller]
+    pub fn get(
         &self,
         key: &str,
-    ) -> renamed::__private::Result<Result<Vec<u8>, StoreError>, renamed::RemoteError> {
+    ) -> renamed::AsyncCall<Result<Vec<u8>, StoreError>, Result<Vec<u8>, StoreError>> {
         match self.remote.target() {
             renamed::__private::Target::Local(__remote_object) => {
-                renamed::__private::Ok(Store::get(&**__remote_object, key))
+                renamed::AsyncCall::ready(
+                    renamed::__private::Ok(Store::get(&**__remote_object, key)),
+                )
             }
             renamed::__private::Target::Remote(__remote_ref) => {
                 __remote_ref
-                    .call_async::<_, Result<Vec<u8>, StoreError>>(0u32, &(&key,))
-                    .await
+                    .call_async(
+                        0u32,
+                        &(&key,),
+                        |
+                            __remote_value: Result<Vec<u8>, StoreError>,
+                        | -> Result<Vec<u8>, StoreError> { __remote_value },
+                    )
             }
         }
     }
     /// Calls [`Store::put`] on the object.
-    pub async fn put(
+    #[track_caller]
+    pub fn put(
         &self,
         key: String,
         value: Vec<u8>,
-    ) -> renamed::__private::Result<Result<(), StoreError>, renamed::RemoteError> {
+    ) -> renamed::AsyncCall<Result<(), StoreError>, Result<(), StoreError>> {
         match self.remote.target() {
             renamed::__private::Target::Local(__remote_object) => {
-                renamed::__private::Ok(Store::put(&**__remote_object, key, value))
+                renamed::AsyncCall::ready(
+                    renamed::__private::Ok(Store::put(&**__remote_object, key, value)),
+                )
             }
             renamed::__private::Target::Remote(__remote_ref) => {
                 __remote_ref
-                    .call_async::<_, Result<(), StoreError>>(1u32, &(&key, &value))
-                    .await
+                    .call_async(
+                        1u32,
+                        &(&key, &value),
+                        |
+                            __remote_value: Result<(), StoreError>,
+                        | -> Result<(), StoreError> { __remote_value },
+                    )
             }
         }
     }
@@ -270,6 +288,7 @@ where
     for<'__remote> StoreError: renamed::__private::From<renamed::RemoteError>,
     for<'__remote> StoreError: renamed::__private::From<renamed::RemoteError>,
 {
+    #[track_caller]
     fn get(&self, key: &str) -> Result<Vec<u8>, StoreError> {
         match self.remote.target() {
             renamed::__private::Target::Local(__remote_object) => {
@@ -289,6 +308,7 @@ where
             }
         }
     }
+    #[track_caller]
     fn put(&self, key: String, value: Vec<u8>) -> Result<(), StoreError> {
         match self.remote.target() {
             renamed::__private::Target::Local(__remote_object) => {

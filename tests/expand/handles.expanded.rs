@@ -123,6 +123,7 @@ impl ::remote::__private::fmt::Debug for RegistryProxy {
 }
 impl RegistryProxy {
     /// Calls [`Registry::register`] on the object.
+    #[track_caller]
     pub(crate) fn register(
         &self,
         counter: impl ::remote::__private::Into<Remote<dyn Counter>>,
@@ -141,6 +142,7 @@ impl RegistryProxy {
         }
     }
     /// Calls [`Registry::find`] on the object.
+    #[track_caller]
     pub(crate) fn find(
         &self,
         name: String,
@@ -175,6 +177,7 @@ impl RegistryProxy {
         }
     }
     /// Calls [`Registry::open`] on the object.
+    #[track_caller]
     pub(crate) fn open(
         &self,
         name: String,
@@ -247,7 +250,7 @@ impl ::remote::__private::From<&RegistryProxy> for ::remote::Remote<dyn Registry
         ::remote::__private::Clone::clone(&proxy.remote)
     }
 }
-/// Async proxy of a [`Registry`] object: each call is an `async fn` that waits without blocking the thread. Clone it freely: clones share one handle, and the object is released when the last one drops.
+/// Async proxy of a [`Registry`] object: each method sends its call at once and returns a future of the reply ([`AsyncCall`](::remote::AsyncCall)) to `.await` without blocking the thread. Clone it freely: clones share one handle, and the object is released when the last one drops.
 #[derive(Clone)]
 pub(crate) struct RegistryAsyncProxy {
     remote: ::remote::Remote<dyn Registry>,
@@ -262,88 +265,112 @@ impl ::remote::__private::fmt::Debug for RegistryAsyncProxy {
 }
 impl RegistryAsyncProxy {
     /// Calls [`Registry::register`] on the object.
-    pub(crate) async fn register(
+    #[track_caller]
+    pub(crate) fn register(
         &self,
         counter: impl ::remote::__private::Into<Remote<dyn Counter>>,
         tags: &[String],
-    ) -> ::remote::__private::Result<(), ::remote::RemoteError> {
+    ) -> ::remote::AsyncCall<(), ()> {
         let counter: Remote<dyn Counter> = ::remote::__private::Into::into(counter);
         match self.remote.target() {
             ::remote::__private::Target::Local(__remote_object) => {
-                ::remote::__private::Ok(
-                    Registry::register(&**__remote_object, counter, tags),
+                ::remote::AsyncCall::ready(
+                    ::remote::__private::Ok(
+                        Registry::register(&**__remote_object, counter, tags),
+                    ),
                 )
             }
             ::remote::__private::Target::Remote(__remote_ref) => {
-                __remote_ref.call_async::<_, ()>(0u32, &(&counter, &tags)).await
+                __remote_ref
+                    .call_async(
+                        0u32,
+                        &(&counter, &tags),
+                        |__remote_value: ()| -> () { __remote_value },
+                    )
             }
         }
     }
     /// Calls [`Registry::find`] on the object.
-    pub(crate) async fn find(
+    #[track_caller]
+    pub(crate) fn find(
         &self,
         name: String,
-    ) -> ::remote::__private::Result<
+    ) -> ::remote::AsyncCall<
+        Option<Remote<dyn Counter>>,
         ::remote::__private::Option<
             <dyn Counter as ::remote::__private::Interface>::AsyncProxy,
         >,
-        ::remote::RemoteError,
     > {
         match self.remote.target() {
             ::remote::__private::Target::Local(__remote_object) => {
-                ::remote::__private::Ok(
-                    ::remote::__private::Option::map(
-                        Registry::find(&**__remote_object, name),
-                        ::remote::Remote::into_async_proxy,
+                ::remote::AsyncCall::ready(
+                    ::remote::__private::Ok(
+                        ::remote::__private::Option::map(
+                            Registry::find(&**__remote_object, name),
+                            ::remote::Remote::into_async_proxy,
+                        ),
                     ),
                 )
             }
             ::remote::__private::Target::Remote(__remote_ref) => {
-                ::remote::__private::Result::map(
-                    __remote_ref
-                        .call_async::<_, Option<Remote<dyn Counter>>>(1u32, &(&name,))
-                        .await,
-                    |__remote_value| ::remote::__private::Option::map(
-                        __remote_value,
-                        ::remote::Remote::into_async_proxy,
-                    ),
-                )
+                __remote_ref
+                    .call_async(
+                        1u32,
+                        &(&name,),
+                        |
+                            __remote_value: Option<Remote<dyn Counter>>,
+                        | -> ::remote::__private::Option<
+                            <dyn Counter as ::remote::__private::Interface>::AsyncProxy,
+                        > {
+                            ::remote::__private::Option::map(
+                                __remote_value,
+                                ::remote::Remote::into_async_proxy,
+                            )
+                        },
+                    )
             }
         }
     }
     /// Calls [`Registry::open`] on the object.
-    pub(crate) async fn open(
+    #[track_caller]
+    pub(crate) fn open(
         &self,
         name: String,
-    ) -> ::remote::__private::Result<
+    ) -> ::remote::AsyncCall<
+        Result<Remote<dyn Counter>, NotFound>,
         ::remote::__private::Result<
             <dyn Counter as ::remote::__private::Interface>::AsyncProxy,
             NotFound,
         >,
-        ::remote::RemoteError,
     > {
         match self.remote.target() {
             ::remote::__private::Target::Local(__remote_object) => {
-                ::remote::__private::Ok(
-                    ::remote::__private::Result::map(
-                        Registry::open(&**__remote_object, name),
-                        ::remote::Remote::into_async_proxy,
+                ::remote::AsyncCall::ready(
+                    ::remote::__private::Ok(
+                        ::remote::__private::Result::map(
+                            Registry::open(&**__remote_object, name),
+                            ::remote::Remote::into_async_proxy,
+                        ),
                     ),
                 )
             }
             ::remote::__private::Target::Remote(__remote_ref) => {
-                ::remote::__private::Result::map(
-                    __remote_ref
-                        .call_async::<
-                            _,
-                            Result<Remote<dyn Counter>, NotFound>,
-                        >(2u32, &(&name,))
-                        .await,
-                    |__remote_value| ::remote::__private::Result::map(
-                        __remote_value,
-                        ::remote::Remote::into_async_proxy,
-                    ),
-                )
+                __remote_ref
+                    .call_async(
+                        2u32,
+                        &(&name,),
+                        |
+                            __remote_value: Result<Remote<dyn Counter>, NotFound>,
+                        | -> ::remote::__private::Result<
+                            <dyn Counter as ::remote::__private::Interface>::AsyncProxy,
+                            NotFound,
+                        > {
+                            ::remote::__private::Result::map(
+                                __remote_value,
+                                ::remote::Remote::into_async_proxy,
+                            )
+                        },
+                    )
             }
         }
     }

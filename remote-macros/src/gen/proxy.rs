@@ -35,7 +35,8 @@ pub(crate) fn generate(model: &Interface, names: &Names, flavor: Flavor) -> Toke
             &names.async_proxy,
             &names.proxy,
             format!(
-                " Async proxy of a [`{trait_name}`] object: each call is an `async fn` that waits without blocking the thread. \
+                " Async proxy of a [`{trait_name}`] object: each method sends its call at once and returns a future of the reply \
+                 ([`AsyncCall`](::remote::AsyncCall)) to `.await` without blocking the thread. \
                  Clone it freely: clones share one handle, and the object is released when the last one drops."
             ),
             " The blocking proxy of the same object.",
@@ -139,34 +140,48 @@ fn method(model: &Interface, m: &Method, flavor: Flavor) -> TokenStream {
     let (out, present) = presentation(model, m, flavor);
     let local_value = quote!(#ident::#name(&**__remote_object, #(#names),*));
     let local = present(local_value);
-    let remote_value = match flavor {
-        Flavor::Blocking => quote! {
-            __remote_ref.call_blocking::<_, #wire>(#index, &(#(&#names,)*))
-        },
-        Flavor::Async => quote! {
-            __remote_ref.call_async::<_, #wire>(#index, &(#(&#names,)*)).await
-        },
-    };
-    let remote = if matches!(m.ret.shape, RetShape::Plain) {
-        remote_value
-    } else {
-        let v = quote!(__remote_value);
-        let presented = present(v.clone());
-        quote!(#krate::__private::Result::map(#remote_value, |#v| #presented))
-    };
-    let asyncness = match flavor {
-        Flavor::Blocking => quote!(),
-        Flavor::Async => quote!(async),
-    };
-    quote! {
-        #docs
-        #vis #asyncness fn #name(&self, #(#params),*) -> #krate::__private::Result<#out, #krate::RemoteError> {
-            #(#converts)*
-            match self.remote.target() {
-                #krate::__private::Target::Local(__remote_object) => {
-                    #krate::__private::Ok(#local)
+    let args = quote!(&(#(&#names,)*));
+    match flavor {
+        Flavor::Blocking => {
+            let remote_value = quote!(__remote_ref.call_blocking::<_, #wire>(#index, #args));
+            let remote = if matches!(m.ret.shape, RetShape::Plain) {
+                remote_value
+            } else {
+                let presented = present(quote!(__remote_value));
+                quote!(#krate::__private::Result::map(#remote_value, |__remote_value| #presented))
+            };
+            quote! {
+                #docs
+                #[track_caller]
+                #vis fn #name(&self, #(#params),*) -> #krate::__private::Result<#out, #krate::RemoteError> {
+                    #(#converts)*
+                    match self.remote.target() {
+                        #krate::__private::Target::Local(__remote_object) => {
+                            #krate::__private::Ok(#local)
+                        }
+                        #krate::__private::Target::Remote(__remote_ref) => #remote,
+                    }
                 }
-                #krate::__private::Target::Remote(__remote_ref) => #remote,
+            }
+        }
+        Flavor::Async => {
+            let presented = present(quote!(__remote_value));
+            quote! {
+                #docs
+                #[track_caller]
+                #vis fn #name(&self, #(#params),*) -> #krate::AsyncCall<#wire, #out> {
+                    #(#converts)*
+                    match self.remote.target() {
+                        #krate::__private::Target::Local(__remote_object) => {
+                            #krate::AsyncCall::ready(#krate::__private::Ok(#local))
+                        }
+                        #krate::__private::Target::Remote(__remote_ref) => __remote_ref.call_async(
+                            #index,
+                            #args,
+                            |__remote_value: #wire| -> #out { #presented },
+                        ),
+                    }
+                }
             }
         }
     }

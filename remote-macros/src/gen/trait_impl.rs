@@ -29,6 +29,7 @@ pub(crate) fn generate(model: &Interface, names: &Names) -> TokenStream {
             quote!(#n: #ty)
         });
         quote! {
+            #[track_caller]
             fn #name(&self, #(#params),*) -> #wire {
                 match self.remote.target() {
                     #krate::__private::Target::Local(__remote_object) => {

@@ -32,6 +32,8 @@ struct ExportEntry {
     /// Times this handle was sent on the connection, minus the times the peer
     /// reported as released.
     outstanding: u64,
+    /// The peer's call site whose reply first carried this handle.
+    site: u32,
 }
 
 /// Live exports of one connection.
@@ -45,7 +47,12 @@ pub(crate) struct ExportTable {
 impl ExportTable {
     /// Records one more send of the object with `key` and returns its ID;
     /// `make` builds the dispatcher the first time.
-    pub(crate) fn send(&mut self, key: ObjKey, make: impl FnOnce() -> Arc<dyn Dispatch>) -> u64 {
+    pub(crate) fn send(
+        &mut self,
+        key: ObjKey,
+        site: u32,
+        make: impl FnOnce() -> Arc<dyn Dispatch>,
+    ) -> u64 {
         if let Some(&id) = self.by_key.get(&key) {
             if let Some(entry) = self.by_id.get_mut(&id) {
                 entry.outstanding += 1;
@@ -61,6 +68,7 @@ impl ExportTable {
                 object: make(),
                 key,
                 outstanding: 1,
+                site,
             },
         );
         self.by_key.insert(key, id);
@@ -112,6 +120,13 @@ impl ExportTable {
     pub(crate) fn len(&self) -> usize {
         self.by_id.len()
     }
+
+    /// The trait and originating call site of every live handle.
+    pub(crate) fn census(&self) -> impl Iterator<Item = (&'static str, u32)> + '_ {
+        self.by_id
+            .values()
+            .map(|e| (e.object.interface_name(), e.site))
+    }
 }
 
 #[cfg(test)]
@@ -129,28 +144,28 @@ mod tests {
     #[test]
     fn a_resend_during_a_release_keeps_the_object() {
         let mut t = ExportTable::default();
-        let id = t.send(key(1), || Arc::new(Nop));
+        let id = t.send(key(1), 0, || Arc::new(Nop));
         assert_eq!(
-            t.send(key(1), || unreachable!()),
+            t.send(key(1), 0, || unreachable!()),
             id,
             "same object, same id"
         );
         // The peer released after receiving it twice...
         // ...but meanwhile it was sent a third time.
-        assert_eq!(t.send(key(1), || unreachable!()), id);
+        assert_eq!(t.send(key(1), 0, || unreachable!()), id);
         assert!(t.release(id, 2).unwrap().is_none(), "third send still live");
         assert!(t.get(id).is_some());
         assert!(t.release(id, 1).unwrap().is_some(), "now the last one");
         assert!(t.get(id).is_none());
         assert_eq!(t.len(), 0);
-        let again = t.send(key(1), || Arc::new(Nop));
+        let again = t.send(key(1), 0, || Arc::new(Nop));
         assert_ne!(again, id, "ids are never reused");
     }
 
     #[test]
     fn over_release_is_a_protocol_error_and_changes_nothing() {
         let mut t = ExportTable::default();
-        let id = t.send(key(1), || Arc::new(Nop));
+        let id = t.send(key(1), 0, || Arc::new(Nop));
         assert!(matches!(t.release(id, 2), Err(RemoteError::Protocol(_))));
         assert!(t.get(id).is_some());
         assert!(matches!(

@@ -4,8 +4,10 @@
 use std::io::{BufReader, Read, Write};
 use std::net::Shutdown;
 use std::sync::Mutex;
+use std::time::Duration;
 
 use super::Link;
+use crate::options::Options;
 use crate::wire::{Frame, PREFIX};
 use crate::RemoteError;
 
@@ -13,6 +15,7 @@ use crate::RemoteError;
 pub(crate) trait Socket: Read + Write + Send + Sync + Sized + 'static {
     fn try_clone(&self) -> std::io::Result<Self>;
     fn shutdown(&self, how: Shutdown) -> std::io::Result<()>;
+    fn set_write_timeout(&self, timeout: Option<Duration>) -> std::io::Result<()>;
 }
 
 impl Socket for std::os::unix::net::UnixStream {
@@ -21,6 +24,9 @@ impl Socket for std::os::unix::net::UnixStream {
     }
     fn shutdown(&self, how: Shutdown) -> std::io::Result<()> {
         std::os::unix::net::UnixStream::shutdown(self, how)
+    }
+    fn set_write_timeout(&self, timeout: Option<Duration>) -> std::io::Result<()> {
+        std::os::unix::net::UnixStream::set_write_timeout(self, timeout)
     }
 }
 
@@ -31,12 +37,16 @@ pub(crate) struct StreamLink<S: Socket> {
 }
 
 impl<S: Socket> StreamLink<S> {
-    pub(crate) fn new(socket: S, max_frame: usize) -> std::io::Result<Self> {
+    pub(crate) fn new(socket: S, options: &Options) -> std::io::Result<Self> {
+        // A peer that stops reading for a whole lease is hung: a write that
+        // cannot finish by then fails and ends the connection, so no sending
+        // thread waits on it forever.
+        socket.set_write_timeout(Some(options.lease))?;
         let reader = socket.try_clone()?;
         Ok(StreamLink {
             writer: Mutex::new(socket),
             reader: Mutex::new(BufReader::with_capacity(64 * 1024, reader)),
-            max_frame,
+            max_frame: options.max_frame,
         })
     }
 }

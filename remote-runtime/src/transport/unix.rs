@@ -7,6 +7,7 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 
 use super::stream::StreamLink;
+use crate::options::Options;
 use crate::RemoteError;
 
 /// A server listening on a Unix socket; stops accepting (and removes the
@@ -51,7 +52,7 @@ impl Drop for UnixListener {
 /// Binds `path` and calls `on_accept` with a link for each connection.
 pub(crate) fn listen(
     path: &Path,
-    max_frame: usize,
+    options: Options,
     on_accept: impl Fn(StreamLink<UnixStream>, String) + Send + 'static,
 ) -> Result<UnixListener, RemoteError> {
     let listener = StdListener::bind(path)?;
@@ -65,7 +66,7 @@ pub(crate) fn listen(
                 if stopping.load(Ordering::Acquire) {
                     return;
                 }
-                match stream.and_then(|s| StreamLink::new(s, max_frame)) {
+                match stream.and_then(|s| StreamLink::new(s, &options)) {
                     Ok(link) => on_accept(link, format!("unix:{label}")),
                     Err(e) => tracing::warn!(error = %e, "accept failed"),
                 }
@@ -81,8 +82,8 @@ pub(crate) fn listen(
 /// Connects to a server's socket.
 pub(crate) fn connect(
     path: &Path,
-    max_frame: usize,
+    options: &Options,
 ) -> Result<StreamLink<UnixStream>, RemoteError> {
     let stream = UnixStream::connect(path)?;
-    Ok(StreamLink::new(stream, max_frame)?)
+    Ok(StreamLink::new(stream, options)?)
 }

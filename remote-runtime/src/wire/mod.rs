@@ -40,12 +40,16 @@ pub(crate) enum WireCap {
 /// The header of a frame.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub(crate) enum Header {
+    /// First frame on a connection: the sender's lease length, so the peer
+    /// knows how often to renew.
+    Hello { lease_ms: u64 },
     /// Invoke `method` on the receiver's export `object`. `id` 0 asks for no
-    /// reply.
+    /// reply. `site` names the caller's source line (see `Site`), 0 if none.
     Call {
         id: u64,
         object: u64,
         method: u32,
+        site: u32,
         caps: Vec<WireCap>,
     },
     /// The outcome of call (or require) `id`. The payload is the encoded return
@@ -61,6 +65,7 @@ pub(crate) enum Header {
         name: String,
         interface: String,
         fingerprint: u64,
+        site: u32,
     },
     /// The sender dropped its last proxy of each `(id, count)`: `count` is how
     /// many times it had received `id`, so the owner subtracts exactly what the
@@ -68,6 +73,18 @@ pub(crate) enum Header {
     Release { entries: Vec<(u64, u64)> },
     /// Asks for an empty reply once everything sent before it was handled.
     Ping { id: u64 },
+    /// Keeps the sender's lease alive when it has nothing else to send.
+    Renew,
+    /// Names call site `id` of the sender's source, for leak diagnostics.
+    Site {
+        id: u32,
+        file: String,
+        line: u32,
+        column: u32,
+    },
+    /// The receiver's lease lapsed: the sender released everything the
+    /// receiver held and is closing the connection.
+    LeaseExpired,
 }
 
 /// A frame received from a transport: the bytes after the length prefix start
@@ -122,6 +139,7 @@ mod tests {
             id: 7,
             object: 3,
             method: 1,
+            site: 0,
             caps: vec![WireCap::Sender {
                 id: 9,
                 fingerprint: 42,

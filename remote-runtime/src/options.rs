@@ -1,0 +1,137 @@
+//! Settings of a server or client, each with a default a user can rely on.
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// The kinds of frame a [`FrameHook`] sees.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum FrameKind {
+    /// The connection's opening announcement (carries the lease length).
+    Hello,
+    /// A method call.
+    Call,
+    /// The answer to a call, require or sync.
+    Reply,
+    /// An export-name lookup.
+    Require,
+    /// A batch of releases of handles this side dropped.
+    Release,
+    /// A lease renewal sent because nothing else was sent for a while.
+    Renew,
+    /// A `sync` round trip.
+    Ping,
+    /// The names of a call site (sent once per site per connection).
+    Site,
+    /// The owner telling its peer that the peer's lease expired.
+    LeaseExpired,
+}
+
+/// What a [`FrameHook`] decides for one outgoing frame.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verdict {
+    /// Send it.
+    Send,
+    /// Drop it silently, as a lossy or hung peer would.
+    Drop,
+}
+
+/// Sees every frame a connection is about to send, on the sending thread.
+///
+/// Meant for tests and diagnostics: counting messages, delaying one frame
+/// (by blocking until a condition holds), or dropping frames to play a peer
+/// that hangs. Keep it cheap; it runs on every send.
+pub trait FrameHook: Send + Sync + 'static {
+    /// Called before a frame of `kind` is written.
+    fn before_send(&self, kind: FrameKind) -> Verdict;
+}
+
+/// Settings of a [`Server`](crate::Server) or [`Client`](crate::Client).
+///
+/// ```
+/// use std::time::Duration;
+/// let options = remote::Options::new()
+///     .lease(Duration::from_secs(10))
+///     .warn_handles(50_000);
+/// let server = remote::Server::with_options(options);
+/// ```
+#[derive(Clone)]
+pub struct Options {
+    pub(crate) max_frame: usize,
+    pub(crate) lease: Duration,
+    pub(crate) renew_every: Duration,
+    pub(crate) warn_handles: usize,
+    pub(crate) hook: Option<Arc<dyn FrameHook>>,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            max_frame: crate::DEFAULT_MAX_FRAME,
+            lease: Duration::from_secs(30),
+            renew_every: Duration::from_secs(10),
+            warn_handles: 10_000,
+            hook: None,
+        }
+    }
+}
+
+impl fmt::Debug for Options {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Options")
+            .field("max_frame", &self.max_frame)
+            .field("lease", &self.lease)
+            .field("renew_every", &self.renew_every)
+            .field("warn_handles", &self.warn_handles)
+            .field("hook", &self.hook.is_some())
+            .finish()
+    }
+}
+
+impl Options {
+    /// The defaults: 16 MiB frames, a 30 s lease, renewal at most every
+    /// 10 s, a warning past 10,000 live handles held by one peer.
+    pub fn new() -> Self {
+        Options::default()
+    }
+
+    /// Largest frame accepted or sent, checked before allocating.
+    pub fn max_frame(mut self, bytes: usize) -> Self {
+        self.max_frame = bytes.clamp(64, u32::MAX as usize);
+        self
+    }
+
+    /// How long a peer that holds our objects may stay silent before
+    /// everything it held is released and its connection ends with
+    /// [`RemoteError::LeaseExpired`](crate::RemoteError::LeaseExpired).
+    /// The peer is told this length when the connection opens and renews at
+    /// a third of it. A peer busy in a call we are serving is never expired
+    /// for that silence. Default 30 s.
+    pub fn lease(mut self, lease: Duration) -> Self {
+        self.lease = lease.max(Duration::from_millis(30));
+        self
+    }
+
+    /// The longest this side waits between lease renewals when it sends
+    /// nothing else (it renews sooner if the peer's lease needs it).
+    /// Default 10 s.
+    pub fn renew_every(mut self, every: Duration) -> Self {
+        self.renew_every = every.max(Duration::from_millis(5));
+        self
+    }
+
+    /// Logs a `tracing` warning when one peer holds more than this many live
+    /// handles of ours, naming the peer, the trait that dominates and the line
+    /// of the peer's source that obtained them. Default 10,000.
+    pub fn warn_handles(mut self, threshold: usize) -> Self {
+        self.warn_handles = threshold.max(1);
+        self
+    }
+
+    /// Installs a hook that sees every outgoing frame.
+    pub fn hook(mut self, hook: Arc<dyn FrameHook>) -> Self {
+        self.hook = Some(hook);
+        self
+    }
+}
