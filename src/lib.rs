@@ -23,8 +23,8 @@ pub mod __private {
 
     /// Compile-time check that an argument type can be sent, spanned on the
     /// user's type so a missing derive points there.
-    pub fn assert_arg<T: serde::Serialize + serde::de::DeserializeOwned>() {}
+    pub fn assert_arg<T: serde::Serialize + for<'de> serde::Deserialize<'de>>() {}
 
     /// Compile-time check that a return type can be sent.
-    pub fn assert_ret<T: serde::Serialize + serde::de::DeserializeOwned>() {}
+    pub fn assert_ret<T: serde::Serialize + for<'de> serde::Deserialize<'de>>() {}
 }

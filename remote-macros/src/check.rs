@@ -1,25 +1,27 @@
 //! Small syntactic checks on types, shared by the model.
 
+use proc_macro2::TokenStream;
+use quote::ToTokens;
 use syn::visit::Visit;
 
 /// The first token in `ty` that cannot cross a process boundary as written:
 /// a reference, a lifetime, or `impl Trait`.
-pub(crate) fn first_borrow_or_impl(ty: &syn::Type) -> Option<(proc_macro2::Span, &'static str)> {
-    struct Finder(Option<(proc_macro2::Span, &'static str)>);
+pub(crate) fn first_borrow_or_impl(ty: &syn::Type) -> Option<(TokenStream, &'static str)> {
+    struct Finder(Option<(TokenStream, &'static str)>);
     impl<'ast> Visit<'ast> for Finder {
         fn visit_type_reference(&mut self, r: &'ast syn::TypeReference) {
             if self.0.is_none() {
-                self.0 = Some((r.and_token.span, "reference"));
+                self.0 = Some((r.to_token_stream(), "reference"));
             }
         }
         fn visit_type_impl_trait(&mut self, i: &'ast syn::TypeImplTrait) {
             if self.0.is_none() {
-                self.0 = Some((i.impl_token.span, "impl Trait"));
+                self.0 = Some((i.to_token_stream(), "impl Trait"));
             }
         }
         fn visit_lifetime(&mut self, l: &'ast syn::Lifetime) {
             if self.0.is_none() {
-                self.0 = Some((l.apostrophe, "lifetime"));
+                self.0 = Some((l.to_token_stream(), "lifetime"));
             }
         }
     }
@@ -85,6 +87,7 @@ mod tests {
     fn finds_nested_borrows() {
         let t: syn::Type = parse_quote!(Vec<&str>);
         assert_eq!(first_borrow_or_impl(&t).map(|x| x.1), Some("reference"));
+        assert_eq!(first_borrow_or_impl(&t).unwrap().0.to_string(), "& str");
         let t: syn::Type = parse_quote!(Option<impl Fn()>);
         assert_eq!(first_borrow_or_impl(&t).map(|x| x.1), Some("impl Trait"));
         let t: syn::Type = parse_quote!(Vec<(u8, String)>);

@@ -9,8 +9,8 @@ pub(crate) fn expand(args: TokenStream, input: TokenStream) -> TokenStream {
     let item: syn::ItemTrait = match syn::parse2(input.clone()) {
         Ok(item) => item,
         Err(_) => {
-            let err = syn::Error::new(
-                proc_macro2::Span::call_site(),
+            let err = syn::Error::new_spanned(
+                &input,
                 "#[remote_object] goes on a trait: `#[remote_object] pub trait Name: Send + Sync { fn method(&self, ..) -> T; }`",
             )
             .into_compile_error();

@@ -48,7 +48,7 @@ pub(crate) enum ArgKind {
     Value,
     /// `&T` (including `&str` and `&[T]`): the wire carries the owned form,
     /// and the server lends it to the method.
-    Borrowed { owned: syn::Type },
+    Borrowed { owned: Box<syn::Type> },
     /// A `Remote<dyn X>` at the top level: proxies accept anything that
     /// converts into it (a proxy, or a local object's `Remote`).
     Handle,
@@ -67,11 +67,14 @@ pub(crate) enum RetShape {
     /// As declared.
     Plain,
     /// `Remote<dyn X>`: arrives as X's proxy.
-    Handle { iface: syn::Type },
+    Handle { iface: Box<syn::Type> },
     /// `Result<Remote<dyn X>, E>`: arrives as `Result<XProxy, E>`.
-    ResultHandle { iface: syn::Type, error: syn::Type },
+    ResultHandle {
+        iface: Box<syn::Type>,
+        error: Box<syn::Type>,
+    },
     /// `Option<Remote<dyn X>>`: arrives as `Option<XProxy>`.
-    OptionHandle { iface: syn::Type },
+    OptionHandle { iface: Box<syn::Type> },
 }
 
 /// Collects every error so the user sees them all at once.
@@ -301,16 +304,16 @@ fn check_receiver(r: &syn::Receiver, errors: &mut Errors) {
 impl Arg {
     fn from_syn(name: syn::Ident, ty: &syn::Type, errors: &mut Errors) -> Option<Arg> {
         if let syn::Type::Reference(r) = ty {
-            if let Some(m) = &r.mutability {
+            if r.mutability.is_some() {
                 errors.spanned(
-                    m,
+                    r,
                     "`&mut` arguments cannot be passed to another process: take the value (or `&T`) and return the changed value",
                 );
                 return None;
             }
-            if let Some((span, what)) = check::first_borrow_or_impl(&r.elem) {
-                errors.at(
-                    span,
+            if let Some((tokens, what)) = check::first_borrow_or_impl(&r.elem) {
+                errors.spanned(
+                    tokens,
                     format!("a {what} inside a borrowed argument cannot be decoded on the other side; use owned types inside it (e.g. `&[String]` instead of `&[&str]`)"),
                 );
                 return None;
@@ -328,17 +331,19 @@ impl Arg {
             return Some(Arg {
                 name,
                 ty: ty.clone(),
-                kind: ArgKind::Borrowed { owned },
+                kind: ArgKind::Borrowed {
+                    owned: Box::new(owned),
+                },
             });
         }
-        if let Some((span, what)) = check::first_borrow_or_impl(ty) {
+        if let Some((tokens, what)) = check::first_borrow_or_impl(ty) {
             let hint = if what == "impl Trait" {
                 "an `impl Trait` argument makes the method generic, and generic methods cannot be called remotely; use a concrete type, or `Remote<dyn Trait>` to pass an object by reference"
             } else {
                 "borrowed data nested inside an argument cannot be decoded on the other side; use owned types (e.g. `Vec<String>` instead of `Vec<&str>`)"
             };
-            errors.at(
-                span,
+            errors.spanned(
+                tokens,
                 format!("unsupported {what} in a remote method argument: {hint}"),
             );
             return None;
@@ -362,14 +367,14 @@ impl Ret {
             syn::ReturnType::Default => syn::parse_quote!(()),
             syn::ReturnType::Type(_, ty) => (**ty).clone(),
         };
-        if let Some((span, what)) = check::first_borrow_or_impl(&ty) {
-            let hint = if what == "impl Trait" {
-                "the caller must know the concrete type to decode it; return a concrete type, or `Remote<dyn Trait>` to return an object by reference"
-            } else {
-                "a reply is decoded into a value the caller owns; return an owned type (e.g. `String` instead of `&str`, `Vec<T>` instead of `&[T]`)"
+        if let Some((tokens, what)) = check::first_borrow_or_impl(&ty) {
+            let hint = match what {
+                "impl Trait" => "the caller must know the concrete type to decode it; return a concrete type, or `Remote<dyn Trait>` to return an object by reference",
+                "lifetime" => "a reply is decoded into a value the caller owns, which borrows nothing; drop the lifetime (e.g. `String` instead of `Cow<'static, str>`)",
+                _ => "a reply is decoded into a value the caller owns; return an owned type (e.g. `String` instead of `&str`, `Vec<T>` instead of `&[T]`)",
             };
-            errors.at(
-                span,
+            errors.spanned(
+                tokens,
                 format!("unsupported {what} in a remote method's return type: {hint}"),
             );
             return None;
@@ -377,19 +382,19 @@ impl Ret {
         let error = check::result_parts(&ty).map(|(_, e)| e.clone());
         let shape = if let Some(iface) = check::remote_handle(&ty) {
             RetShape::Handle {
-                iface: iface.clone(),
+                iface: Box::new(iface.clone()),
             }
         } else if let Some((ok, err)) = check::result_parts(&ty) {
             match check::remote_handle(ok) {
                 Some(iface) => RetShape::ResultHandle {
-                    iface: iface.clone(),
-                    error: err.clone(),
+                    iface: Box::new(iface.clone()),
+                    error: Box::new(err.clone()),
                 },
                 None => RetShape::Plain,
             }
         } else if let Some(iface) = check::option_inner(&ty).and_then(check::remote_handle) {
             RetShape::OptionHandle {
-                iface: iface.clone(),
+                iface: Box::new(iface.clone()),
             }
         } else {
             RetShape::Plain

@@ -14,6 +14,10 @@ use crossbeam_channel::{unbounded, RecvTimeoutError, Sender};
 use crate::lease::now_ms;
 use crate::session::Session;
 
+/// How long the janitor waits after the first drop of a burst before sending
+/// the batch.
+const COALESCE: Duration = Duration::from_micros(300);
+
 enum Job {
     Flush(Weak<Session>),
     Watch(Weak<Session>),
@@ -35,11 +39,12 @@ fn jobs() -> &'static Sender<Job> {
                     } else {
                         rx.recv_timeout(Duration::from_millis(next_round.saturating_sub(now)))
                     };
+                    let mut flush: Vec<Weak<Session>> = Vec::new();
                     match job {
                         Ok(Job::Flush(weak)) => {
-                            if let Some(session) = weak.upgrade() {
-                                session.flush_releases();
-                            }
+                            // Let a burst of drops gather into one frame.
+                            std::thread::sleep(COALESCE);
+                            flush.push(weak);
                         }
                         Ok(Job::Watch(weak)) => {
                             watched.push(weak);
@@ -47,6 +52,20 @@ fn jobs() -> &'static Sender<Job> {
                         }
                         Err(RecvTimeoutError::Timeout) => {}
                         Err(RecvTimeoutError::Disconnected) => return,
+                    }
+                    while let Ok(job) = rx.try_recv() {
+                        match job {
+                            Job::Flush(weak) => flush.push(weak),
+                            Job::Watch(weak) => {
+                                watched.push(weak);
+                                next_round = now;
+                            }
+                        }
+                    }
+                    flush.sort_by_key(|w| w.as_ptr() as usize);
+                    flush.dedup_by(|a, b| a.ptr_eq(b));
+                    for session in flush.iter().filter_map(Weak::upgrade) {
+                        session.flush_releases();
                     }
                     let now = now_ms();
                     if now >= next_round {

@@ -50,6 +50,7 @@ pub trait FrameHook: Send + Sync + 'static {
 /// Settings of a [`Server`](crate::Server) or [`Client`](crate::Client).
 ///
 /// ```
+/// # extern crate remote_runtime as remote;
 /// use std::time::Duration;
 /// let options = remote::Options::new()
 ///     .lease(Duration::from_secs(10))

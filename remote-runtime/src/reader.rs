@@ -2,16 +2,20 @@
 //! them.
 //!
 //! Calls from the peer are served right on the reader, which is the fastest
-//! path for the common short method. When code running there is about to
-//! block on a remote call (a method that calls back into its caller, or into
-//! anyone else), the reader role is first handed to a fresh thread, so the
-//! reply it waits for can still be read: nested synchronous calls never
-//! deadlock.
+//! path for the common short method. The reader role moves to a fresh thread
+//! (the old one finishes its call and exits) in two cases:
+//! - code running there is about to block on a remote call (a method that
+//!   calls back into its caller, or into anyone else), so the reply it waits
+//!   for can still be read: nested synchronous calls never deadlock;
+//! - a call has run for more than a few milliseconds (the watchdog sees it),
+//!   so one slow method never holds up the other calls, releases and pings
+//!   of its connection.
 
 use std::cell::RefCell;
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Weak};
 
+use crate::lease::now_ms;
 use crate::session::{Keep, Session};
 use crate::transport::Link;
 
@@ -41,7 +45,12 @@ fn run(link: Arc<dyn Link>, keep: Keep, generation: u64, weak: Weak<Session>) {
         match received {
             Ok(frame) => {
                 READER.with(|r| *r.borrow_mut() = Some((weak.clone(), generation)));
+                session.busy_gen.store(generation, Ordering::Release);
+                session.busy_since.store(now_ms() + 1, Ordering::Release);
                 session.handle_frame(frame);
+                if session.reader_gen.load(Ordering::Acquire) == generation {
+                    session.busy_since.store(0, Ordering::Release);
+                }
                 READER.with(|r| *r.borrow_mut() = None);
             }
             Err(e) => {
@@ -73,5 +82,88 @@ pub(crate) fn before_blocking() {
     {
         tracing::trace!(peer = %session.peer, "reader handed off before a nested blocking call");
         session.spawn_reader(generation + 1);
+    }
+}
+
+/// How long a call may hold the reader before the watchdog hands the reader
+/// role to a fresh thread.
+const SLOW_CALL_MS: u64 = 5;
+
+fn watchdog() -> &'static crossbeam_channel::Sender<Weak<Session>> {
+    static WATCHDOG: std::sync::OnceLock<crossbeam_channel::Sender<Weak<Session>>> =
+        std::sync::OnceLock::new();
+    WATCHDOG.get_or_init(|| {
+        let (tx, rx) = crossbeam_channel::unbounded::<Weak<Session>>();
+        let spawned = std::thread::Builder::new()
+            .name("remote-watchdog".into())
+            .spawn(move || {
+                let mut watched: Vec<Weak<Session>> = Vec::new();
+                let mut any_busy = false;
+                loop {
+                    // Idle connections cost a wake-up every 20 ms; while a
+                    // call runs, every 5 ms.
+                    let tick =
+                        std::time::Duration::from_millis(if any_busy { SLOW_CALL_MS } else { 20 });
+                    let got = if watched.is_empty() {
+                        rx.recv()
+                            .map_err(|_| crossbeam_channel::RecvTimeoutError::Disconnected)
+                    } else {
+                        rx.recv_timeout(tick)
+                    };
+                    match got {
+                        Ok(weak) => watched.push(weak),
+                        Err(crossbeam_channel::RecvTimeoutError::Timeout) => {}
+                        Err(crossbeam_channel::RecvTimeoutError::Disconnected) => return,
+                    }
+                    while let Ok(weak) = rx.try_recv() {
+                        watched.push(weak);
+                    }
+                    let now = now_ms() + 1;
+                    any_busy = false;
+                    watched.retain(|weak| {
+                        let Some(session) = weak.upgrade() else {
+                            return false;
+                        };
+                        if session.is_closed() {
+                            return false;
+                        }
+                        let since = session.busy_since.load(Ordering::Acquire);
+                        if since != 0 {
+                            any_busy = true;
+                            if now.saturating_sub(since) >= SLOW_CALL_MS {
+                                hand_off(
+                                    &session,
+                                    session.busy_gen.load(Ordering::Acquire),
+                                    "slow call",
+                                );
+                            }
+                        }
+                        true
+                    });
+                }
+            });
+        if let Err(e) = spawned {
+            tracing::error!(error = %e, "could not start the watchdog thread");
+        }
+        tx
+    })
+}
+
+/// Starts watching a new connection's reader.
+pub(crate) fn watch(session: Weak<Session>) {
+    let _ = watchdog().send(session);
+}
+
+/// Moves the reader role from generation `from` to a fresh thread, unless
+/// that already happened.
+fn hand_off(session: &Session, from: u64, why: &'static str) {
+    if session
+        .reader_gen
+        .compare_exchange(from, from + 1, Ordering::AcqRel, Ordering::Acquire)
+        .is_ok()
+    {
+        session.busy_since.store(0, Ordering::Release);
+        tracing::trace!(peer = %session.peer, why, "reader handed off");
+        session.spawn_reader(from + 1);
     }
 }

@@ -54,11 +54,8 @@ impl Server {
     }
 
     /// Makes `object` reachable by `require(name)` on every connection,
-    /// replacing any previous export of that name.
-    ///
-    /// ```ignore
-    /// server.export("calculator", Arc::new(MyCalc) as Arc<dyn Calculator>);
-    /// ```
+    /// replacing any previous export of that name:
+    /// `server.export("calculator", Arc::new(MyCalc) as Arc<dyn Calculator>)`.
     pub fn export<T: ?Sized + Interface>(&self, name: impl Into<String>, object: Arc<T>) {
         let key = ObjKey::of(&object);
         let export = Export {

@@ -82,6 +82,10 @@ pub(crate) struct Session {
     closed: AtomicBool,
     close_reason: Mutex<Option<RemoteError>>,
     pub(crate) reader_gen: AtomicU64,
+    /// When the current reader started handling its frame (ms + 1; 0 when
+    /// idle), and its generation: read by the watchdog.
+    pub(crate) busy_since: AtomicU64,
+    pub(crate) busy_gen: AtomicU64,
     strong_readers: bool,
     pub(crate) options: Options,
     pub(crate) lease: Lease,
@@ -117,6 +121,8 @@ impl Session {
             closed: AtomicBool::new(false),
             close_reason: Mutex::default(),
             reader_gen: AtomicU64::new(0),
+            busy_since: AtomicU64::new(0),
+            busy_gen: AtomicU64::new(0),
             strong_readers,
             lease: Lease::new(options.lease, options.renew_every),
             site_ids: Mutex::default(),
@@ -130,6 +136,7 @@ impl Session {
         let _ = session.send_header(&hello, FrameKind::Hello);
         session.spawn_reader(0);
         janitor::register(Arc::downgrade(&session));
+        reader::watch(Arc::downgrade(&session));
         session
     }
 

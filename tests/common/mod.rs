@@ -194,6 +194,8 @@ pub trait Transport {
     /// Serves `server` and returns a way to connect to it; the guard keeps
     /// the listener alive.
     fn serve(server: &Server) -> Box<dyn Fn() -> Client + Send + Sync>;
+    /// Serves `server` (once more) and connects one client with `options`.
+    fn connect_with(server: &Server, options: remote::Options) -> Client;
 }
 
 pub struct InProcess;
@@ -202,6 +204,9 @@ impl Transport for InProcess {
     fn serve(server: &Server) -> Box<dyn Fn() -> Client + Send + Sync> {
         let server = server.clone();
         Box::new(move || Client::in_process(&server).expect("in-process connect"))
+    }
+    fn connect_with(server: &Server, options: remote::Options) -> Client {
+        Client::in_process_with(server, options).expect("in-process connect")
     }
 }
 
@@ -216,6 +221,14 @@ impl Transport for Unix {
             let _keep = &listener;
             Client::connect_unix(&path).expect("unix connect")
         })
+    }
+    fn connect_with(server: &Server, options: remote::Options) -> Client {
+        let path = tempdir().join("server.sock");
+        let listener = server.listen_unix(&path).expect("listen");
+        let client = Client::connect_unix_with(&path, options).expect("unix connect");
+        // The connection outlives the listener.
+        drop(listener);
+        client
     }
 }
 

@@ -6,8 +6,8 @@ pub trait Calculator: Send + Sync {
     fn spawn_counter(&self, start: u64) -> Remote<dyn Counter>;
 }
 impl ::remote::__private::Interface for dyn Calculator {
-    const NAME: &'static str = "Calculator";
-    const FINGERPRINT: u64 = 0x7884917ede451b48u64;
+    const NAME: &'static ::core::primitive::str = "Calculator";
+    const FINGERPRINT: ::core::primitive::u64 = 0x7884917ede451b48u64;
     type Proxy = CalculatorProxy;
     type AsyncProxy = CalculatorAsyncProxy;
     fn into_dispatch(
@@ -48,22 +48,30 @@ impl CalculatorDispatcher {
     }
 }
 impl ::remote::__private::Dispatch for CalculatorDispatcher {
-    fn interface_name(&self) -> &'static str {
+    fn interface_name(&self) -> &'static ::core::primitive::str {
         "Calculator"
     }
-    fn fingerprint(&self) -> u64 {
+    fn fingerprint(&self) -> ::core::primitive::u64 {
         <dyn Calculator as ::remote::__private::Interface>::FINGERPRINT
     }
-    fn method_name(&self, index: u32) -> ::remote::__private::Option<&'static str> {
-        const METHODS: &[&str] = &["add", "greet", "divide", "spawn_counter"];
-        match METHODS.get(index as usize) {
+    fn method_name(
+        &self,
+        index: ::core::primitive::u32,
+    ) -> ::remote::__private::Option<&'static ::core::primitive::str> {
+        const METHODS: &[&::core::primitive::str] = &[
+            "add",
+            "greet",
+            "divide",
+            "spawn_counter",
+        ];
+        match METHODS.get(index as ::core::primitive::usize) {
             ::remote::__private::Some(name) => ::remote::__private::Some(*name),
             ::remote::__private::None => ::remote::__private::None,
         }
     }
     fn dispatch(
         &self,
-        __remote_method: u32,
+        __remote_method: ::core::primitive::u32,
         __remote_call: &mut ::remote::__private::Call<'_>,
     ) -> ::remote::__private::Result<(), ::remote::RemoteError> {
         match __remote_method {
@@ -207,7 +215,7 @@ impl CalculatorProxy {
     pub fn same_object<__RemoteP: ::remote::Proxy<Interface = dyn Calculator>>(
         &self,
         other: &__RemoteP,
-    ) -> bool {
+    ) -> ::core::primitive::bool {
         self.remote.same_object(::remote::Proxy::as_remote(other))
     }
     /// The object reference behind this proxy, for passing it to
@@ -355,7 +363,7 @@ impl CalculatorAsyncProxy {
     pub fn same_object<__RemoteP: ::remote::Proxy<Interface = dyn Calculator>>(
         &self,
         other: &__RemoteP,
-    ) -> bool {
+    ) -> ::core::primitive::bool {
         self.remote.same_object(::remote::Proxy::as_remote(other))
     }
     /// The object reference behind this proxy, for passing it to

@@ -3,8 +3,8 @@ pub trait Store: Send + Sync {
     fn put(&self, key: String, value: Vec<u8>) -> Result<(), StoreError>;
 }
 impl renamed::__private::Interface for dyn Store {
-    const NAME: &'static str = "Store";
-    const FINGERPRINT: u64 = 0xe96ec03960a8d0c2u64;
+    const NAME: &'static ::core::primitive::str = "Store";
+    const FINGERPRINT: ::core::primitive::u64 = 0xe96ec03960a8d0c2u64;
     type Proxy = StoreProxy;
     type AsyncProxy = StoreAsyncProxy;
     fn into_dispatch(
@@ -44,22 +44,25 @@ impl StoreDispatcher {
     }
 }
 impl renamed::__private::Dispatch for StoreDispatcher {
-    fn interface_name(&self) -> &'static str {
+    fn interface_name(&self) -> &'static ::core::primitive::str {
         "Store"
     }
-    fn fingerprint(&self) -> u64 {
+    fn fingerprint(&self) -> ::core::primitive::u64 {
         <dyn Store as renamed::__private::Interface>::FINGERPRINT
     }
-    fn method_name(&self, index: u32) -> renamed::__private::Option<&'static str> {
-        const METHODS: &[&str] = &["get", "put"];
-        match METHODS.get(index as usize) {
+    fn method_name(
+        &self,
+        index: ::core::primitive::u32,
+    ) -> renamed::__private::Option<&'static ::core::primitive::str> {
+        const METHODS: &[&::core::primitive::str] = &["get", "put"];
+        match METHODS.get(index as ::core::primitive::usize) {
             renamed::__private::Some(name) => renamed::__private::Some(*name),
             renamed::__private::None => renamed::__private::None,
         }
     }
     fn dispatch(
         &self,
-        __remote_method: u32,
+        __remote_method: ::core::primitive::u32,
         __remote_call: &mut renamed::__private::Call<'_>,
     ) -> renamed::__private::Result<(), renamed::RemoteError> {
         match __remote_method {
@@ -148,7 +151,7 @@ impl StoreProxy {
     pub fn same_object<__RemoteP: renamed::Proxy<Interface = dyn Store>>(
         &self,
         other: &__RemoteP,
-    ) -> bool {
+    ) -> ::core::primitive::bool {
         self.remote.same_object(renamed::Proxy::as_remote(other))
     }
     /// The object reference behind this proxy, for passing it to
@@ -249,7 +252,7 @@ impl StoreAsyncProxy {
     pub fn same_object<__RemoteP: renamed::Proxy<Interface = dyn Store>>(
         &self,
         other: &__RemoteP,
-    ) -> bool {
+    ) -> ::core::primitive::bool {
         self.remote.same_object(renamed::Proxy::as_remote(other))
     }
     /// The object reference behind this proxy, for passing it to

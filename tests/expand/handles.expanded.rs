@@ -4,8 +4,8 @@ pub(crate) trait Registry: Send + Sync {
     fn open(&self, name: String) -> Result<Remote<dyn Counter>, NotFound>;
 }
 impl ::remote::__private::Interface for dyn Registry {
-    const NAME: &'static str = "Registry";
-    const FINGERPRINT: u64 = 0x58091db78395de41u64;
+    const NAME: &'static ::core::primitive::str = "Registry";
+    const FINGERPRINT: ::core::primitive::u64 = 0x58091db78395de41u64;
     type Proxy = RegistryProxy;
     type AsyncProxy = RegistryAsyncProxy;
     fn into_dispatch(
@@ -46,22 +46,25 @@ impl RegistryDispatcher {
     }
 }
 impl ::remote::__private::Dispatch for RegistryDispatcher {
-    fn interface_name(&self) -> &'static str {
+    fn interface_name(&self) -> &'static ::core::primitive::str {
         "Registry"
     }
-    fn fingerprint(&self) -> u64 {
+    fn fingerprint(&self) -> ::core::primitive::u64 {
         <dyn Registry as ::remote::__private::Interface>::FINGERPRINT
     }
-    fn method_name(&self, index: u32) -> ::remote::__private::Option<&'static str> {
-        const METHODS: &[&str] = &["register", "find", "open"];
-        match METHODS.get(index as usize) {
+    fn method_name(
+        &self,
+        index: ::core::primitive::u32,
+    ) -> ::remote::__private::Option<&'static ::core::primitive::str> {
+        const METHODS: &[&::core::primitive::str] = &["register", "find", "open"];
+        match METHODS.get(index as ::core::primitive::usize) {
             ::remote::__private::Some(name) => ::remote::__private::Some(*name),
             ::remote::__private::None => ::remote::__private::None,
         }
     }
     fn dispatch(
         &self,
-        __remote_method: u32,
+        __remote_method: ::core::primitive::u32,
         __remote_call: &mut ::remote::__private::Call<'_>,
     ) -> ::remote::__private::Result<(), ::remote::RemoteError> {
         match __remote_method {
@@ -216,7 +219,7 @@ impl RegistryProxy {
     pub(crate) fn same_object<__RemoteP: ::remote::Proxy<Interface = dyn Registry>>(
         &self,
         other: &__RemoteP,
-    ) -> bool {
+    ) -> ::core::primitive::bool {
         self.remote.same_object(::remote::Proxy::as_remote(other))
     }
     /// The object reference behind this proxy, for passing it to
@@ -378,7 +381,7 @@ impl RegistryAsyncProxy {
     pub(crate) fn same_object<__RemoteP: ::remote::Proxy<Interface = dyn Registry>>(
         &self,
         other: &__RemoteP,
-    ) -> bool {
+    ) -> ::core::primitive::bool {
         self.remote.same_object(::remote::Proxy::as_remote(other))
     }
     /// The object reference behind this proxy, for passing it to

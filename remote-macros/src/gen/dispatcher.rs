@@ -29,13 +29,13 @@ pub(crate) fn generate(model: &Interface, names: &Names) -> TokenStream {
         let index = m.index;
         let method = &m.ident;
         let wire_types = m.args.iter().map(|a| match &a.kind {
-            ArgKind::Borrowed { owned } => owned,
+            ArgKind::Borrowed { owned } => &**owned,
             _ => &a.ty,
         });
         // Point a missing `Deserialize` at the user's own type.
         let asserts = m.args.iter().map(|a| {
             let ty = match &a.kind {
-                ArgKind::Borrowed { owned } => owned,
+                ArgKind::Borrowed { owned } => &**owned,
                 _ => &a.ty,
             };
             quote_spanned!(a.ty.span()=> #krate::__private::assert_arg::<#ty>();)
@@ -51,11 +51,15 @@ pub(crate) fn generate(model: &Interface, names: &Names) -> TokenStream {
                 _ => quote!(#n),
             }
         });
+        // Errors from the decode below point at the method, not the attribute.
+        let decode = quote_spanned! {method.span()=>
+            let (#(#bindings,)*): (#(#wire_types,)*) = __remote_call.args()?;
+        };
         quote! {
             #index => {
                 #(#asserts)*
                 #ret_assert
-                let (#(#bindings,)*): (#(#wire_types,)*) = __remote_call.args()?;
+                #decode
                 let __remote_ret: #ret_ty = #ident::#method(&*self.object, #(#passes),*);
                 __remote_call.reply(&__remote_ret)
             }
@@ -81,17 +85,17 @@ pub(crate) fn generate(model: &Interface, names: &Names) -> TokenStream {
         }
 
         impl #krate::__private::Dispatch for #dispatcher {
-            fn interface_name(&self) -> &'static str {
+            fn interface_name(&self) -> &'static ::core::primitive::str {
                 #name
             }
 
-            fn fingerprint(&self) -> u64 {
+            fn fingerprint(&self) -> ::core::primitive::u64 {
                 <dyn #ident as #krate::__private::Interface>::FINGERPRINT
             }
 
-            fn method_name(&self, index: u32) -> #krate::__private::Option<&'static str> {
-                const METHODS: &[&str] = &[#(#method_names),*];
-                match METHODS.get(index as usize) {
+            fn method_name(&self, index: ::core::primitive::u32) -> #krate::__private::Option<&'static ::core::primitive::str> {
+                const METHODS: &[&::core::primitive::str] = &[#(#method_names),*];
+                match METHODS.get(index as ::core::primitive::usize) {
                     #krate::__private::Some(name) => #krate::__private::Some(*name),
                     #krate::__private::None => #krate::__private::None,
                 }
@@ -99,7 +103,7 @@ pub(crate) fn generate(model: &Interface, names: &Names) -> TokenStream {
 
             fn dispatch(
                 &self,
-                __remote_method: u32,
+                __remote_method: ::core::primitive::u32,
                 __remote_call: &mut #krate::__private::Call<'_>,
             ) -> #krate::__private::Result<(), #krate::RemoteError> {
                 match __remote_method {

@@ -22,8 +22,8 @@ pub(crate) fn generate(model: &Interface, names: &Names) -> TokenStream {
     } = names;
     quote! {
         impl #krate::__private::Interface for dyn #ident {
-            const NAME: &'static str = #name;
-            const FINGERPRINT: u64 = #fingerprint;
+            const NAME: &'static ::core::primitive::str = #name;
+            const FINGERPRINT: ::core::primitive::u64 = #fingerprint;
             type Proxy = #proxy;
             type AsyncProxy = #async_proxy;
             fn into_dispatch(

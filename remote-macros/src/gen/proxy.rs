@@ -3,7 +3,7 @@
 //! with `Remote<dyn X>` presented as X's proxy of the same flavor.
 
 use proc_macro2::TokenStream;
-use quote::quote;
+use quote::{quote, quote_spanned};
 use syn::ext::IdentExt;
 
 use super::Names;
@@ -61,7 +61,7 @@ pub(crate) fn generate(model: &Interface, names: &Names, flavor: Flavor) -> Toke
             #(#methods)*
 
             /// True when both proxies stand for the same object.
-            #vis fn same_object<__RemoteP: #krate::Proxy<Interface = dyn #ident>>(&self, other: &__RemoteP) -> bool {
+            #vis fn same_object<__RemoteP: #krate::Proxy<Interface = dyn #ident>>(&self, other: &__RemoteP) -> ::core::primitive::bool {
                 self.remote.same_object(#krate::Proxy::as_remote(other))
             }
 
@@ -143,7 +143,8 @@ fn method(model: &Interface, m: &Method, flavor: Flavor) -> TokenStream {
     let args = quote!(&(#(&#names,)*));
     match flavor {
         Flavor::Blocking => {
-            let remote_value = quote!(__remote_ref.call_blocking::<_, #wire>(#index, #args));
+            let remote_value =
+                quote_spanned!(name.span()=> __remote_ref.call_blocking::<_, #wire>(#index, #args));
             let remote = if matches!(m.ret.shape, RetShape::Plain) {
                 remote_value
             } else {
@@ -166,6 +167,9 @@ fn method(model: &Interface, m: &Method, flavor: Flavor) -> TokenStream {
         }
         Flavor::Async => {
             let presented = present(quote!(__remote_value));
+            let remote_async = quote_spanned! {name.span()=>
+                __remote_ref.call_async(#index, #args, |__remote_value: #wire| -> #out { #presented })
+            };
             quote! {
                 #docs
                 #[track_caller]
@@ -175,11 +179,7 @@ fn method(model: &Interface, m: &Method, flavor: Flavor) -> TokenStream {
                         #krate::__private::Target::Local(__remote_object) => {
                             #krate::AsyncCall::ready(#krate::__private::Ok(#local))
                         }
-                        #krate::__private::Target::Remote(__remote_ref) => __remote_ref.call_async(
-                            #index,
-                            #args,
-                            |__remote_value: #wire| -> #out { #presented },
-                        ),
+                        #krate::__private::Target::Remote(__remote_ref) => #remote_async,
                     }
                 }
             }

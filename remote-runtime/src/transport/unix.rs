@@ -62,13 +62,24 @@ pub(crate) fn listen(
     let thread = std::thread::Builder::new()
         .name("remote-unix-accept".into())
         .spawn(move || {
+            let serve = |stream: std::io::Result<UnixStream>| match stream
+                .and_then(|s| StreamLink::new(s, &options))
+            {
+                Ok(link) => on_accept(link, format!("unix:{label}")),
+                Err(e) => tracing::warn!(error = %e, "accept failed"),
+            };
             for stream in listener.incoming() {
+                serve(stream);
                 if stopping.load(Ordering::Acquire) {
+                    // Serve what was already queued (clients whose connect
+                    // returned), then stop. The waker's own connection is
+                    // among them and simply ends.
+                    if listener.set_nonblocking(true).is_ok() {
+                        while let Ok((stream, _)) = listener.accept() {
+                            serve(stream.set_nonblocking(false).map(|()| stream));
+                        }
+                    }
                     return;
-                }
-                match stream.and_then(|s| StreamLink::new(s, &options)) {
-                    Ok(link) => on_accept(link, format!("unix:{label}")),
-                    Err(e) => tracing::warn!(error = %e, "accept failed"),
                 }
             }
         })?;
