@@ -50,6 +50,13 @@ fn main() {
             a_killed_client_releases_everything_it_held();
             Ok(())
         }),
+        libtest_mimic::Trial::test(
+            "a_stopped_client_loses_its_lease_and_is_told_when_it_resumes",
+            || {
+                a_stopped_client_loses_its_lease_and_is_told_when_it_resumes();
+                Ok(())
+            },
+        ),
     ];
     libtest_mimic::run(&args, tests).exit();
 }
@@ -61,26 +68,43 @@ fn socket_path(tag: &str) -> PathBuf {
 }
 
 /// Starts the example in `role` and waits for its first line.
-fn spawn(role: &[&str], expect: &str) -> Child {
+/// Starts this binary in `role` and waits for its first line; later lines
+/// arrive on the returned channel.
+fn spawn_with_lines(role: &[&str], expect: &str) -> (Child, crossbeam_channel::Receiver<String>) {
     let mut child = Command::new(std::env::current_exe().expect("test exe"))
         .env(ROLE, role[0])
         .args(&role[1..])
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .spawn()
-        .expect("spawn example");
+        .expect("spawn child");
     let stdout = child.stdout.take().expect("stdout");
-    let (tx, rx) = crossbeam_channel::bounded(1);
+    let (tx, rx) = crossbeam_channel::unbounded();
     std::thread::spawn(move || {
-        let mut line = String::new();
-        let _ = BufReader::new(stdout).read_line(&mut line);
-        let _ = tx.send(line);
+        for line in BufReader::new(stdout).lines() {
+            let Ok(line) = line else { return };
+            if tx.send(line).is_err() {
+                return;
+            }
+        }
     });
     let line = rx
         .recv_timeout(BOUND)
         .expect("child printed nothing in time");
     assert!(line.starts_with(expect), "child said {line:?}");
-    child
+    (child, rx)
+}
+
+fn spawn(role: &[&str], expect: &str) -> Child {
+    spawn_with_lines(role, expect).0
+}
+
+fn signal(child: &Child, sig: &str) {
+    let status = Command::new("kill")
+        .args([sig, &child.id().to_string()])
+        .status()
+        .expect("run kill");
+    assert!(status.success(), "kill {sig} failed");
 }
 
 fn calls_cross_a_process_boundary() {
@@ -154,4 +178,35 @@ fn a_killed_client_releases_everything_it_held() {
         std::thread::sleep(Duration::from_millis(2));
     }
     assert_eq!(server.stats().exported, 0);
+}
+
+fn a_stopped_client_loses_its_lease_and_is_told_when_it_resumes() {
+    use std::io::Write;
+    let path = socket_path("stopped-client");
+    let calc = Arc::new(MyCalc::default());
+    let server = Server::with_options(remote::Options::new().lease(Duration::from_millis(300)));
+    server.export("calculator", calc.clone() as Arc<dyn Calculator>);
+    let _listener = server.listen_unix(&path).unwrap();
+    let (mut child, lines) =
+        spawn_with_lines(&["hold", path.to_str().unwrap(), "20"], "holding 20");
+    assert_eq!(calc.live(), 20);
+    // A hung process: connected, silent, not renewing.
+    signal(&child, "-STOP");
+    let start = Instant::now();
+    while calc.live() != 0 {
+        assert!(start.elapsed() < BOUND, "lease never lapsed");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    assert!(
+        start.elapsed() >= Duration::from_millis(150),
+        "released too early"
+    );
+    assert_eq!(server.stats().exported, 0);
+    signal(&child, "-CONT");
+    let mut stdin = child.stdin.take().expect("stdin");
+    writeln!(stdin, "call").unwrap();
+    let answer = lines.recv_timeout(BOUND).expect("child answered");
+    assert_eq!(answer, "Some(Err(LeaseExpired))");
+    drop(stdin);
+    assert!(child.wait().unwrap().success());
 }

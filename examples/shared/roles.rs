@@ -21,8 +21,9 @@ pub fn serve(path: &str) -> Result<(), Box<dyn std::error::Error>> {
     wait_for_stdin_to_close()
 }
 
-/// Connects to `path`, takes `n` counters, prints `holding N`, then waits
-/// until stdin closes (or the process is killed).
+/// Connects to `path`, takes `n` counters and prints `holding N`. Then, for
+/// each line `call` on stdin, calls the server and prints the outcome, until
+/// stdin closes (or the process is killed or stopped).
 pub fn hold(path: &str, n: u64) -> Result<(), Box<dyn std::error::Error>> {
     let client = Client::connect_unix(path)?;
     let calc: CalculatorProxy = client.require("calculator")?;
@@ -31,7 +32,13 @@ pub fn hold(path: &str, n: u64) -> Result<(), Box<dyn std::error::Error>> {
         .collect::<Result<_, RemoteError>>()?;
     println!("holding {}", counters.len());
     std::io::stdout().flush()?;
-    wait_for_stdin_to_close()
+    for line in std::io::stdin().lines() {
+        if line?.trim() == "call" {
+            println!("{:?}", counters.first().map(|c| c.next()));
+            std::io::stdout().flush()?;
+        }
+    }
+    Ok(())
 }
 
 fn wait_for_stdin_to_close() -> Result<(), Box<dyn std::error::Error>> {
