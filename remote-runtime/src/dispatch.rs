@@ -18,6 +18,8 @@ pub trait Dispatch: Send + Sync + 'static {
     fn interface_name(&self) -> &'static str;
     /// The trait's signature fingerprint.
     fn fingerprint(&self) -> u64;
+    /// Address of the object's data: its identity.
+    fn object_addr(&self) -> usize;
     /// The name of method `index`, if it exists.
     fn method_name(&self, index: u32) -> Option<&'static str>;
     /// Serves one call: reads the arguments from `call`, invokes the method,
@@ -64,10 +66,14 @@ pub(crate) fn panic_message(payload: &(dyn Any + Send)) -> String {
 pub(crate) mod tests {
     use super::*;
 
-    /// A dispatcher with no methods, for table tests.
-    pub(crate) struct Nop;
+    /// A dispatcher with no methods, for table tests; its field is its
+    /// identity.
+    pub(crate) struct Nop(pub(crate) usize);
 
     impl Dispatch for Nop {
+        fn object_addr(&self) -> usize {
+            self.0
+        }
         fn interface_name(&self) -> &'static str {
             "Nop"
         }

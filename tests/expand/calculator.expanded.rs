@@ -51,6 +51,10 @@ impl ::remote::__private::Dispatch for CalculatorDispatcher {
     fn interface_name(&self) -> &'static ::core::primitive::str {
         "Calculator"
     }
+    fn object_addr(&self) -> ::core::primitive::usize {
+        ::remote::__private::Arc::as_ptr(&self.object) as *const ()
+            as ::core::primitive::usize
+    }
     fn fingerprint(&self) -> ::core::primitive::u64 {
         <dyn Calculator as ::remote::__private::Interface>::FINGERPRINT
     }

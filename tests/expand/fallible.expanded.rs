@@ -47,6 +47,10 @@ impl renamed::__private::Dispatch for StoreDispatcher {
     fn interface_name(&self) -> &'static ::core::primitive::str {
         "Store"
     }
+    fn object_addr(&self) -> ::core::primitive::usize {
+        renamed::__private::Arc::as_ptr(&self.object) as *const ()
+            as ::core::primitive::usize
+    }
     fn fingerprint(&self) -> ::core::primitive::u64 {
         <dyn Store as renamed::__private::Interface>::FINGERPRINT
     }

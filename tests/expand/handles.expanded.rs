@@ -49,6 +49,10 @@ impl ::remote::__private::Dispatch for RegistryDispatcher {
     fn interface_name(&self) -> &'static ::core::primitive::str {
         "Registry"
     }
+    fn object_addr(&self) -> ::core::primitive::usize {
+        ::remote::__private::Arc::as_ptr(&self.object) as *const ()
+            as ::core::primitive::usize
+    }
     fn fingerprint(&self) -> ::core::primitive::u64 {
         <dyn Registry as ::remote::__private::Interface>::FINGERPRINT
     }

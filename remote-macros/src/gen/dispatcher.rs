@@ -89,6 +89,10 @@ pub(crate) fn generate(model: &Interface, names: &Names) -> TokenStream {
                 #name
             }
 
+            fn object_addr(&self) -> ::core::primitive::usize {
+                #krate::__private::Arc::as_ptr(&self.object) as *const () as ::core::primitive::usize
+            }
+
             fn fingerprint(&self) -> ::core::primitive::u64 {
                 <dyn #ident as #krate::__private::Interface>::FINGERPRINT
             }

@@ -1,50 +1,114 @@
 //! The owner's side of handles: what this process lent to one peer, and how
 //! many times it sent each handle. This is where a release is counted.
+//!
+//! Layout, chosen for a million live handles per peer: entries live in a slab
+//! (32 bytes each) addressed by the handle ID itself, and the identity index
+//! (object -> handle) is a hash table of 4-byte slab positions. A handle ID is
+//! `generation << 32 | (position + 1)`: looking one up is an index and a
+//! generation check, and a reused position gets a new generation, so IDs are
+//! never reused on a connection.
 
-use std::any::TypeId;
-use std::collections::HashMap;
+use std::hash::BuildHasher;
 use std::sync::Arc;
+
+use hashbrown::{DefaultHashBuilder, HashTable};
 
 use crate::dispatch::Dispatch;
 use crate::RemoteError;
 
 /// Identity of a local object as a given trait: the address of its data and
-/// the trait object type. Two `Arc`s of one object, sent as the same trait,
+/// the trait's fingerprint. Two `Arc`s of one object, sent as the same trait,
 /// are one handle.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub(crate) struct ObjKey {
-    addr: usize,
-    interface: TypeId,
+    pub(crate) addr: usize,
+    pub(crate) fingerprint: u64,
 }
 
 impl ObjKey {
-    pub(crate) fn of<T: ?Sized + 'static>(object: &Arc<T>) -> ObjKey {
+    pub(crate) fn of<T: ?Sized + crate::Interface>(object: &Arc<T>) -> ObjKey {
         ObjKey {
             addr: Arc::as_ptr(object) as *const () as usize,
-            interface: TypeId::of::<T>(),
+            fingerprint: T::FINGERPRINT,
+        }
+    }
+
+    fn of_dispatch(object: &dyn Dispatch) -> ObjKey {
+        ObjKey {
+            addr: object.object_addr(),
+            fingerprint: object.fingerprint(),
         }
     }
 }
 
-struct ExportEntry {
-    object: Arc<dyn Dispatch>,
-    key: ObjKey,
+const NONE: u32 = u32::MAX;
+
+struct Slot {
+    /// The object while the slot is live.
+    object: Option<Arc<dyn Dispatch>>,
     /// Times this handle was sent on the connection, minus the times the peer
     /// reported as released.
     outstanding: u64,
-    /// The peer's call site whose reply first carried this handle.
-    site: u32,
+    generation: u32,
+    /// Live: the peer call site whose reply first carried this handle.
+    /// Vacant: the next vacant position.
+    site_or_next: u32,
 }
 
 /// Live exports of one connection.
-#[derive(Default)]
 pub(crate) struct ExportTable {
-    next_id: u64,
-    by_id: HashMap<u64, ExportEntry>,
-    by_key: HashMap<ObjKey, u64>,
+    slots: Vec<Slot>,
+    index: HashTable<u32>,
+    hasher: DefaultHashBuilder,
+    free: u32,
+    live: usize,
+    /// Generation of positions created after the slab was last compacted.
+    generation_floor: u32,
+    max_generation: u32,
+    /// Compaction waits until fewer than this many handles are live.
+    compact_below: usize,
+}
+
+impl Default for ExportTable {
+    fn default() -> Self {
+        ExportTable {
+            slots: Vec::new(),
+            index: HashTable::new(),
+            hasher: DefaultHashBuilder::default(),
+            free: NONE,
+            live: 0,
+            generation_floor: 0,
+            max_generation: 0,
+            compact_below: usize::MAX,
+        }
+    }
+}
+
+fn id_of(position: u32, generation: u32) -> u64 {
+    (u64::from(generation) << 32) | (u64::from(position) + 1)
 }
 
 impl ExportTable {
+    fn position(&self, id: u64) -> Option<u32> {
+        let low = (id & 0xffff_ffff) as u32;
+        let position = low.checked_sub(1)?;
+        let slot = self.slots.get(position as usize)?;
+        (slot.object.is_some() && u64::from(slot.generation) == id >> 32).then_some(position)
+    }
+
+    fn find(&self, key: ObjKey) -> Option<u32> {
+        let hash = self.hasher.hash_one(key);
+        let slots = &self.slots;
+        self.index
+            .find(hash, |&p| {
+                slots[p as usize]
+                    .object
+                    .as_deref()
+                    .is_some_and(|o| ObjKey::of_dispatch(o) == key)
+            })
+            .copied()
+    }
+
     /// Records one more send of the object with `key` and returns its ID;
     /// `make` builds the dispatcher the first time.
     pub(crate) fn send(
@@ -53,26 +117,46 @@ impl ExportTable {
         site: u32,
         make: impl FnOnce() -> Arc<dyn Dispatch>,
     ) -> u64 {
-        if let Some(&id) = self.by_key.get(&key) {
-            if let Some(entry) = self.by_id.get_mut(&id) {
-                entry.outstanding += 1;
-                return id;
-            }
+        if let Some(position) = self.find(key) {
+            let slot = &mut self.slots[position as usize];
+            slot.outstanding += 1;
+            return id_of(position, slot.generation);
         }
-        // IDs start at 1 and are never reused on a connection.
-        self.next_id += 1;
-        let id = self.next_id;
-        self.by_id.insert(
-            id,
-            ExportEntry {
-                object: make(),
-                key,
+        let object = make();
+        let position = if self.free != NONE {
+            let position = self.free;
+            let slot = &mut self.slots[position as usize];
+            self.free = slot.site_or_next;
+            slot.generation += 1;
+            slot.object = Some(object);
+            slot.outstanding = 1;
+            slot.site_or_next = site;
+            position
+        } else {
+            let position =
+                u32::try_from(self.slots.len()).expect("fewer than 4 billion live handles");
+            self.slots.push(Slot {
+                object: Some(object),
                 outstanding: 1,
-                site,
-            },
-        );
-        self.by_key.insert(key, id);
-        id
+                generation: self.generation_floor,
+                site_or_next: site,
+            });
+            position
+        };
+        let generation = self.slots[position as usize].generation;
+        self.max_generation = self.max_generation.max(generation);
+        self.live += 1;
+        self.compact_below = self.compact_below.max(self.live);
+        let hash = self.hasher.hash_one(key);
+        let (slots, hasher) = (&self.slots, &self.hasher);
+        self.index.insert_unique(hash, position, |&p| {
+            let o = slots[p as usize]
+                .object
+                .as_deref()
+                .expect("indexed slots are live");
+            hasher.hash_one(ObjKey::of_dispatch(o))
+        });
+        id_of(position, generation)
     }
 
     /// Takes back one send of `id` (an encode that failed after counting it).
@@ -82,7 +166,8 @@ impl ExportTable {
 
     /// The live object behind `id`.
     pub(crate) fn get(&self, id: u64) -> Option<Arc<dyn Dispatch>> {
-        self.by_id.get(&id).map(|e| e.object.clone())
+        let position = self.position(id)?;
+        self.slots[position as usize].object.clone()
     }
 
     /// The peer released `count` receipts of `id`. Returns the object if that
@@ -92,40 +177,90 @@ impl ExportTable {
         id: u64,
         count: u64,
     ) -> Result<Option<Arc<dyn Dispatch>>, RemoteError> {
-        let Some(entry) = self.by_id.get_mut(&id) else {
+        let Some(position) = self.position(id) else {
             return Err(RemoteError::NoSuchObject { id });
         };
-        if count == 0 || count > entry.outstanding {
+        let slot = &mut self.slots[position as usize];
+        if count == 0 || count > slot.outstanding {
             return Err(RemoteError::Protocol(format!(
                 "release of handle {id} covers {count} sends but {} are outstanding",
-                entry.outstanding
+                slot.outstanding
             )));
         }
-        entry.outstanding -= count;
-        if entry.outstanding > 0 {
+        slot.outstanding -= count;
+        if slot.outstanding > 0 {
             return Ok(None);
         }
-        let entry = self.by_id.remove(&id).expect("entry present");
-        self.by_key.remove(&entry.key);
-        Ok(Some(entry.object))
+        let object = slot.object.take().expect("position() checked it is live");
+        slot.site_or_next = self.free;
+        self.free = position;
+        self.live -= 1;
+        let hash = self.hasher.hash_one(ObjKey::of_dispatch(&*object));
+        if let Ok(entry) = self.index.find_entry(hash, |&p| p == position) {
+            entry.remove();
+        }
+        // Compact when the slab is mostly vacant and its tail is free to
+        // drop; each compaction at least halves what triggers the next.
+        if self.slots.len() > 1024
+            && self.live < self.slots.len() / 8
+            && self.live < self.compact_below
+            && self.slots.last().is_some_and(|s| s.object.is_none())
+        {
+            self.compact();
+            self.compact_below = self.live / 2 + 1;
+        }
+        Ok(Some(object))
+    }
+
+    /// Gives memory back once most handles are released: drops the vacant
+    /// tail of the slab and shrinks the index. Positions dropped here come back
+    /// with a generation above any used before, so no ID repeats.
+    fn compact(&mut self) {
+        while self.slots.last().is_some_and(|s| s.object.is_none()) {
+            self.slots.pop();
+        }
+        self.generation_floor = self.max_generation + 1;
+        self.free = NONE;
+        for (position, slot) in self.slots.iter_mut().enumerate().rev() {
+            if slot.object.is_none() {
+                slot.site_or_next = self.free;
+                self.free = position as u32;
+            }
+        }
+        self.slots.shrink_to_fit();
+        let (slots, hasher) = (&self.slots, &self.hasher);
+        self.index.shrink_to_fit(|&p| {
+            let o = slots[p as usize]
+                .object
+                .as_deref()
+                .expect("indexed slots are live");
+            hasher.hash_one(ObjKey::of_dispatch(o))
+        });
     }
 
     /// Empties the table (the connection ended); the caller drops the result
     /// outside the lock.
     pub(crate) fn drain(&mut self) -> Vec<Arc<dyn Dispatch>> {
-        self.by_key.clear();
-        self.by_id.drain().map(|(_, e)| e.object).collect()
+        self.index.clear();
+        self.free = NONE;
+        self.live = 0;
+        std::mem::take(&mut self.slots)
+            .into_iter()
+            .filter_map(|s| s.object)
+            .collect()
     }
 
     pub(crate) fn len(&self) -> usize {
-        self.by_id.len()
+        self.live
     }
 
     /// The trait and originating call site of every live handle.
     pub(crate) fn census(&self) -> impl Iterator<Item = (&'static str, u32)> + '_ {
-        self.by_id
-            .values()
-            .map(|e| (e.object.interface_name(), e.site))
+        self.slots.iter().filter_map(|s| {
+            s.object
+                .as_ref()
+                .map(|o| (o.interface_name(), s.site_or_next))
+        })
     }
 }
 
@@ -134,43 +269,112 @@ mod tests {
     use super::*;
     use crate::dispatch::tests::Nop;
 
-    fn key(n: usize) -> ObjKey {
-        ObjKey {
-            addr: n,
-            interface: TypeId::of::<()>(),
-        }
+    fn nop(addr: usize) -> (ObjKey, impl FnOnce() -> Arc<dyn Dispatch>) {
+        (
+            ObjKey {
+                addr,
+                fingerprint: 0,
+            },
+            move || Arc::new(Nop(addr)) as Arc<dyn Dispatch>,
+        )
     }
 
     #[test]
     fn a_resend_during_a_release_keeps_the_object() {
         let mut t = ExportTable::default();
-        let id = t.send(key(1), 0, || Arc::new(Nop));
-        assert_eq!(
-            t.send(key(1), 0, || unreachable!()),
-            id,
-            "same object, same id"
-        );
+        let (k, make) = nop(1);
+        let id = t.send(k, 0, make);
+        assert_eq!(t.send(k, 0, || unreachable!()), id, "same object, same id");
         // The peer released after receiving it twice...
         // ...but meanwhile it was sent a third time.
-        assert_eq!(t.send(key(1), 0, || unreachable!()), id);
+        assert_eq!(t.send(k, 0, || unreachable!()), id);
         assert!(t.release(id, 2).unwrap().is_none(), "third send still live");
         assert!(t.get(id).is_some());
         assert!(t.release(id, 1).unwrap().is_some(), "now the last one");
         assert!(t.get(id).is_none());
         assert_eq!(t.len(), 0);
-        let again = t.send(key(1), 0, || Arc::new(Nop));
+        let (k, make) = nop(1);
+        let again = t.send(k, 0, make);
         assert_ne!(again, id, "ids are never reused");
     }
 
     #[test]
     fn over_release_is_a_protocol_error_and_changes_nothing() {
         let mut t = ExportTable::default();
-        let id = t.send(key(1), 0, || Arc::new(Nop));
+        let (k, make) = nop(1);
+        let id = t.send(k, 0, make);
         assert!(matches!(t.release(id, 2), Err(RemoteError::Protocol(_))));
         assert!(t.get(id).is_some());
         assert!(matches!(
             t.release(99, 1),
             Err(RemoteError::NoSuchObject { id: 99 })
         ));
+        assert!(t.get(0).is_none());
+        assert!(t.get(u64::MAX).is_none());
+    }
+
+    #[test]
+    fn memory_comes_back_when_most_handles_are_released() {
+        let mut t = ExportTable::default();
+        let (k, make) = nop(1);
+        let keep = t.send(k, 0, make);
+        let ids: Vec<u64> = (0..100_000)
+            .map(|i| {
+                let (k, make) = nop(i + 10);
+                t.send(k, 0, make)
+            })
+            .collect();
+        for id in ids {
+            assert!(t.release(id, 1).unwrap().is_some());
+        }
+        assert_eq!(t.len(), 1);
+        assert!(
+            t.slots.capacity() < 1024,
+            "slab kept {} slots",
+            t.slots.capacity()
+        );
+        assert!(
+            t.index.capacity() < 1024,
+            "index kept {}",
+            t.index.capacity()
+        );
+        assert!(t.get(keep).is_some(), "the survivor keeps its id");
+    }
+
+    #[test]
+    fn ids_stay_unique_through_reuse_and_reset() {
+        let mut t = ExportTable::default();
+        let mut seen = std::collections::HashSet::new();
+        for round in 0..3 {
+            let ids: Vec<u64> = (0..2000)
+                .map(|i| {
+                    let (k, make) = nop(i + 10);
+                    t.send(k, 0, make)
+                })
+                .collect();
+            for &id in &ids {
+                assert!(seen.insert(id), "id {id} reused in round {round}");
+            }
+            // Release half, re-export them (slot reuse), then release all
+            // (storage reset).
+            for &id in ids.iter().step_by(2) {
+                assert!(t.release(id, 1).unwrap().is_some());
+            }
+            for i in (0..2000).step_by(2) {
+                let (k, make) = nop(i + 10);
+                assert!(seen.insert(t.send(k, 0, make)));
+            }
+            let live: Vec<u64> = (0..2000)
+                .map(|i| {
+                    t.find(nop(i + 10).0)
+                        .map(|p| id_of(p, t.slots[p as usize].generation))
+                        .unwrap()
+                })
+                .collect();
+            for id in live {
+                assert!(t.release(id, 1).unwrap().is_some());
+            }
+            assert_eq!(t.len(), 0);
+        }
     }
 }
