@@ -88,7 +88,7 @@ impl Cfg {
             quick,
             filter,
             warmup: Duration::from_millis(if quick { 40 } else { 150 }),
-            run_time: Duration::from_millis(if quick { 40 } else { 150 }),
+            run_time: Duration::from_millis(if quick { 40 } else { 200 }),
             runs: if quick { 5 } else { 15 },
             dir,
         }
@@ -112,10 +112,10 @@ impl Drop for CleanUp {
 }
 
 /// What is being measured right now, for the watchdog's message.
-static CURRENT: Mutex<&str> = Mutex::new("setup");
+static CURRENT: Mutex<String> = Mutex::new(String::new());
 
-fn set_current(what: &'static str) {
-    *CURRENT.lock().unwrap_or_else(|e| e.into_inner()) = what;
+fn set_current(what: &str) {
+    *CURRENT.lock().unwrap_or_else(|e| e.into_inner()) = what.to_string();
 }
 
 /// Ends the process if the whole run takes far longer than it should.
@@ -124,7 +124,7 @@ fn watchdog(limit: Duration, dir: PathBuf) {
         .name("bench-watchdog".into())
         .spawn(move || {
             std::thread::sleep(limit);
-            let at = *CURRENT.lock().unwrap_or_else(|e| e.into_inner());
+            let at = CURRENT.lock().unwrap_or_else(|e| e.into_inner()).clone();
             eprintln!("roundtrip bench: watchdog fired after {limit:?} in group {at}");
             let _ = std::fs::remove_dir_all(&dir);
             std::process::exit(2);
@@ -175,21 +175,49 @@ fn median(mut v: Vec<f64>) -> f64 {
     }
 }
 
-/// Median ns per call of each bench, measured in interleaved runs.
-fn measure(cfg: &Cfg, group: &'static str, benches: &mut [Bench]) -> Vec<f64> {
+/// Context switches (voluntary and not) of every live thread so far.
+fn context_switches() -> u64 {
+    let Ok(tasks) = std::fs::read_dir("/proc/self/task") else {
+        return 0;
+    };
+    tasks
+        .flatten()
+        .filter_map(|t| std::fs::read_to_string(t.path().join("status")).ok())
+        .flat_map(|status| {
+            status
+                .lines()
+                .filter(|l| l.contains("ctxt_switches:"))
+                .filter_map(|l| l.split(':').nth(1)?.trim().parse::<u64>().ok())
+                .collect::<Vec<_>>()
+        })
+        .sum()
+}
+
+/// Median ns per call of each bench, measured in interleaved runs, and the
+/// context switches per call (all threads) seen during those runs.
+fn measure(cfg: &Cfg, group: &str, benches: &mut [Bench]) -> (Vec<f64>, Vec<f64>) {
     set_current(group);
     eprintln!("measuring {group} ...");
     let iters: Vec<u64> = benches.iter_mut().map(|b| calibrate(cfg, b)).collect();
     let mut samples = vec![Vec::with_capacity(cfg.runs); benches.len()];
+    let mut switches = vec![(0u64, 0u64); benches.len()];
     for r in 0..cfg.runs {
         for k in 0..benches.len() {
             let i = (k + r) % benches.len();
+            let before = context_switches();
             let took = (benches[i].run)(iters[i]);
+            let after = context_switches();
             let calls = iters[i] * benches[i].calls;
             samples[i].push(took.as_nanos() as f64 / calls as f64);
+            switches[i].0 += after.saturating_sub(before);
+            switches[i].1 += calls;
         }
     }
-    samples.into_iter().map(median).collect()
+    let switches = switches
+        .iter()
+        .map(|&(n, calls)| n as f64 / calls as f64)
+        .collect();
+    (samples.into_iter().map(median).collect(), switches)
 }
 
 // ----- results --------------------------------------------------------------------
@@ -408,8 +436,8 @@ fn raw_tokio_mpsc(same_thread: bool) -> Bench {
 
 /// Length-prefixed ping-pong over a tokio UnixStream; the server task runs on
 /// its own thread's current-thread runtime.
-fn raw_tokio_unix(cfg: &Cfg) -> Bench {
-    let path = cfg.sock("raw-tokio");
+fn raw_tokio_unix(cfg: &Cfg, name: &str) -> Bench {
+    let path = cfg.sock(name);
     let listener = bound_std_listener(&path);
     listener.set_nonblocking(true).expect("nonblocking");
     spawn_rt_thread("raw-tokio-server", move || async move {
@@ -512,12 +540,12 @@ fn raw_std_unix(cfg: &Cfg, name: &str) -> Bench {
 /// tarpc over a Unix socket with the bincode transport: server on its own
 /// thread's current-thread runtime (one task per request, as tarpc's docs do),
 /// client on a current-thread runtime.
-fn tarpc_unix(cfg: &Cfg) -> Bench {
+fn tarpc_unix(cfg: &Cfg, name: &str) -> Bench {
     use tarpc::serde_transport::unix;
     use tarpc::server::{BaseChannel, Channel};
     use tarpc::tokio_serde::formats::Bincode;
 
-    let path = cfg.sock("tarpc");
+    let path = cfg.sock(name);
     let listener = bound_std_listener(&path);
     listener.set_nonblocking(true).expect("nonblocking");
     spawn_rt_thread("tarpc-server", move || async move {
@@ -558,8 +586,32 @@ fn tarpc_unix(cfg: &Cfg) -> Bench {
 
 // ----- groups -------------------------------------------------------------------------
 
-fn group_async_inproc(cfg: &Cfg, rows: &mut Vec<Row>) {
-    let id = "async-inproc";
+/// What the groups found: table rows and one-line notes.
+#[derive(Default)]
+struct Report {
+    rows: Vec<Row>,
+    notes: Vec<String>,
+}
+
+impl Report {
+    /// Measures `benches` (labelled by `labels`) as group `id`; notes the
+    /// context switches per call of each.
+    fn measure(&mut self, cfg: &Cfg, id: &str, labels: &[&str], b: &mut [Bench]) -> Vec<f64> {
+        let (ns, switches) = measure(cfg, id, b);
+        affinity_snapshot(id.rsplit('-').next().unwrap_or(id));
+        let per_bench: Vec<String> = labels
+            .iter()
+            .zip(&switches)
+            .map(|(l, s)| format!("{l} {s:.2}"))
+            .collect();
+        self.notes
+            .push(format!("ctx switches/call, {id}: {}", per_bench.join(", ")));
+        ns
+    }
+}
+
+fn group_async_inproc(cfg: &Cfg, tag: &str, out: &mut Report) {
+    let id = &format!("async-inproc-{tag}");
     if !cfg.wants(id) {
         return;
     }
@@ -570,47 +622,55 @@ fn group_async_inproc(cfg: &Cfg, rows: &mut Vec<Row>) {
         raw_tokio_mpsc(true),
         raw_tokio_mpsc(false),
     ];
-    let m = measure(cfg, id, &mut b);
-    rows.push(Row::new(
-        "1a async in-proc vs tokio mpsc+oneshot, server task on same thread",
+    let m = out.measure(
+        cfg,
+        id,
+        &["proxy", "raw same thread", "raw other thread"],
+        &mut b,
+    );
+    out.rows.push(Row::new(
+        format!("1a async in-proc vs tokio mpsc+oneshot, server task on same thread [{tag}]"),
         m[0],
         m[1],
         Target::AtMost(2.0),
     ));
-    rows.push(Row::new(
-        "1b async in-proc vs tokio mpsc+oneshot, server task on other thread",
+    out.rows.push(Row::new(
+        format!("1b async in-proc vs tokio mpsc+oneshot, server task on other thread [{tag}]"),
         m[0],
         m[2],
         Target::Info,
     ));
 }
 
-fn group_async_unix(cfg: &Cfg, rows: &mut Vec<Row>) {
-    let id = "async-unix";
+fn group_async_unix(cfg: &Cfg, tag: &str, out: &mut Report) {
+    let id = &format!("async-unix-{tag}");
     if !cfg.wants(id) {
         return;
     }
-    let (client, keep) = unix_client(cfg, "async-unix");
-    let mut b = [async_proxy_bench(client, keep), raw_tokio_unix(cfg)];
-    let m = measure(cfg, id, &mut b);
-    rows.push(Row::new(
-        "2 async unix vs tokio UnixStream ping-pong",
+    let (client, keep) = unix_client(cfg, id);
+    let mut b = [
+        async_proxy_bench(client, keep),
+        raw_tokio_unix(cfg, &format!("raw-{id}")),
+    ];
+    let m = out.measure(cfg, id, &["proxy", "raw"], &mut b);
+    out.rows.push(Row::new(
+        format!("2 async unix vs tokio UnixStream ping-pong [{tag}]"),
         m[0],
         m[1],
         Target::AtMost(1.4),
     ));
 }
 
-fn group_blocking_inproc(cfg: &Cfg, id: &'static str, tag: &str, rows: &mut Vec<Row>) {
+fn group_blocking_inproc(cfg: &Cfg, tag: &str, out: &mut Report) {
+    let id = &format!("blocking-inproc-{tag}");
     if !cfg.wants(id) {
         return;
     }
     let server = calc_server();
     let client = Client::in_process(&server).expect("connect");
     let mut b = [blocking_proxy_bench(client, server), raw_crossbeam()];
-    affinity_snapshot();
-    let m = measure(cfg, id, &mut b);
-    rows.push(Row::new(
+    let m = out.measure(cfg, id, &["proxy", "raw"], &mut b);
+    out.rows.push(Row::new(
         format!("3 blocking in-proc vs crossbeam ping-pong [{tag}]"),
         m[0],
         m[1],
@@ -618,7 +678,8 @@ fn group_blocking_inproc(cfg: &Cfg, id: &'static str, tag: &str, rows: &mut Vec<
     ));
 }
 
-fn group_blocking_unix(cfg: &Cfg, id: &'static str, tag: &str, rows: &mut Vec<Row>) {
+fn group_blocking_unix(cfg: &Cfg, tag: &str, out: &mut Report) {
+    let id = &format!("blocking-unix-{tag}");
     if !cfg.wants(id) {
         return;
     }
@@ -627,9 +688,8 @@ fn group_blocking_unix(cfg: &Cfg, id: &'static str, tag: &str, rows: &mut Vec<Ro
         blocking_proxy_bench(client, keep),
         raw_std_unix(cfg, &format!("raw-{id}")),
     ];
-    affinity_snapshot();
-    let m = measure(cfg, id, &mut b);
-    rows.push(Row::new(
+    let m = out.measure(cfg, id, &["proxy", "raw"], &mut b);
+    out.rows.push(Row::new(
         format!("4 blocking unix vs std UnixStream ping-pong [{tag}]"),
         m[0],
         m[1],
@@ -637,54 +697,69 @@ fn group_blocking_unix(cfg: &Cfg, id: &'static str, tag: &str, rows: &mut Vec<Ro
     ));
 }
 
-fn group_tarpc(cfg: &Cfg, rows: &mut Vec<Row>) {
-    let id = "tarpc";
+fn group_tarpc(cfg: &Cfg, tag: &str, out: &mut Report) {
+    let id = &format!("tarpc-{tag}");
     if !cfg.wants(id) {
         return;
     }
-    let (client, keep) = unix_client(cfg, "tarpc-remote");
-    let mut b = [tarpc_unix(cfg), async_proxy_bench(client, keep)];
-    let m = measure(cfg, id, &mut b);
-    rows.push(Row::new(
-        "5 tarpc async unix (raw col = remote async unix; ratio tarpc/remote)",
+    let (client, keep) = unix_client(cfg, id);
+    let mut b = [
+        tarpc_unix(cfg, &format!("tarpc-{id}")),
+        async_proxy_bench(client, keep),
+    ];
+    let m = out.measure(cfg, id, &["tarpc", "remote"], &mut b);
+    out.rows.push(Row::new(
+        format!("5 tarpc async unix, raw col = remote async unix [{tag}]"),
         m[0],
         m[1],
-        Target::AtLeast(1.0),
+        Target::AtLeast(1.2),
     ));
 }
 
-fn group_throughput(cfg: &Cfg, rows: &mut Vec<Row>, notes: &mut Vec<String>) {
-    let id = "throughput";
+fn group_throughput(cfg: &Cfg, tag: &str, out: &mut Report) {
+    let id = &format!("throughput-{tag}");
     if !cfg.wants(id) {
         return;
     }
-    let (client, keep) = unix_client(cfg, "throughput");
+    let (client, keep) = unix_client(cfg, id);
     let mut b = [
         async_pipelined_bench(client.clone(), ()),
         async_proxy_bench(client, keep),
     ];
-    let m = measure(cfg, id, &mut b);
-    rows.push(Row::new(
-        "T async unix, 64 in flight (ns/call) vs sequential (raw col)",
+    let m = out.measure(cfg, id, &["64 in flight", "sequential"], &mut b);
+    out.rows.push(Row::new(
+        format!("T async unix, 64 in flight (ns/call), raw col = sequential [{tag}]"),
         m[0],
         m[1],
         Target::Info,
     ));
-    notes.push(format!(
-        "throughput, async unix: {:.0} calls/s with 64 in flight, {:.0} calls/s sequential ({:.1}x)",
+    out.notes.push(format!(
+        "throughput, async unix [{tag}]: {:.0} calls/s with 64 in flight, {:.0} calls/s sequential ({:.1}x)",
         1e9 / m[0],
         1e9 / m[1],
         m[1] / m[0]
     ));
 }
 
+/// Every group, in the regime `tag` names (the caller pins or not).
+fn run_groups(cfg: &Cfg, tag: &str, out: &mut Report) {
+    group_async_inproc(cfg, tag, out);
+    group_async_unix(cfg, tag, out);
+    group_blocking_inproc(cfg, tag, out);
+    group_blocking_unix(cfg, tag, out);
+    group_tarpc(cfg, tag, out);
+    group_throughput(cfg, tag, out);
+}
+
 // ----- affinity check -------------------------------------------------------------------
 
-/// Thread name -> (count on core 0 only, count elsewhere), over every snapshot.
-static AFFINITY: Mutex<BTreeMap<String, (usize, usize)>> = Mutex::new(BTreeMap::new());
+/// (regime, Cpus_allowed_list) -> thread name -> times seen, over every
+/// snapshot.
+type AffinityMap = BTreeMap<(String, String), BTreeMap<String, usize>>;
+static AFFINITY: Mutex<AffinityMap> = Mutex::new(BTreeMap::new());
 
 /// Records the CPU affinity of every live thread of this process.
-fn affinity_snapshot() {
+fn affinity_snapshot(regime: &str) {
     let Ok(tasks) = std::fs::read_dir("/proc/self/task") else {
         return;
     };
@@ -700,33 +775,35 @@ fn affinity_snapshot() {
                 .map(|v| v.trim().to_string())
                 .unwrap_or_default()
         };
-        let entry = seen.entry(field("Name:")).or_default();
-        if field("Cpus_allowed_list:") == "0" {
-            entry.0 += 1;
-        } else {
-            entry.1 += 1;
-        }
+        let cpus = field("Cpus_allowed_list:");
+        *seen
+            .entry((regime.to_string(), cpus))
+            .or_default()
+            .entry(field("Name:"))
+            .or_default() += 1;
     }
 }
 
-fn affinity_summary() -> Option<String> {
+/// One line per regime: which threads were allowed on which CPUs.
+fn affinity_summary() -> Vec<String> {
     let seen = AFFINITY.lock().unwrap_or_else(|e| e.into_inner());
-    if seen.is_empty() {
-        return None;
+    let mut lines: BTreeMap<&str, Vec<String>> = BTreeMap::new();
+    for ((regime, cpus), names) in seen.iter() {
+        let names: Vec<String> = names.iter().map(|(n, c)| format!("{n} x{c}")).collect();
+        lines
+            .entry(regime)
+            .or_default()
+            .push(format!("cpus {cpus}: [{}]", names.join(", ")));
     }
-    let list = |pick: fn(&(usize, usize)) -> usize| {
-        seen.iter()
-            .filter(|(_, c)| pick(c) > 0)
-            .map(|(name, c)| format!("{name} x{}", pick(c)))
-            .collect::<Vec<_>>()
-            .join(", ")
-    };
-    Some(format!(
-        "affinity check (/proc/self/task/*/status, at each pinned group's start): \
-         on core 0 only: [{}]; not pinned: [{}]",
-        list(|c| c.0),
-        list(|c| c.1)
-    ))
+    lines
+        .into_iter()
+        .map(|(regime, parts)| {
+            format!(
+                "affinity [{regime}] (/proc/self/task/*/status after each group): {}",
+                parts.join("; ")
+            )
+        })
+        .collect()
 }
 
 // ----- main -----------------------------------------------------------------------------
@@ -741,8 +818,8 @@ fn main() {
     let core_ids = core_affinity::get_core_ids().unwrap_or_default();
     println!(
         "roundtrip bench ({}): {cores} cores available ({} core ids); \
-         rows 3-4 run PINNED (all threads on core 0) and UNPINNED; \
-         rows 1, 2, 5, T run UNPINNED; ratios compare rows of one regime only",
+         every row runs PINNED (all threads on core 0) \
+         and UNPINNED; each ratio compares benches of one regime, measured in the same run",
         if cfg.quick { "quick" } else { "full" },
         core_ids.len()
     );
@@ -750,36 +827,35 @@ fn main() {
     // The pinned groups run first, from a thread pinned to core 0 before it
     // creates anything: every thread it (or the library, on its behalf)
     // spawns inherits that affinity. Only `main` (waiting in join) and the
-    // watchdog (asleep) stay unpinned.
+    // bench watchdog (asleep) stay unpinned. The library's process-wide
+    // background threads (release janitor, slow-call watchdog) start during
+    // the pinned phase and so stay on core 0 for the unpinned one; they are
+    // off the call path.
     let pinned_cfg = cfg.clone();
-    let mut rows = std::thread::Builder::new()
+    let mut out = std::thread::Builder::new()
         .name("bench-pinned".into())
         .spawn(move || {
-            let mut rows = Vec::new();
+            let mut out = Report::default();
             if !core_affinity::set_for_current(core_affinity::CoreId { id: 0 }) {
                 eprintln!("could not pin to core 0; skipping the pinned groups");
-                return rows;
+                return out;
             }
-            group_blocking_inproc(&pinned_cfg, "blocking-inproc-pinned", "pinned", &mut rows);
-            group_blocking_unix(&pinned_cfg, "blocking-unix-pinned", "pinned", &mut rows);
-            rows
+            run_groups(&pinned_cfg, "pinned", &mut out);
+            out
         })
         .expect("pinned thread")
         .join()
         .expect("pinned groups");
-    let affinity = affinity_summary();
 
-    let mut notes = Vec::new();
-    group_async_inproc(&cfg, &mut rows);
-    group_async_unix(&cfg, &mut rows);
-    group_blocking_inproc(&cfg, "blocking-inproc-unpinned", "unpinned", &mut rows);
-    group_blocking_unix(&cfg, "blocking-unix-unpinned", "unpinned", &mut rows);
-    group_tarpc(&cfg, &mut rows);
-    group_throughput(&cfg, &mut rows, &mut notes);
+    run_groups(&cfg, "unpinned", &mut out);
     set_current("report");
+    let Report {
+        mut rows,
+        mut notes,
+    } = out;
 
-    // Rows in task order: 1, 2, 3, 4 (pinned then unpinned), 5, T.
-    rows.sort_by_key(|r| r.name.chars().next());
+    // Rows in task order (1a, 1b, 2, 3, 4, 5, T), pinned before unpinned.
+    rows.sort_by_key(|r| r.name.split(' ').next().map(str::to_string));
     println!();
     print_table(&rows);
     println!();
@@ -787,7 +863,7 @@ fn main() {
         "runs per bench: {}, each ~{:?} (median reported); raw servers: tokio current-thread runtimes / std threads",
         cfg.runs, cfg.run_time
     );
-    notes.extend(affinity);
+    notes.extend(affinity_summary());
     for note in notes {
         println!("{note}");
     }

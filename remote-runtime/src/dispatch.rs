@@ -27,6 +27,11 @@ pub trait Dispatch: Send + Sync + 'static {
     fn dispatch(&self, method: u32, call: &mut Call<'_>) -> Result<(), RemoteError>;
     /// For recovering the typed object when a handle comes back to its owner.
     fn as_any(&self) -> &dyn Any;
+    /// True for callbacks: their calls run one at a time, in arrival order,
+    /// on the connection's callback thread instead of the reader.
+    fn ordered(&self) -> bool {
+        false
+    }
 }
 
 /// One incoming call, as seen by a dispatcher.

@@ -23,6 +23,22 @@ pub enum RemoteError {
     #[error("lease expired: the peer heard nothing from us for longer than its lease and released every object we held")]
     LeaseExpired,
 
+    /// The callback's client is gone (disconnected, or its lease expired), so
+    /// the callback can never run again. `created_at` is where the client
+    /// created it, to find a stale handler.
+    #[error("callback closed: its client is gone (the callback was created at {created_at})")]
+    CallbackClosed {
+        /// `file:line:column` of `Callback::new` in the client's source.
+        created_at: String,
+    },
+
+    /// The reply did not arrive before the deadline.
+    #[error("no reply within the deadline of {millis} ms")]
+    Timeout {
+        /// The deadline, in milliseconds.
+        millis: u64,
+    },
+
     /// The handle names no live object on the owner's side: it was released,
     /// never existed, or belongs to another connection.
     #[error(

@@ -52,6 +52,17 @@ struct Pending {
     closed: bool,
 }
 
+/// A call queued for the connection's callback thread.
+struct OrderedCall {
+    target: Arc<dyn Dispatch>,
+    id: u64,
+    method: u32,
+    site: u32,
+    frame: Frame,
+    payload_at: usize,
+    caps: Vec<Cap>,
+}
+
 /// Who keeps a session alive: a server's sessions live as long as their
 /// connection (the reader holds them); a client's live as long as the user
 /// holds the client or a proxy (the reader only has a weak reference).
@@ -91,7 +102,16 @@ pub(crate) struct Session {
     pub(crate) lease: Lease,
     site_ids: Mutex<SiteIds>,
     site_names: Mutex<SiteNames>,
+    /// Feeds the callback thread, started on the first callback.
+    ordered: Mutex<Option<crossbeam_channel::Sender<OrderedCall>>>,
+    close_hooks: Mutex<CloseHooks>,
     weak_self: Weak<Session>,
+}
+
+#[derive(Default)]
+struct CloseHooks {
+    next: u64,
+    hooks: HashMap<u64, Box<dyn FnOnce() + Send>>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -127,12 +147,15 @@ impl Session {
             lease: Lease::new(options.lease, options.renew_every),
             site_ids: Mutex::default(),
             site_names: Mutex::new(SiteNames::new(options.warn_handles)),
+            ordered: Mutex::default(),
+            close_hooks: Mutex::default(),
             options,
             weak_self: weak_self.clone(),
         });
         let hello = Header::Hello {
             lease_ms: session.lease.own_ms(),
         };
+        session.link.attach(Arc::downgrade(&session));
         let _ = session.send_header(&hello, FrameKind::Hello);
         session.spawn_reader(0);
         janitor::register(Arc::downgrade(&session));
@@ -172,7 +195,7 @@ impl Session {
             }
         }
         self.lease.sent();
-        self.link.send(frame).inspect_err(|e| self.close(e))
+        self.link.send(frame, kind).inspect_err(|e| self.close(e))
     }
 
     fn send_header(&self, header: &Header, kind: FrameKind) -> Result<(), RemoteError> {
@@ -487,11 +510,24 @@ impl Session {
                 caps,
             } => {
                 let caps = self.accept_caps(caps);
-                let outcome = self.serve_call(object, method, site, &frame.buf[payload_at..], caps);
-                if id != 0 {
-                    self.send_reply(id, outcome);
-                } else if let Ok(encoded) = outcome {
-                    self.uncount(&encoded.counted);
+                let target = lock(&self.exports).get(object);
+                match target {
+                    // Callbacks run one at a time, in the order they were
+                    // made, on this connection's callback thread.
+                    Some(target) if target.ordered() => self.queue_ordered(OrderedCall {
+                        target,
+                        id,
+                        method,
+                        site,
+                        frame,
+                        payload_at,
+                        caps,
+                    }),
+                    target => {
+                        let payload = &frame.buf[payload_at..];
+                        let outcome = self.serve_call(target, object, method, site, payload, caps);
+                        self.finish_call(id, outcome);
+                    }
                 }
             }
             Header::Require {
@@ -552,15 +588,60 @@ impl Session {
             .collect()
     }
 
+    fn finish_call(&self, id: u64, outcome: Result<Encoded, RemoteError>) {
+        if id != 0 {
+            self.send_reply(id, outcome);
+        } else if let Ok(encoded) = outcome {
+            self.uncount(&encoded.counted);
+        }
+    }
+
+    fn queue_ordered(self: &Arc<Self>, call: OrderedCall) {
+        let mut queue = lock(&self.ordered);
+        if queue.is_none() && !self.is_closed() {
+            let (tx, rx) = crossbeam_channel::unbounded::<OrderedCall>();
+            let weak = Arc::downgrade(self);
+            let spawned = std::thread::Builder::new()
+                .name("remote-callbacks".into())
+                .spawn(move || {
+                    for call in rx {
+                        let Some(session) = weak.upgrade() else {
+                            return;
+                        };
+                        let payload = &call.frame.buf[call.payload_at..];
+                        let outcome = session.serve_call(
+                            Some(call.target.clone()),
+                            0,
+                            call.method,
+                            call.site,
+                            payload,
+                            call.caps,
+                        );
+                        session.finish_call(call.id, outcome);
+                    }
+                });
+            match spawned {
+                Ok(_) => *queue = Some(tx),
+                Err(e) => tracing::error!(error = %e, "could not start a callback thread"),
+            }
+        }
+        match queue.as_ref() {
+            Some(tx) => {
+                let _ = tx.send(call);
+            }
+            None => drop(call),
+        }
+    }
+
     fn serve_call(
         self: &Arc<Self>,
+        target: Option<Arc<dyn Dispatch>>,
         object: u64,
         method: u32,
         site: u32,
         payload: &[u8],
         caps: Vec<Cap>,
     ) -> Result<Encoded, RemoteError> {
-        let target = lock(&self.exports).get(object);
         let Some(target) = target else {
             return Err(RemoteError::NoSuchObject { id: object });
         };
@@ -778,8 +859,76 @@ impl Session {
         let freed = lock(&self.exports).drain();
         lock(&self.imports).clear();
         lock(&self.releases).clear();
+        lock(&self.ordered).take();
         self.link.close();
         drop(freed);
+        let hooks = std::mem::take(&mut lock(&self.close_hooks).hooks);
+        for (_, hook) in hooks {
+            hook();
+        }
+    }
+
+    /// Runs `hook` when the connection closes (at once if it has). Returns a
+    /// key for [`Session::cancel_on_close`].
+    pub(crate) fn on_close(&self, hook: Box<dyn FnOnce() + Send>) -> u64 {
+        let mut hooks = lock(&self.close_hooks);
+        if self.is_closed() {
+            drop(hooks);
+            hook();
+            return 0;
+        }
+        hooks.next += 1;
+        let key = hooks.next;
+        hooks.hooks.insert(key, hook);
+        key
+    }
+
+    pub(crate) fn cancel_on_close(&self, key: u64) {
+        let hook = lock(&self.close_hooks).hooks.remove(&key);
+        drop(hook);
+    }
+
+    /// Sends a call that wants no reply.
+    #[track_caller]
+    pub(crate) fn send_oneway<A: Serialize + ?Sized>(
+        self: &Arc<Self>,
+        object: u64,
+        method: u32,
+        args: &A,
+    ) -> Result<(), RemoteError> {
+        if self.is_closed() {
+            return Err(self.closed_error());
+        }
+        let encoded = context::encode(self, args, 0)?;
+        let header = Header::Call {
+            id: 0,
+            object,
+            method,
+            site: self.site(Location::caller()),
+            caps: encoded.caps,
+        };
+        let sent = wire::build_frame(&header, &encoded.payload, self.options.max_frame)
+            .and_then(|frame| self.send(frame, FrameKind::Call));
+        if sent.is_err() {
+            self.uncount(&encoded.counted);
+        }
+        sent
+    }
+
+    /// Ends the wait for `id` with `error`, if it is still waiting (a deadline
+    /// passed).
+    pub(crate) fn fail_pending(&self, id: u64, error: RemoteError) {
+        self.complete(id, Err(error));
+    }
+
+    /// The peer's name for its call site `site`.
+    pub(crate) fn describe_site(&self, site: u32) -> String {
+        lock(&self.site_names).describe(site)
+    }
+
+    /// Our number for `location` on this connection.
+    pub(crate) fn site_id(&self, location: &'static Location<'static>) -> u32 {
+        self.site(location)
     }
 
     pub(crate) fn stats(&self) -> SessionStats {

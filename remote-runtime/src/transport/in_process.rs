@@ -1,14 +1,29 @@
 //! In-process transport: two sessions in one process joined by a pair of
 //! crossbeam channels. No runtime, no sockets; frames are still encoded, so
 //! values are copied exactly as they would be between processes.
+//!
+//! Replies skip the channel: the thread that produced a reply hands it
+//! straight to the waiting side's session, which wakes the caller. A blocking
+//! call therefore costs two thread switches, as a bare channel ping-pong does.
+//! Everything else (calls, callbacks, releases) keeps its order through the
+//! channel.
 
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, OnceLock, Weak};
 
 use crossbeam_channel::{unbounded, Receiver, Sender};
 
 use super::Link;
+use crate::options::FrameKind;
+use crate::session::Session;
 use crate::wire::{Frame, PREFIX};
 use crate::RemoteError;
+
+/// The sessions at both ends, once they exist.
+#[derive(Default)]
+struct Ends {
+    sessions: [OnceLock<Weak<Session>>; 2],
+}
 
 /// One end of an in-process connection. An empty message is end-of-stream.
 pub(crate) struct ChannelLink {
@@ -16,36 +31,61 @@ pub(crate) struct ChannelLink {
     to_self: Sender<Vec<u8>>,
     from_peer: Receiver<Vec<u8>>,
     closed: AtomicBool,
+    ends: Arc<Ends>,
+    side: usize,
 }
 
 /// A connected pair.
 pub(crate) fn pair() -> (ChannelLink, ChannelLink) {
     let (a_tx, a_rx) = unbounded();
     let (b_tx, b_rx) = unbounded();
+    let ends = Arc::new(Ends::default());
     (
         ChannelLink {
             to_peer: b_tx.clone(),
             to_self: a_tx.clone(),
             from_peer: a_rx,
             closed: AtomicBool::new(false),
+            ends: ends.clone(),
+            side: 0,
         },
         ChannelLink {
             to_peer: a_tx,
             to_self: b_tx,
             from_peer: b_rx,
             closed: AtomicBool::new(false),
+            ends,
+            side: 1,
         },
     )
 }
 
 impl Link for ChannelLink {
-    fn send(&self, frame: Vec<u8>) -> Result<(), RemoteError> {
+    fn send(&self, frame: Vec<u8>, kind: FrameKind) -> Result<(), RemoteError> {
         if self.closed.load(Ordering::Acquire) {
             return Err(RemoteError::Disconnected);
+        }
+        if kind == FrameKind::Reply {
+            let peer = self.ends.sessions[1 - self.side]
+                .get()
+                .and_then(Weak::upgrade);
+            if let Some(peer) = peer {
+                if !peer.is_closed() {
+                    peer.handle_frame(Frame {
+                        buf: frame,
+                        start: PREFIX,
+                    });
+                    return Ok(());
+                }
+            }
         }
         self.to_peer
             .send(frame)
             .map_err(|_| RemoteError::Disconnected)
+    }
+
+    fn attach(&self, session: Weak<Session>) {
+        let _ = self.ends.sessions[self.side].set(session);
     }
 
     fn recv(&self) -> Result<Frame, RemoteError> {

@@ -5,15 +5,22 @@ pub(crate) mod in_process;
 pub(crate) mod stream;
 pub(crate) mod unix;
 
+use std::sync::Weak;
+
+use crate::options::FrameKind;
+use crate::session::Session;
 use crate::wire::Frame;
 use crate::RemoteError;
 
 /// A bidirectional frame pipe.
 pub(crate) trait Link: Send + Sync + 'static {
     /// Sends one complete frame (length prefix included).
-    fn send(&self, frame: Vec<u8>) -> Result<(), RemoteError>;
+    fn send(&self, frame: Vec<u8>, kind: FrameKind) -> Result<(), RemoteError>;
     /// Blocks until the next frame arrives; only the active reader calls it.
     fn recv(&self) -> Result<Frame, RemoteError>;
     /// Closes both directions; a blocked `recv` on either end returns.
     fn close(&self);
+    /// Tells the link which session receives its frames (a transport that can
+    /// hand replies straight to the peer's session uses it).
+    fn attach(&self, _session: Weak<Session>) {}
 }

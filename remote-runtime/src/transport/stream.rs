@@ -7,7 +7,7 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use super::Link;
-use crate::options::Options;
+use crate::options::{FrameKind, Options};
 use crate::wire::{Frame, PREFIX};
 use crate::RemoteError;
 
@@ -52,7 +52,7 @@ impl<S: Socket> StreamLink<S> {
 }
 
 impl<S: Socket> Link for StreamLink<S> {
-    fn send(&self, frame: Vec<u8>) -> Result<(), RemoteError> {
+    fn send(&self, frame: Vec<u8>, _kind: FrameKind) -> Result<(), RemoteError> {
         let mut w = self.writer.lock().unwrap_or_else(|e| e.into_inner());
         w.write_all(&frame)?;
         Ok(())
