@@ -2,8 +2,9 @@
 
 pub use remote_macros::remote_object;
 pub use remote_runtime::{
-    AsyncCall, Client, FrameHook, FrameKind, Options, Proxy, Remote, RemoteError, RequireFuture,
-    Server, ServerStats, SessionStats, UnixListener, Verdict, DEFAULT_MAX_FRAME,
+    AsyncCall, Callback, Client, CloseGuard, FrameHook, FrameKind, ListenerId, Listeners, Message,
+    Options, Proxy, Remote, RemoteError, Reply, RequireFuture, Server, ServerStats, SessionStats,
+    UnixListener, Verdict, DEFAULT_MAX_FRAME,
 };
 
 /// What the generated code needs, under paths it can name absolutely. Not a

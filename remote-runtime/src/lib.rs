@@ -2,6 +2,7 @@
 //! tables, the wire codec and the transports. Users depend on `remote`, which
 //! re-exports everything here that they need.
 
+mod callback;
 mod client;
 mod context;
 mod diagnostics;
@@ -17,9 +18,11 @@ mod remote;
 mod server;
 mod session;
 mod stats;
+mod timer;
 mod transport;
 mod wire;
 
+pub use callback::{Callback, CloseGuard, ListenerId, Listeners, Message, Reply};
 pub use client::{Client, RequireFuture};
 pub use dispatch::{Call, Dispatch};
 pub use error::RemoteError;

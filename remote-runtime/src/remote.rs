@@ -324,6 +324,17 @@ impl<W, T> AsyncCall<W, T> {
     }
 }
 
+impl<W: DeserializeOwned, T> AsyncCall<W, T> {
+    /// Fails the call with [`RemoteError::Timeout`] if no reply arrived within
+    /// `after` (counted from now). The server may still run it.
+    pub fn deadline(self, after: std::time::Duration) -> Self {
+        if let AsyncState::Waiting { call, .. } = &self.state {
+            call.fail_after(after);
+        }
+        self
+    }
+}
+
 impl<W, T> Unpin for AsyncCall<W, T> {}
 
 impl<W: DeserializeOwned, T> Future for AsyncCall<W, T> {
@@ -351,6 +362,35 @@ pub struct CallFuture<R> {
     /// once resolved.
     state: Option<Result<u64, RemoteError>>,
     _reply: PhantomData<fn() -> R>,
+}
+
+impl<R: DeserializeOwned> CallFuture<R> {
+    pub(crate) fn new(session: Arc<Session>, state: Result<u64, RemoteError>) -> Self {
+        CallFuture {
+            session,
+            state: Some(state),
+            _reply: PhantomData,
+        }
+    }
+
+    /// Fails the call with `Timeout` if no reply arrived within `after`.
+    pub(crate) fn fail_after(&self, after: std::time::Duration) {
+        if let Some(Ok(id)) = &self.state {
+            crate::timer::fail_after(Arc::downgrade(&self.session), *id, after);
+        }
+    }
+
+    /// Blocks the thread until the reply arrives.
+    pub(crate) fn wait(mut self) -> Result<R, RemoteError> {
+        match self.state.take() {
+            Some(Ok(id)) => {
+                let incoming = self.session.wait(id)?;
+                self.session.decode_reply(incoming)
+            }
+            Some(Err(e)) => Err(e),
+            None => panic!("CallFuture waited on after completion"),
+        }
+    }
 }
 
 impl<R> Unpin for CallFuture<R> {}

@@ -541,14 +541,18 @@ impl Session {
                 self.send_reply(id, outcome);
             }
             Header::Release { entries } => self.apply_releases(&entries),
-            Header::Ping { id } => self.send_reply(
-                id,
-                Ok(Encoded {
+            Header::Ping { id } => {
+                // Our own queued releases go first, and the answer travels
+                // behind them (never on a transport's reply shortcut), so the
+                // peer has applied them when its sync returns.
+                self.flush_releases();
+                let answer = Encoded {
                     payload: Vec::new(),
                     caps: Vec::new(),
                     counted: Vec::new(),
-                }),
-            ),
+                };
+                self.send_reply_as(id, Ok(answer), FrameKind::Ping);
+            }
             Header::Hello { lease_ms } => self.lease.set_peer_lease(lease_ms),
             Header::Renew => {}
             Header::Site {
@@ -708,6 +712,10 @@ impl Session {
     }
 
     fn send_reply(&self, id: u64, outcome: Result<Encoded, RemoteError>) {
+        self.send_reply_as(id, outcome, FrameKind::Reply);
+    }
+
+    fn send_reply_as(&self, id: u64, outcome: Result<Encoded, RemoteError>, kind: FrameKind) {
         let frame = match outcome {
             Ok(encoded) => {
                 let header = Header::Reply {
@@ -738,7 +746,7 @@ impl Session {
         });
         match frame {
             Ok(frame) => {
-                let _ = self.send(frame, FrameKind::Reply);
+                let _ = self.send(frame, kind);
             }
             Err(e) => tracing::error!(peer = %self.peer, error = %e, "could not encode a reply"),
         }
@@ -916,9 +924,21 @@ impl Session {
     }
 
     /// Ends the wait for `id` with `error`, if it is still waiting (a deadline
-    /// passed).
+    /// passed). A reply arriving later is dropped.
     pub(crate) fn fail_pending(&self, id: u64, error: RemoteError) {
-        self.complete(id, Err(error));
+        let waiter = {
+            let mut pending = lock(&self.pending);
+            match pending.slots.get_mut(&id) {
+                Some(slot @ Slot::Waiting(_)) => {
+                    match std::mem::replace(slot, Slot::Done(Err(error))) {
+                        Slot::Waiting(w) => w,
+                        Slot::Done(_) => None,
+                    }
+                }
+                _ => None,
+            }
+        };
+        wake(waiter);
     }
 
     /// The peer's name for its call site `site`.
