@@ -2,9 +2,9 @@
 
 pub use remote_macros::remote_object;
 pub use remote_runtime::{
-    AsyncCall, Callback, Client, CloseGuard, FrameHook, FrameKind, ListenerId, Listeners, Message,
-    Options, Proxy, Remote, RemoteError, Reply, RequireFuture, Server, ServerStats, SessionStats,
-    UnixListener, Verdict, DEFAULT_MAX_FRAME,
+    AsyncCall, Callback, Client, CloseGuard, Connection, FrameHook, FrameKind, ListenerId,
+    Listeners, Message, Options, ProcessInfo, Proxy, Remote, RemoteError, Reply, RequireFuture,
+    Server, ServerStats, SessionStats, UnixListener, Verdict, DEFAULT_MAX_FRAME,
 };
 
 /// What the generated code needs, under paths it can name absolutely. Not a
@@ -20,7 +20,11 @@ pub mod __private {
     pub use std::string::ToString;
     pub use std::sync::Arc;
 
-    pub use remote_runtime::{Call, CallFuture, Dispatch, FromLocal, Interface, ObjectRef, Target};
+    pub use remote_runtime::{
+        encode_snapshot, Call, CallFuture, Dispatch, FromLocal, Interface, ObjectRef,
+        PropertyFuture, Target, SNAPSHOT_METHOD,
+    };
+    pub use serde;
 
     /// Compile-time check that an argument type can be sent, spanned on the
     /// user's type so a missing derive points there.

@@ -30,6 +30,27 @@ pub(crate) fn first_borrow_or_impl(ty: &syn::Type) -> Option<(TokenStream, &'sta
     f.0
 }
 
+/// The first `Remote<..>` or `Callback<..>` anywhere in `ty`.
+pub(crate) fn first_handle(ty: &syn::Type) -> Option<TokenStream> {
+    struct Finder(Option<TokenStream>);
+    impl<'ast> Visit<'ast> for Finder {
+        fn visit_type_path(&mut self, p: &'ast syn::TypePath) {
+            let named = p
+                .path
+                .segments
+                .last()
+                .is_some_and(|s| s.ident == "Remote" || s.ident == "Callback");
+            if named && self.0.is_none() {
+                self.0 = Some(p.to_token_stream());
+            }
+            syn::visit::visit_type_path(self, p);
+        }
+    }
+    let mut f = Finder(None);
+    f.visit_type(ty);
+    f.0
+}
+
 /// If `ty` is `Remote<dyn X>` (by its last path segment), returns `dyn X`.
 pub(crate) fn remote_handle(ty: &syn::Type) -> Option<&syn::Type> {
     let inner = single_generic(ty, "Remote")?;

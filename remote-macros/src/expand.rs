@@ -17,12 +17,20 @@ pub(crate) fn expand(args: TokenStream, input: TokenStream) -> TokenStream {
             return quote!(#input #err);
         }
     };
-    match attr::parse(args).and_then(|args| Interface::from_syn(&item, args.krate)) {
+    let model = attr::parse(args).and_then(|args| Interface::from_syn(&item, args.krate));
+    // The trait is emitted as written, less the `#[property]` markers this
+    // macro consumes; on error too, so the rest of the user's code resolves.
+    let mut item = item;
+    for trait_item in &mut item.items {
+        if let syn::TraitItem::Fn(f) = trait_item {
+            f.attrs.retain(|a| !crate::model::is_property(a));
+        }
+    }
+    match model {
         Ok(model) => {
             let generated = gen::generate(&model);
             quote!(#item #generated)
         }
-        // Keep the trait itself so the rest of the user's code still resolves.
         Err(e) => {
             let err = e.into_compile_error();
             quote!(#item #err)

@@ -12,6 +12,8 @@ use crate::fingerprint::{type_text, Fingerprint};
 /// Names the generated proxies define themselves; a trait method may not use
 /// them.
 pub(crate) const RESERVED: &[&str] = &[
+    "properties",
+    "refresh",
     "same_object",
     "into_remote",
     "as_remote",
@@ -34,6 +36,9 @@ pub(crate) struct Method {
     pub(crate) docs: Vec<syn::Attribute>,
     pub(crate) args: Vec<Arg>,
     pub(crate) ret: Ret,
+    /// Marked `#[property]`: snapshotted when the handle crosses, read from
+    /// the snapshot by proxies.
+    pub(crate) property: bool,
 }
 
 pub(crate) struct Arg {
@@ -119,6 +124,9 @@ impl Interface {
                     let index = methods.len() as u32;
                     if let Some(m) = Method::from_syn(f, index, &mut errors) {
                         fp.add(&m.ident.unraw().to_string());
+                        if m.property {
+                            fp.add("#[property]");
+                        }
                         for a in &m.args {
                             fp.add(&type_text(&a.ty));
                         }
@@ -155,6 +163,14 @@ impl Interface {
     /// then the blocking proxy implements the trait itself.
     pub(crate) fn all_result_errors(&self) -> Option<Vec<&syn::Type>> {
         self.methods.iter().map(|m| m.ret.error.as_ref()).collect()
+    }
+
+    pub(crate) fn properties(&self) -> impl Iterator<Item = &Method> {
+        self.methods.iter().filter(|m| m.property)
+    }
+
+    pub(crate) fn has_properties(&self) -> bool {
+        self.properties().next().is_some()
     }
 }
 
@@ -266,6 +282,8 @@ impl Method {
         if errors.0.is_some() && !before {
             return None;
         }
+        let ret = ret?;
+        let property = property_attr(f, &args, &ret, errors)?;
         let docs = f
             .attrs
             .iter()
@@ -277,9 +295,51 @@ impl Method {
             ident: sig.ident.clone(),
             docs,
             args,
-            ret: ret?,
+            ret,
+            property,
         })
     }
+}
+
+/// Whether the method is marked `#[property]`, checking that it can be one.
+fn property_attr(
+    f: &syn::TraitItemFn,
+    args: &[Arg],
+    ret: &Ret,
+    errors: &mut Errors,
+) -> Option<bool> {
+    let Some(attr) = f.attrs.iter().find(|a| is_property(a)) else {
+        return Some(false);
+    };
+    let mut ok = true;
+    if !matches!(attr.meta, syn::Meta::Path(_)) {
+        errors.spanned(attr, "write `#[property]` without arguments");
+        ok = false;
+    }
+    if !args.is_empty() {
+        errors.spanned(
+            &f.sig.inputs,
+            "a #[property] takes no arguments besides `&self`: it is a value snapshotted when the object is first sent; make it a plain method instead",
+        );
+        ok = false;
+    }
+    if let Some(tokens) = check::first_handle(&ret.ty) {
+        errors.spanned(
+            tokens,
+            "a #[property] is a copied snapshot, so it cannot hold a `Remote` or a `Callback`; make it a plain method instead",
+        );
+        ok = false;
+    }
+    if matches!(ret.shape, RetShape::Plain) && ret.ty == syn::parse_quote!(()) {
+        errors.spanned(&f.sig, "a #[property] must return a value");
+        ok = false;
+    }
+    ok.then_some(true)
+}
+
+/// `#[property]`, the marker this macro consumes.
+pub(crate) fn is_property(attr: &syn::Attribute) -> bool {
+    attr.path().is_ident("property")
 }
 
 fn check_receiver(r: &syn::Receiver, errors: &mut Errors) {

@@ -302,7 +302,7 @@ impl<Args: Message, R: Message> Serialize for Callback<Args, R> {
                         fingerprint: fingerprint::<Args, R>(),
                     };
                     let callback = l.clone();
-                    let id = cx.session.count_send(key, cx.site, move || {
+                    let (id, _) = cx.session.count_send(key, cx.site, move || {
                         Arc::new(CallbackDispatcher { callback }) as Arc<dyn Dispatch>
                     });
                     cx.counted.push(id);
@@ -310,6 +310,7 @@ impl<Args: Message, R: Message> Serialize for Callback<Args, R> {
                     let cap = WireCap::Sender {
                         id,
                         fingerprint: key.fingerprint,
+                        props: None,
                     };
                     (cap, site)
                 }

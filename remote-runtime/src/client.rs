@@ -1,17 +1,25 @@
 //! The client front door: one connection to a server.
 
+use std::any::Any;
+use std::collections::HashMap;
 use std::future::Future;
 use std::panic::Location;
 use std::path::Path;
 use std::pin::Pin;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, OnceLock};
 use std::task::{Context, Poll};
 
+use serde::de::DeserializeOwned;
+
+use crate::handle::exports::ObjKey;
 use crate::options::Options;
-use crate::remote::{Interface, Proxy, Remote};
+use crate::process::{ProcessInfo, MODULES_GLOBAL, PROCESS_GLOBAL};
+use crate::registry::{Export, Registry};
+use crate::remote::{CallFuture, Interface, Proxy, Remote};
 use crate::session::Session;
 use crate::stats::SessionStats;
 use crate::transport::{unix, Link};
+use crate::wire::Scope;
 use crate::{RemoteError, Server};
 
 /// One connection to a server. Proxies obtained from it keep the connection
@@ -20,6 +28,14 @@ use crate::{RemoteError, Server};
 #[derive(Clone)]
 pub struct Client {
     session: Arc<Session>,
+    cache: Arc<ClientCache>,
+}
+
+/// What a client fetches once and then keeps.
+#[derive(Default)]
+struct ClientCache {
+    process: OnceLock<ProcessInfo>,
+    modules: Mutex<HashMap<String, Box<dyn Any + Send + Sync>>>,
 }
 
 impl std::fmt::Debug for Client {
@@ -63,49 +79,143 @@ impl Client {
     }
 
     fn over(link: Arc<dyn Link>, peer: String, options: Options) -> Client {
+        let registry = Arc::new(Registry::default());
         Client {
-            session: Session::start(link, None, peer, false, options),
+            session: Session::start(link, registry, peer, false, options, &|_| {}),
+            cache: Arc::default(),
         }
     }
 
     /// Resolves the server's export `name` as proxy type `P` (blocking).
+    /// Names may be hierarchical (`"app"`, `"windows/main"`).
     ///
     /// Fails with [`RemoteError::NoSuchExport`] if nothing has that name and
     /// [`RemoteError::Mismatch`] if it was exported with another trait (or
     /// another version of this one).
     #[track_caller]
     pub fn require<P: Proxy>(&self, name: &str) -> Result<P, RemoteError> {
-        let id = self.session.start_require(
-            name,
-            <P::Interface as Interface>::NAME,
-            <P::Interface as Interface>::FINGERPRINT,
-            Location::caller(),
-        )?;
-        let incoming = self.session.wait(id)?;
-        let entry = self.session.require_reply(incoming)?;
-        Ok(P::from_remote(Remote::from_import(entry)))
+        self.resolve(name, Scope::Exports, Location::caller())
     }
 
     /// Resolves the server's export `name` as proxy type `P`, without
     /// blocking the thread.
     #[track_caller]
     pub fn require_async<P: Proxy>(&self, name: &str) -> RequireFuture<P> {
-        let state = self.session.start_require(
+        RequireFuture::start(&self.session, name, Scope::Exports, Location::caller())
+    }
+
+    /// Resolves an object the server attached to *this* connection alone
+    /// (see [`Connection::attach`](crate::Connection::attach)): the window a
+    /// renderer belongs to, its web contents.
+    #[track_caller]
+    pub fn current<P: Proxy>(&self, name: &str) -> Result<P, RemoteError> {
+        self.resolve(name, Scope::Connection, Location::caller())
+    }
+
+    /// [`Client::current`] without blocking the thread.
+    #[track_caller]
+    pub fn current_async<P: Proxy>(&self, name: &str) -> RequireFuture<P> {
+        RequireFuture::start(&self.session, name, Scope::Connection, Location::caller())
+    }
+
+    fn resolve<P: Proxy>(
+        &self,
+        name: &str,
+        scope: Scope,
+        location: &'static Location<'static>,
+    ) -> Result<P, RemoteError> {
+        let id = self.session.start_require(
             name,
             <P::Interface as Interface>::NAME,
             <P::Interface as Interface>::FINGERPRINT,
-            Location::caller(),
-        );
-        RequireFuture {
-            session: self.session.clone(),
-            state: Some(state),
-            _proxy: std::marker::PhantomData,
+            scope,
+            location,
+        )?;
+        let incoming = self.session.wait(id)?;
+        let entry = self.session.require_reply(incoming)?;
+        Ok(P::from_remote(Remote::from_import(entry)))
+    }
+
+    /// A built-in module of the server (one it exported with
+    /// [`Server::export_module`]), fetched on first use and cached: later
+    /// calls return the same proxy without a round trip.
+    #[track_caller]
+    pub fn module<P: Proxy>(&self, name: &str) -> Result<P, RemoteError> {
+        if let Some(p) = self.cached_module::<P>(name) {
+            return Ok(p);
         }
+        let proxy: P = self.resolve(name, Scope::Exports, Location::caller())?;
+        let mut modules = self.cache.modules.lock().unwrap_or_else(|e| e.into_inner());
+        let kept = modules
+            .entry(name.to_string())
+            .or_insert_with(|| Box::new(proxy.clone()));
+        Ok(kept.downcast_ref::<P>().cloned().unwrap_or(proxy))
+    }
+
+    fn cached_module<P: Proxy>(&self, name: &str) -> Option<P> {
+        let modules = self.cache.modules.lock().unwrap_or_else(|e| e.into_inner());
+        modules
+            .get(name)
+            .and_then(|m| m.downcast_ref::<P>())
+            .cloned()
+    }
+
+    /// The names of the server's built-in modules.
+    #[track_caller]
+    pub fn module_names(&self) -> Result<Vec<String>, RemoteError> {
+        self.get_global(MODULES_GLOBAL)
+    }
+
+    /// Reads the server's global `name` (set with [`Server::set_global`]): a
+    /// copy of a plain value, or a proxy's handle when the value holds a
+    /// `Remote<dyn T>`.
+    #[track_caller]
+    pub fn get_global<V: DeserializeOwned>(&self, name: &str) -> Result<V, RemoteError> {
+        let id = self.session.start_global(name, Location::caller())?;
+        let incoming = self.session.wait(id)?;
+        self.session.decode_reply(incoming)
+    }
+
+    /// [`Client::get_global`] without blocking the thread.
+    #[track_caller]
+    pub fn get_global_async<V: DeserializeOwned + 'static>(
+        &self,
+        name: &str,
+    ) -> impl Future<Output = Result<V, RemoteError>> + Send + 'static {
+        let state = self.session.start_global(name, Location::caller());
+        CallFuture::new(self.session.clone(), state)
+    }
+
+    /// The serving process: pid, executable, arguments, platform and crate
+    /// versions. Fetched on first use, then cached (like Electron's
+    /// `remote.process`).
+    #[track_caller]
+    pub fn process(&self) -> Result<&ProcessInfo, RemoteError> {
+        if let Some(info) = self.cache.process.get() {
+            return Ok(info);
+        }
+        let info: ProcessInfo = self.get_global(PROCESS_GLOBAL)?;
+        Ok(self.cache.process.get_or_init(|| info))
+    }
+
+    /// Makes `object` reachable by the server's
+    /// [`Connection::require`](crate::Connection::require): the other
+    /// direction, where the server calls into this client.
+    pub fn export<T: ?Sized + Interface>(&self, name: impl Into<String>, object: Arc<T>) {
+        let key = ObjKey::of(&object);
+        self.session.registry.insert(
+            name.into(),
+            Export {
+                object: T::into_dispatch(object),
+                key,
+            },
+        );
     }
 
     /// Sends every pending release now and waits until the server has
-    /// handled everything this client sent before the call. After it returns,
-    /// the server's [`Server::stats`] reflect every proxy dropped before it.
+    /// handled everything this client sent before the call, and this client
+    /// has handled the releases the server had queued. After it returns,
+    /// [`Server::stats`] reflects every proxy dropped before it.
     pub fn sync(&self) -> Result<(), RemoteError> {
         self.session.sync()
     }
@@ -127,11 +237,33 @@ impl Client {
     }
 }
 
-/// The future of [`Client::require_async`].
+/// The future of [`Client::require_async`] and its kin.
 pub struct RequireFuture<P> {
     session: Arc<Session>,
     state: Option<Result<u64, RemoteError>>,
     _proxy: std::marker::PhantomData<fn() -> P>,
+}
+
+impl<P: Proxy> RequireFuture<P> {
+    pub(crate) fn start(
+        session: &Arc<Session>,
+        name: &str,
+        scope: Scope,
+        location: &'static Location<'static>,
+    ) -> Self {
+        let state = session.start_require(
+            name,
+            <P::Interface as Interface>::NAME,
+            <P::Interface as Interface>::FINGERPRINT,
+            scope,
+            location,
+        );
+        RequireFuture {
+            session: session.clone(),
+            state: Some(state),
+            _proxy: std::marker::PhantomData,
+        }
+    }
 }
 
 impl<P> Unpin for RequireFuture<P> {}

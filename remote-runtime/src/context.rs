@@ -41,7 +41,8 @@ struct DecodeCx {
 }
 
 thread_local! {
-    static ENCODE: RefCell<Vec<EncodeCx>> = const { RefCell::new(Vec::new()) };
+    /// `None` marks a plain encode, where handles are not allowed.
+    static ENCODE: RefCell<Vec<Option<EncodeCx>>> = const { RefCell::new(Vec::new()) };
     static DECODE: RefCell<Vec<DecodeCx>> = const { RefCell::new(Vec::new()) };
 }
 
@@ -59,18 +60,19 @@ pub(crate) fn encode<T: Serialize + ?Sized>(
     site: u32,
 ) -> Result<Encoded, RemoteError> {
     ENCODE.with(|cx| {
-        cx.borrow_mut().push(EncodeCx {
+        cx.borrow_mut().push(Some(EncodeCx {
             session: session.clone(),
             site,
             caps: Vec::new(),
             counted: Vec::new(),
             error: None,
-        })
+        }))
     });
     let mut payload = Vec::new();
     let result = codec::encode_into(value, &mut payload);
     let cx = ENCODE
         .with(|cx| cx.borrow_mut().pop())
+        .flatten()
         .expect("encode context pushed above");
     match result {
         Ok(()) => Ok(Encoded {
@@ -87,9 +89,21 @@ pub(crate) fn encode<T: Serialize + ?Sized>(
     }
 }
 
-/// Runs `f` with the innermost encode context, or returns `None` outside one.
+/// Runs `f` with the innermost encode context, or returns `None` outside one
+/// (or inside a plain encode).
 pub(crate) fn with_encode<R>(f: impl FnOnce(&mut EncodeCx) -> R) -> Option<R> {
-    ENCODE.with(|cx| cx.borrow_mut().last_mut().map(f))
+    ENCODE.with(|cx| cx.borrow_mut().last_mut().and_then(Option::as_mut).map(f))
+}
+
+/// Encodes plain data: a handle inside it is an error.
+pub(crate) fn encode_plain<T: Serialize + ?Sized>(value: &T) -> Result<Vec<u8>, RemoteError> {
+    ENCODE.with(|cx| cx.borrow_mut().push(None));
+    let mut bytes = Vec::new();
+    let result = codec::encode_into(value, &mut bytes);
+    ENCODE.with(|cx| cx.borrow_mut().pop());
+    result
+        .map(|()| bytes)
+        .map_err(|e| RemoteError::Encode(e.to_string()))
 }
 
 /// Decodes a `T` that must fill `bytes` exactly, resolving handles in `caps`.

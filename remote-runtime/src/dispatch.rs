@@ -32,6 +32,33 @@ pub trait Dispatch: Send + Sync + 'static {
     fn ordered(&self) -> bool {
         false
     }
+    /// The object's property snapshot, encoded, when its trait has
+    /// properties. Evaluated when a handle first crosses a connection.
+    fn snapshot(&self) -> Option<Result<Vec<u8>, RemoteError>> {
+        None
+    }
+}
+
+/// Takes an object's property snapshot; a getter that panics is reported
+/// as [`RemoteError::Panic`] instead of unwinding into the runtime.
+pub(crate) fn take_snapshot(object: &dyn Dispatch) -> Option<Result<Vec<u8>, RemoteError>> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| object.snapshot())).unwrap_or_else(
+        |panic| {
+            Some(Err(RemoteError::Panic {
+                method: format!("{}::properties", object.interface_name()),
+                message: panic_message(&*panic),
+            }))
+        },
+    )
+}
+
+/// The method index that asks an object for a fresh property snapshot.
+pub const SNAPSHOT_METHOD: u32 = u32::MAX;
+
+/// Encodes a property snapshot (plain data only); used by generated code.
+#[doc(hidden)]
+pub fn encode_snapshot<P: Serialize>(props: &P) -> Result<Vec<u8>, RemoteError> {
+    context::encode_plain(props)
 }
 
 /// One incoming call, as seen by a dispatcher.

@@ -4,6 +4,7 @@
 
 mod callback;
 mod client;
+mod connection;
 mod context;
 mod diagnostics;
 mod dispatch;
@@ -12,6 +13,7 @@ mod handle;
 mod janitor;
 mod lease;
 mod options;
+mod process;
 mod reader;
 mod registry;
 mod remote;
@@ -24,10 +26,14 @@ mod wire;
 
 pub use callback::{Callback, CloseGuard, ListenerId, Listeners, Message, Reply};
 pub use client::{Client, RequireFuture};
-pub use dispatch::{Call, Dispatch};
+pub use connection::Connection;
+pub use dispatch::{encode_snapshot, Call, Dispatch, SNAPSHOT_METHOD};
 pub use error::RemoteError;
 pub use options::{FrameHook, FrameKind, Options, Verdict};
-pub use remote::{AsyncCall, CallFuture, FromLocal, Interface, ObjectRef, Proxy, Remote, Target};
+pub use process::ProcessInfo;
+pub use remote::{
+    AsyncCall, CallFuture, FromLocal, Interface, ObjectRef, PropertyFuture, Proxy, Remote, Target,
+};
 pub use server::Server;
 pub use stats::{ServerStats, SessionStats};
 pub use transport::unix::UnixListener;

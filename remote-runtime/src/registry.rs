@@ -1,10 +1,14 @@
-//! Named exports of a server: what `require(name)` resolves.
+//! Names a peer can resolve: exports (`require`), modules (exports every
+//! client sees as ready-made accessors) and globals (`get_global`).
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::sync::{Arc, RwLock};
 
+use crate::context::Encoded;
 use crate::dispatch::Dispatch;
 use crate::handle::exports::ObjKey;
+use crate::session::Session;
+use crate::RemoteError;
 
 #[derive(Clone)]
 pub(crate) struct Export {
@@ -12,43 +16,62 @@ pub(crate) struct Export {
     pub(crate) key: ObjKey,
 }
 
+/// Encodes a global's value for one connection (a value holding a `Remote`
+/// is lent to that connection as it is read).
+pub(crate) type GlobalFn = dyn Fn(&Arc<Session>, u32) -> Result<Encoded, RemoteError> + Send + Sync;
+
 #[derive(Default)]
 pub(crate) struct Registry {
     names: RwLock<HashMap<String, Export>>,
+    modules: RwLock<BTreeSet<String>>,
+    globals: RwLock<HashMap<String, Arc<GlobalFn>>>,
+}
+
+fn read<T>(l: &RwLock<T>) -> std::sync::RwLockReadGuard<'_, T> {
+    l.read().unwrap_or_else(|e| e.into_inner())
+}
+
+fn write<T>(l: &RwLock<T>) -> std::sync::RwLockWriteGuard<'_, T> {
+    l.write().unwrap_or_else(|e| e.into_inner())
 }
 
 impl Registry {
     pub(crate) fn insert(&self, name: String, export: Export) -> Option<Export> {
-        self.names
-            .write()
-            .unwrap_or_else(|e| e.into_inner())
-            .insert(name, export)
+        write(&self.names).insert(name, export)
     }
 
     pub(crate) fn remove(&self, name: &str) -> Option<Export> {
-        self.names
-            .write()
-            .unwrap_or_else(|e| e.into_inner())
-            .remove(name)
+        write(&self.modules).remove(name);
+        write(&self.names).remove(name)
     }
 
     pub(crate) fn get(&self, name: &str) -> Option<Export> {
-        self.names
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .get(name)
-            .cloned()
+        read(&self.names).get(name).cloned()
     }
 
     pub(crate) fn names(&self) -> Vec<String> {
-        let mut names: Vec<String> = self
-            .names
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .keys()
-            .cloned()
-            .collect();
+        let mut names: Vec<String> = read(&self.names).keys().cloned().collect();
         names.sort();
         names
+    }
+
+    pub(crate) fn mark_module(&self, name: String) {
+        write(&self.modules).insert(name);
+    }
+
+    pub(crate) fn modules(&self) -> Vec<String> {
+        read(&self.modules).iter().cloned().collect()
+    }
+
+    pub(crate) fn set_global(&self, name: String, value: Arc<GlobalFn>) {
+        write(&self.globals).insert(name, value);
+    }
+
+    pub(crate) fn remove_global(&self, name: &str) -> bool {
+        write(&self.globals).remove(name).is_some()
+    }
+
+    pub(crate) fn global(&self, name: &str) -> Option<Arc<GlobalFn>> {
+        read(&self.globals).get(name).cloned()
     }
 }

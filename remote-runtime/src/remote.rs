@@ -183,39 +183,59 @@ impl<T: ?Sized + Interface> From<Arc<T>> for Remote<T> {
 
 impl<T: ?Sized + Interface> Serialize for Remote<T> {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let index = context::with_encode(|cx| -> Result<u32, String> {
-            let cap = match &self.inner {
-                Inner::Local(object) => {
-                    let key = ObjKey::of(object);
-                    let id = cx
-                        .session
-                        .count_send(key, cx.site, || T::into_dispatch(object.clone()));
-                    cx.counted.push(id);
-                    WireCap::Sender {
-                        id,
-                        fingerprint: T::FINGERPRINT,
-                    }
-                }
-                Inner::Proxy(r) => {
-                    if !Arc::ptr_eq(&r.entry.session, &cx.session) {
-                        let e = RemoteError::ForeignProxy {
-                            interface: T::NAME.to_string(),
+        let counted =
+            context::with_encode(|cx| -> Result<(u32, Option<Arc<dyn Dispatch>>), String> {
+                let (cap, created) = match &self.inner {
+                    Inner::Local(object) => {
+                        let key = ObjKey::of(object);
+                        let (id, created) = cx
+                            .session
+                            .count_send(key, cx.site, || T::into_dispatch(object.clone()));
+                        cx.counted.push(id);
+                        let cap = WireCap::Sender {
+                            id,
+                            fingerprint: T::FINGERPRINT,
+                            props: None,
                         };
-                        return Err(context::set_encode_error(cx, e));
+                        (cap, created)
                     }
-                    WireCap::Receiver { id: r.entry.id }
+                    Inner::Proxy(r) => {
+                        if !Arc::ptr_eq(&r.entry.session, &cx.session) {
+                            let e = RemoteError::ForeignProxy {
+                                interface: T::NAME.to_string(),
+                            };
+                            return Err(context::set_encode_error(cx, e));
+                        }
+                        (WireCap::Receiver { id: r.entry.id }, None)
+                    }
+                };
+                cx.caps.push(cap);
+                Ok(((cx.caps.len() - 1) as u32, created))
+            })
+            .unwrap_or_else(|| {
+                Err(format!(
+                    "Remote<dyn {}> can only be serialized by the remote runtime",
+                    T::NAME
+                ))
+            })
+            .map_err(serde::ser::Error::custom)?;
+        let (index, created) = counted;
+        // A handle new on this connection carries its property snapshot. The
+        // getters are user code, so they run outside the encode context.
+        if let Some(snapshot) = created.as_deref().and_then(crate::dispatch::take_snapshot) {
+            let stored = context::with_encode(|cx| match snapshot {
+                Ok(bytes) => {
+                    if let Some(WireCap::Sender { props, .. }) = cx.caps.get_mut(index as usize) {
+                        *props = Some(bytes);
+                    }
+                    Ok(())
                 }
-            };
-            cx.caps.push(cap);
-            Ok((cx.caps.len() - 1) as u32)
-        })
-        .unwrap_or_else(|| {
-            Err(format!(
-                "Remote<dyn {}> can only be serialized by the remote runtime",
-                T::NAME
-            ))
-        })
-        .map_err(serde::ser::Error::custom)?;
+                Err(e) => Err(context::set_encode_error(cx, e)),
+            });
+            if let Some(Err(e)) = stored {
+                return Err(serde::ser::Error::custom(e));
+            }
+        }
         serializer.serialize_u32(index)
     }
 }
@@ -257,6 +277,72 @@ pub struct ObjectRef {
 }
 
 impl ObjectRef {
+    /// The property snapshot that came with the handle (or the latest
+    /// refresh), if any.
+    pub fn snapshot<P: DeserializeOwned + Send + Sync + 'static>(&self) -> Option<Arc<P>> {
+        self.entry.snapshot::<P>()
+    }
+
+    /// Takes a new property snapshot in one round trip, and keeps it.
+    #[track_caller]
+    pub fn refresh_blocking<P>(&self) -> Result<Arc<P>, RemoteError>
+    where
+        P: DeserializeOwned + Send + Sync + 'static,
+    {
+        let props: P = self.call_blocking(crate::dispatch::SNAPSHOT_METHOD, &())?;
+        Ok(self.entry.store_snapshot(props))
+    }
+
+    /// The snapshot, or (when it never arrived) a fresh one.
+    #[track_caller]
+    pub fn properties_blocking<P>(&self) -> Result<Arc<P>, RemoteError>
+    where
+        P: DeserializeOwned + Send + Sync + 'static,
+    {
+        match self.snapshot::<P>() {
+            Some(p) => Ok(p),
+            None => self.refresh_blocking(),
+        }
+    }
+
+    /// [`ObjectRef::refresh_blocking`] as a future; `pick` selects what the
+    /// caller wants from the snapshot.
+    #[track_caller]
+    pub fn refresh_async<P, T>(&self, pick: fn(&P) -> T) -> PropertyFuture<P, T>
+    where
+        P: DeserializeOwned + Send + Sync + 'static,
+    {
+        let session = self.entry.session.clone();
+        let state = session.start_call(
+            self.entry.id,
+            crate::dispatch::SNAPSHOT_METHOD,
+            &(),
+            Location::caller(),
+        );
+        PropertyFuture {
+            state: PropertyState::Fetching {
+                call: CallFuture::new(session, state),
+                entry: self.entry.clone(),
+            },
+            pick,
+        }
+    }
+
+    /// The snapshot (no round trip), or a fresh one when it never arrived.
+    #[track_caller]
+    pub fn properties_async<P, T>(&self, pick: fn(&P) -> T) -> PropertyFuture<P, T>
+    where
+        P: DeserializeOwned + Send + Sync + 'static,
+    {
+        match self.snapshot::<P>() {
+            Some(p) => PropertyFuture {
+                state: PropertyState::Ready(Some(p)),
+                pick,
+            },
+            None => self.refresh_async(pick),
+        }
+    }
+
     /// Calls `method` and blocks until the reply arrives.
     #[track_caller]
     pub fn call_blocking<A, R>(&self, method: u32, args: &A) -> Result<R, RemoteError>
@@ -420,6 +506,61 @@ impl<R> Drop for CallFuture<R> {
     fn drop(&mut self) {
         if let Some(Ok(id)) = self.state.take() {
             self.session.cancel(id);
+        }
+    }
+}
+
+/// The future of a property read or refresh on an async proxy.
+#[doc(hidden)]
+#[must_use = "futures do nothing unless awaited"]
+pub struct PropertyFuture<P, T> {
+    state: PropertyState<P, T>,
+    pick: fn(&P) -> T,
+}
+
+enum PropertyState<P, T> {
+    Value(Option<T>),
+    Ready(Option<Arc<P>>),
+    Fetching {
+        call: CallFuture<P>,
+        entry: Arc<ImportEntry>,
+    },
+}
+
+impl<P, T> PropertyFuture<P, T> {
+    /// A read already answered (the object is local).
+    pub fn ready(value: T) -> Self {
+        fn unreachable_pick<P, T>(_: &P) -> T {
+            unreachable!("a ready property future picks nothing")
+        }
+        PropertyFuture {
+            state: PropertyState::Value(Some(value)),
+            pick: unreachable_pick::<P, T>,
+        }
+    }
+}
+
+impl<P, T> Unpin for PropertyFuture<P, T> {}
+
+impl<P: DeserializeOwned + Send + Sync + 'static, T> Future for PropertyFuture<P, T> {
+    type Output = Result<T, RemoteError>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let pick = self.pick;
+        match &mut self.state {
+            PropertyState::Value(v) => Poll::Ready(Ok(v
+                .take()
+                .expect("PropertyFuture polled after completion"))),
+            PropertyState::Ready(p) => {
+                let p = p.take().expect("PropertyFuture polled after completion");
+                Poll::Ready(Ok(pick(&p)))
+            }
+            PropertyState::Fetching { call, entry } => Pin::new(call).poll(cx).map(|r| {
+                r.map(|props| {
+                    let props = entry.store_snapshot(props);
+                    pick(&props)
+                })
+            }),
         }
     }
 }

@@ -1,10 +1,17 @@
-//! The server front door: named exports, and the connections that use them.
+//! The server front door: named exports, modules, globals, and the
+//! connections that use them.
 
+use std::collections::BTreeMap;
 use std::path::Path;
-use std::sync::{Arc, Mutex, Weak};
+use std::sync::{Arc, Mutex, RwLock, Weak};
 
+use serde::Serialize;
+
+use crate::connection::Connection;
+use crate::context;
 use crate::handle::exports::ObjKey;
 use crate::options::Options;
+use crate::process::{ProcessInfo, MODULES_GLOBAL, PROCESS_GLOBAL};
 use crate::registry::{Export, Registry};
 use crate::remote::Interface;
 use crate::session::Session;
@@ -12,20 +19,29 @@ use crate::stats::ServerStats;
 use crate::transport::{in_process, unix, Link};
 use crate::{RemoteError, UnixListener};
 
+type ConnectHook = dyn Fn(&Connection) + Send + Sync;
+
 /// Serves exported objects to any number of clients.
 ///
 /// Cloning a `Server` gives another handle to the same exports and
 /// connections.
-#[derive(Clone, Default)]
+#[derive(Clone)]
 pub struct Server {
     inner: Arc<ServerInner>,
 }
 
-#[derive(Default)]
 struct ServerInner {
     registry: Arc<Registry>,
     sessions: Mutex<Vec<Weak<Session>>>,
     options: Options,
+    on_connect: RwLock<Vec<Arc<ConnectHook>>>,
+    versions: Arc<RwLock<BTreeMap<String, String>>>,
+}
+
+impl Default for Server {
+    fn default() -> Self {
+        Server::with_options(Options::default())
+    }
 }
 
 impl std::fmt::Debug for Server {
@@ -45,17 +61,31 @@ impl Server {
     /// A server with no exports and the given settings, which apply to the
     /// server's end of every connection.
     pub fn with_options(options: Options) -> Self {
-        Server {
+        let server = Server {
             inner: Arc::new(ServerInner {
+                registry: Arc::default(),
+                sessions: Mutex::default(),
                 options,
-                ..ServerInner::default()
+                on_connect: RwLock::default(),
+                versions: Arc::default(),
             }),
-        }
+        };
+        let versions = server.inner.versions.clone();
+        server.set_global_with(PROCESS_GLOBAL, move || {
+            let versions = versions.read().unwrap_or_else(|e| e.into_inner());
+            ProcessInfo::current(&versions)
+        });
+        let registry = Arc::downgrade(&server.inner.registry);
+        server.set_global_with(MODULES_GLOBAL, move || {
+            registry.upgrade().map(|r| r.modules()).unwrap_or_default()
+        });
+        server
     }
 
     /// Makes `object` reachable by `require(name)` on every connection,
     /// replacing any previous export of that name:
     /// `server.export("calculator", Arc::new(MyCalc) as Arc<dyn Calculator>)`.
+    /// Names may be hierarchical (`"app"`, `"windows/main"`).
     pub fn export<T: ?Sized + Interface>(&self, name: impl Into<String>, object: Arc<T>) {
         let key = ObjKey::of(&object);
         let export = Export {
@@ -65,8 +95,18 @@ impl Server {
         self.inner.registry.insert(name.into(), export);
     }
 
-    /// Removes an export; clients that already hold it keep their proxies.
-    /// Returns whether the name was exported.
+    /// Exports `object` as a built-in module: every client can list it
+    /// ([`Client::module_names`](crate::Client::module_names)) and gets it
+    /// with [`Client::module`](crate::Client::module), fetched once and
+    /// cached, like Electron's `remote.app`.
+    pub fn export_module<T: ?Sized + Interface>(&self, name: impl Into<String>, object: Arc<T>) {
+        let name = name.into();
+        self.export(name.clone(), object);
+        self.inner.registry.mark_module(name);
+    }
+
+    /// Removes an export (or module); clients that already hold it keep their
+    /// proxies. Returns whether the name was exported.
     pub fn unexport(&self, name: &str) -> bool {
         self.inner.registry.remove(name).is_some()
     }
@@ -74,6 +114,78 @@ impl Server {
     /// The exported names, sorted.
     pub fn export_names(&self) -> Vec<String> {
         self.inner.registry.names()
+    }
+
+    /// Sets global `name`, read by [`Client::get_global`](crate::Client::get_global).
+    /// Plain values are copied to each reader; a value that holds a
+    /// `Remote<dyn T>` (or is one) lends that object to each reader's
+    /// connection.
+    pub fn set_global<V: Serialize + Send + Sync + 'static>(
+        &self,
+        name: impl Into<String>,
+        value: V,
+    ) {
+        self.inner.registry.set_global(
+            name.into(),
+            Arc::new(move |session: &Arc<Session>, site: u32| {
+                context::encode(session, &value, site)
+            }),
+        );
+    }
+
+    /// Sets global `name` to a value computed each time a client reads it.
+    pub fn set_global_with<V, F>(&self, name: impl Into<String>, compute: F)
+    where
+        V: Serialize,
+        F: Fn() -> V + Send + Sync + 'static,
+    {
+        self.inner.registry.set_global(
+            name.into(),
+            Arc::new(move |session: &Arc<Session>, site: u32| {
+                context::encode(session, &compute(), site)
+            }),
+        );
+    }
+
+    /// Removes a global; returns whether it was set.
+    pub fn remove_global(&self, name: &str) -> bool {
+        self.inner.registry.remove_global(name)
+    }
+
+    /// Adds a version to what [`Client::process`](crate::Client::process)
+    /// reports (the application's own version, say).
+    pub fn set_version(&self, name: impl Into<String>, version: impl Into<String>) {
+        self.inner
+            .versions
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(name.into(), version.into());
+    }
+
+    /// Runs `hook` for every new connection before the client can make any
+    /// request: the place to attach the objects that belong to that
+    /// connection alone ([`Connection::attach`]).
+    pub fn on_connect(&self, hook: impl Fn(&Connection) + Send + Sync + 'static) {
+        self.inner
+            .on_connect
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(Arc::new(hook));
+    }
+
+    /// The open connections.
+    pub fn connections(&self) -> Vec<Connection> {
+        let sessions = self
+            .inner
+            .sessions
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        sessions
+            .iter()
+            .filter_map(Weak::upgrade)
+            .filter(|s| !s.is_closed())
+            .map(|session| Connection { session })
+            .collect()
     }
 
     /// Listens on a Unix socket at `path`; each client that connects gets its
@@ -91,12 +203,27 @@ impl Server {
 
     /// Starts serving one connection.
     pub(crate) fn serve(&self, link: Arc<dyn Link>, peer: String) -> Arc<Session> {
+        let hooks: Vec<Arc<ConnectHook>> = self
+            .inner
+            .on_connect
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
+        let setup = |session: &Arc<Session>| {
+            let connection = Connection {
+                session: session.clone(),
+            };
+            for hook in &hooks {
+                hook(&connection);
+            }
+        };
         let session = Session::start(
             link,
-            Some(self.inner.registry.clone()),
+            self.inner.registry.clone(),
             peer,
             true,
             self.inner.options.clone(),
+            &setup,
         );
         let mut sessions = self
             .inner
@@ -118,19 +245,7 @@ impl Server {
 
     /// What every open connection holds right now.
     pub fn stats(&self) -> ServerStats {
-        let sessions: Vec<Arc<Session>> = {
-            let sessions = self
-                .inner
-                .sessions
-                .lock()
-                .unwrap_or_else(|e| e.into_inner());
-            sessions.iter().filter_map(Weak::upgrade).collect()
-        };
-        let peers: Vec<_> = sessions
-            .iter()
-            .filter(|s| !s.is_closed())
-            .map(|s| s.stats())
-            .collect();
+        let peers: Vec<_> = self.connections().iter().map(Connection::stats).collect();
         ServerStats {
             connections: peers.len(),
             exported: peers.iter().map(|p| p.exported).sum(),
@@ -142,16 +257,8 @@ impl Server {
     /// Closes every connection: pending calls fail with `Disconnected` on
     /// both sides and every handle the clients held is released.
     pub fn disconnect_all(&self) {
-        let sessions: Vec<Arc<Session>> = {
-            let mut sessions = self
-                .inner
-                .sessions
-                .lock()
-                .unwrap_or_else(|e| e.into_inner());
-            sessions.drain(..).filter_map(|w| w.upgrade()).collect()
-        };
-        for s in sessions {
-            s.close(&RemoteError::Disconnected);
+        for connection in self.connections() {
+            connection.close();
         }
     }
 }

@@ -24,7 +24,7 @@ use crate::options::{FrameKind, Options, Verdict};
 use crate::registry::Registry;
 use crate::stats::SessionStats;
 use crate::transport::Link;
-use crate::wire::{self, codec, Frame, Header, WireCap};
+use crate::wire::{self, codec, Frame, Header, Scope, WireCap};
 use crate::{janitor, reader, RemoteError};
 
 /// A reply (or require answer) that arrived, its capabilities accounted for.
@@ -84,7 +84,11 @@ impl Keep {
 pub(crate) struct Session {
     pub(crate) peer: String,
     pub(crate) link: Arc<dyn Link>,
-    registry: Option<Arc<Registry>>,
+    pub(crate) registry: Arc<Registry>,
+    /// Objects attached to this connection alone.
+    attached: Mutex<HashMap<String, crate::registry::Export>>,
+    /// A number unique to this connection in this process.
+    pub(crate) serial: u64,
     exports: Mutex<ExportTable>,
     imports: Mutex<ImportTable>,
     pending: Mutex<Pending>,
@@ -121,18 +125,23 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 impl Session {
-    /// Creates a session over `link` and starts its reader.
+    /// Creates a session over `link`, lets `setup` prepare it (attach
+    /// per-connection objects) and then starts its reader.
     pub(crate) fn start(
         link: Arc<dyn Link>,
-        registry: Option<Arc<Registry>>,
+        registry: Arc<Registry>,
         peer: String,
         strong_readers: bool,
         options: Options,
+        setup: &dyn Fn(&Arc<Session>),
     ) -> Arc<Session> {
+        static SERIAL: AtomicU64 = AtomicU64::new(0);
         let session = Arc::new_cyclic(|weak_self| Session {
             peer,
             link,
             registry,
+            attached: Mutex::default(),
+            serial: SERIAL.fetch_add(1, Ordering::Relaxed) + 1,
             exports: Mutex::default(),
             imports: Mutex::default(),
             pending: Mutex::default(),
@@ -157,6 +166,7 @@ impl Session {
         };
         session.link.attach(Arc::downgrade(&session));
         let _ = session.send_header(&hello, FrameKind::Hello);
+        setup(&session);
         session.spawn_reader(0);
         janitor::register(Arc::downgrade(&session));
         reader::watch(Arc::downgrade(&session));
@@ -210,7 +220,7 @@ impl Session {
         key: ObjKey,
         site: u32,
         make: impl FnOnce() -> Arc<dyn Dispatch>,
-    ) -> u64 {
+    ) -> (u64, Option<Arc<dyn Dispatch>>) {
         let mut exports = lock(&self.exports);
         let id = exports.send(key, site, make);
         let live = exports.len();
@@ -321,6 +331,7 @@ impl Session {
         name: &str,
         interface: &str,
         fingerprint: u64,
+        scope: Scope,
         location: &'static Location<'static>,
     ) -> Result<u64, RemoteError> {
         let id = self.register()?;
@@ -330,6 +341,7 @@ impl Session {
             interface: interface.to_string(),
             fingerprint,
             site: self.site(location),
+            scope,
         };
         let sent = self.send_header(&header, FrameKind::Require);
         if let Err(e) = sent {
@@ -337,6 +349,30 @@ impl Session {
             return Err(e);
         }
         Ok(id)
+    }
+
+    /// Asks for global `name`; returns the ID to wait on.
+    pub(crate) fn start_global(
+        &self,
+        name: &str,
+        location: &'static Location<'static>,
+    ) -> Result<u64, RemoteError> {
+        let id = self.register()?;
+        let header = Header::Global {
+            id,
+            name: name.to_string(),
+            site: self.site(location),
+        };
+        if let Err(e) = self.send_header(&header, FrameKind::Require) {
+            self.cancel(id);
+            return Err(e);
+        }
+        Ok(id)
+    }
+
+    /// Attaches `export` under `name` to this connection alone.
+    pub(crate) fn attach_object(&self, name: String, export: crate::registry::Export) {
+        lock(&self.attached).insert(name, export);
     }
 
     /// Sends queued releases now, then waits until the peer has handled
@@ -536,8 +572,18 @@ impl Session {
                 interface,
                 fingerprint,
                 site,
+                scope,
             } => {
-                let outcome = self.serve_require(&name, &interface, fingerprint, site);
+                let outcome = self.serve_require(&name, &interface, fingerprint, site, scope);
+                self.send_reply(id, outcome);
+            }
+            Header::Global { id, name, site } => {
+                let outcome = match self.registry.global(&name) {
+                    Some(value) => value(self, site),
+                    None => Err(RemoteError::NoSuchExport {
+                        name: format!("global {name}"),
+                    }),
+                };
                 self.send_reply(id, outcome);
             }
             Header::Release { entries } => self.apply_releases(&entries),
@@ -576,9 +622,19 @@ impl Session {
         }
         caps.into_iter()
             .map(|cap| match cap {
-                WireCap::Sender { id, fingerprint } => {
-                    match lock(&self.imports).receive(self, id, fingerprint) {
-                        Imported::Entry(entry) => Cap::Import(entry),
+                WireCap::Sender {
+                    id,
+                    fingerprint,
+                    props,
+                } => {
+                    let imported = lock(&self.imports).receive(self, id, fingerprint);
+                    match imported {
+                        Imported::Entry(entry) => {
+                            if let Some(props) = props {
+                                entry.offer_snapshot(props);
+                            }
+                            Cap::Import(entry)
+                        }
                         Imported::Conflict { known } => Cap::Invalid(RemoteError::Protocol(format!(
                             "handle {id} arrived with fingerprint {fingerprint:#x} but is live with {known:#x}"
                         ))),
@@ -683,14 +739,18 @@ impl Session {
         interface: &str,
         fingerprint: u64,
         site: u32,
+        scope: Scope,
     ) -> Result<Encoded, RemoteError> {
-        let export = self
-            .registry
-            .as_ref()
-            .and_then(|r| r.get(name))
-            .ok_or_else(|| RemoteError::NoSuchExport {
-                name: name.to_string(),
-            })?;
+        let export = match scope {
+            Scope::Exports => self.registry.get(name),
+            Scope::Connection => lock(&self.attached).get(name).cloned(),
+        };
+        let export = export.ok_or_else(|| RemoteError::NoSuchExport {
+            name: match scope {
+                Scope::Exports => name.to_string(),
+                Scope::Connection => format!("{name} (on this connection)"),
+            },
+        })?;
         if export.object.fingerprint() != fingerprint {
             return Err(RemoteError::Mismatch {
                 what: format!(
@@ -703,10 +763,22 @@ impl Session {
             });
         }
         let object = export.object.clone();
-        let id = self.count_send(export.key, site, move || object);
+        let (id, created) = self.count_send(export.key, site, move || object);
+        let props = match created.as_deref().and_then(crate::dispatch::take_snapshot) {
+            Some(Err(e)) => {
+                self.uncount(&[id]);
+                return Err(e);
+            }
+            Some(Ok(props)) => Some(props),
+            None => None,
+        };
         Ok(Encoded {
             payload: Vec::new(),
-            caps: vec![WireCap::Sender { id, fingerprint }],
+            caps: vec![WireCap::Sender {
+                id,
+                fingerprint,
+                props,
+            }],
             counted: vec![id],
         })
     }
@@ -865,11 +937,13 @@ impl Session {
         };
         waiters.into_iter().for_each(wake);
         let freed = lock(&self.exports).drain();
+        let attached = std::mem::take(&mut *lock(&self.attached));
         lock(&self.imports).clear();
         lock(&self.releases).clear();
         lock(&self.ordered).take();
         self.link.close();
         drop(freed);
+        drop(attached);
         let hooks = std::mem::take(&mut lock(&self.close_hooks).hooks);
         for (_, hook) in hooks {
             hook();

@@ -66,6 +66,26 @@ pub(crate) fn generate(model: &Interface, names: &Names) -> TokenStream {
         }
     });
 
+    let props = &names.properties;
+    let (snapshot_arm, snapshot_fn) = if model.has_properties() {
+        (
+            quote! {
+                #krate::__private::SNAPSHOT_METHOD => {
+                    let (): () = __remote_call.args()?;
+                    __remote_call.reply(&#props::capture(&*self.object))
+                }
+            },
+            quote! {
+                fn snapshot(
+                    &self,
+                ) -> #krate::__private::Option<#krate::__private::Result<::std::vec::Vec<::core::primitive::u8>, #krate::RemoteError>> {
+                    #krate::__private::Some(#krate::__private::encode_snapshot(&#props::capture(&*self.object)))
+                }
+            },
+        )
+    } else {
+        (TokenStream::new(), TokenStream::new())
+    };
     quote! {
         #[doc = #doc]
         #vis struct #dispatcher {
@@ -112,6 +132,7 @@ pub(crate) fn generate(model: &Interface, names: &Names) -> TokenStream {
             ) -> #krate::__private::Result<(), #krate::RemoteError> {
                 match __remote_method {
                     #(#arms)*
+                    #snapshot_arm
                     _ => #krate::__private::Err(#krate::RemoteError::NoSuchMethod {
                         interface: #krate::__private::ToString::to_string(#name),
                         method: __remote_method,
@@ -122,6 +143,8 @@ pub(crate) fn generate(model: &Interface, names: &Names) -> TokenStream {
             fn as_any(&self) -> &dyn #krate::__private::Any {
                 self
             }
+
+            #snapshot_fn
         }
     }
 }

@@ -19,6 +19,7 @@ pub(crate) fn generate(model: &Interface, names: &Names) -> TokenStream {
         proxy,
         async_proxy,
         dispatcher,
+        ..
     } = names;
     quote! {
         impl #krate::__private::Interface for dyn #ident {

@@ -3,6 +3,7 @@
 
 mod dispatcher;
 mod interface;
+mod properties;
 mod proxy;
 mod trait_impl;
 
@@ -17,6 +18,7 @@ pub(crate) struct Names {
     pub(crate) proxy: syn::Ident,
     pub(crate) async_proxy: syn::Ident,
     pub(crate) dispatcher: syn::Ident,
+    pub(crate) properties: syn::Ident,
 }
 
 impl Names {
@@ -26,6 +28,7 @@ impl Names {
             proxy: format_ident!("{}Proxy", base),
             async_proxy: format_ident!("{}AsyncProxy", base),
             dispatcher: format_ident!("{}Dispatcher", base),
+            properties: format_ident!("{}Properties", base),
         }
     }
 }
@@ -37,8 +40,10 @@ pub(crate) fn generate(model: &Interface) -> TokenStream {
     let proxy = proxy::generate(model, &names, proxy::Flavor::Blocking);
     let async_proxy = proxy::generate(model, &names, proxy::Flavor::Async);
     let trait_impl = trait_impl::generate(model, &names);
+    let properties = properties::generate(model, &names);
     quote! {
         #interface
+        #properties
         #dispatcher
         #proxy
         #async_proxy

@@ -43,7 +43,14 @@ pub(crate) fn generate(model: &Interface, names: &Names, flavor: Flavor) -> Toke
             quote!(to_blocking),
         ),
     };
-    let methods = model.methods.iter().map(|m| method(model, m, flavor));
+    let methods = model.methods.iter().map(|m| {
+        if m.property {
+            property_getter(model, names, m, flavor)
+        } else {
+            method(model, m, flavor)
+        }
+    });
+    let snapshot_methods = snapshot_methods(model, names, flavor);
     quote! {
         #[doc = #doc]
         #[derive(Clone)]
@@ -59,6 +66,8 @@ pub(crate) fn generate(model: &Interface, names: &Names, flavor: Flavor) -> Toke
 
         impl #this {
             #(#methods)*
+
+            #snapshot_methods
 
             /// True when both proxies stand for the same object.
             #vis fn same_object<__RemoteP: #krate::Proxy<Interface = dyn #ident>>(&self, other: &__RemoteP) -> ::core::primitive::bool {
@@ -184,6 +193,130 @@ fn method(model: &Interface, m: &Method, flavor: Flavor) -> TokenStream {
                 }
             }
         }
+    }
+}
+
+/// A `#[property]` getter: reads the snapshot, no round trip.
+fn property_getter(model: &Interface, names: &Names, m: &Method, flavor: Flavor) -> TokenStream {
+    let krate = &model.krate;
+    let ident = &model.ident;
+    let vis = &model.vis;
+    let name = &m.ident;
+    let ty = &m.ret.ty;
+    let props = &names.properties;
+    let doc = format!(
+        " The `{}` property, from the snapshot taken when this object was first received \
+         (or at the last `refresh()`): no round trip.",
+        name.unraw()
+    );
+    let docs = &m.docs;
+    match flavor {
+        Flavor::Blocking => quote! {
+            #(#docs)*
+            #[doc = ""]
+            #[doc = #doc]
+            #[track_caller]
+            #vis fn #name(&self) -> #krate::__private::Result<#ty, #krate::RemoteError> {
+                match self.remote.target() {
+                    #krate::__private::Target::Local(__remote_object) => {
+                        #krate::__private::Ok(#ident::#name(&**__remote_object))
+                    }
+                    #krate::__private::Target::Remote(__remote_ref) => #krate::__private::Result::map(
+                        __remote_ref.properties_blocking::<#props>(),
+                        |__remote_props| #krate::__private::Clone::clone(&__remote_props.#name),
+                    ),
+                }
+            }
+        },
+        Flavor::Async => quote! {
+            #(#docs)*
+            #[doc = ""]
+            #[doc = #doc]
+            #[track_caller]
+            #vis fn #name(&self) -> #krate::__private::PropertyFuture<#props, #ty> {
+                match self.remote.target() {
+                    #krate::__private::Target::Local(__remote_object) => {
+                        #krate::__private::PropertyFuture::ready(#ident::#name(&**__remote_object))
+                    }
+                    #krate::__private::Target::Remote(__remote_ref) => __remote_ref
+                        .properties_async::<#props, #ty>(|__remote_props| {
+                            #krate::__private::Clone::clone(&__remote_props.#name)
+                        }),
+                }
+            }
+        },
+    }
+}
+
+/// `properties()` and `refresh()`, for traits with properties.
+fn snapshot_methods(model: &Interface, names: &Names, flavor: Flavor) -> TokenStream {
+    if !model.has_properties() {
+        return TokenStream::new();
+    }
+    let krate = &model.krate;
+    let vis = &model.vis;
+    let props = &names.properties;
+    match flavor {
+        Flavor::Blocking => quote! {
+            /// Every property, from the snapshot taken when this object was
+            /// first received (or at the last `refresh()`): no round trip.
+            #[track_caller]
+            #vis fn properties(&self) -> #krate::__private::Result<#props, #krate::RemoteError> {
+                match self.remote.target() {
+                    #krate::__private::Target::Local(__remote_object) => {
+                        #krate::__private::Ok(#props::capture(&**__remote_object))
+                    }
+                    #krate::__private::Target::Remote(__remote_ref) => #krate::__private::Result::map(
+                        __remote_ref.properties_blocking::<#props>(),
+                        |__remote_props| #krate::__private::Clone::clone(&*__remote_props),
+                    ),
+                }
+            }
+
+            /// Takes a new snapshot of every property in one round trip; the
+            /// getters return it from now on.
+            #[track_caller]
+            #vis fn refresh(&self) -> #krate::__private::Result<#props, #krate::RemoteError> {
+                match self.remote.target() {
+                    #krate::__private::Target::Local(__remote_object) => {
+                        #krate::__private::Ok(#props::capture(&**__remote_object))
+                    }
+                    #krate::__private::Target::Remote(__remote_ref) => #krate::__private::Result::map(
+                        __remote_ref.refresh_blocking::<#props>(),
+                        |__remote_props| #krate::__private::Clone::clone(&*__remote_props),
+                    ),
+                }
+            }
+        },
+        Flavor::Async => quote! {
+            /// Every property, from the snapshot taken when this object was
+            /// first received (or at the last `refresh()`): no round trip.
+            #[track_caller]
+            #vis fn properties(&self) -> #krate::__private::PropertyFuture<#props, #props> {
+                match self.remote.target() {
+                    #krate::__private::Target::Local(__remote_object) => {
+                        #krate::__private::PropertyFuture::ready(#props::capture(&**__remote_object))
+                    }
+                    #krate::__private::Target::Remote(__remote_ref) => {
+                        __remote_ref.properties_async::<#props, #props>(#krate::__private::Clone::clone)
+                    }
+                }
+            }
+
+            /// Takes a new snapshot of every property in one round trip; the
+            /// getters return it from now on.
+            #[track_caller]
+            #vis fn refresh(&self) -> #krate::__private::PropertyFuture<#props, #props> {
+                match self.remote.target() {
+                    #krate::__private::Target::Local(__remote_object) => {
+                        #krate::__private::PropertyFuture::ready(#props::capture(&**__remote_object))
+                    }
+                    #krate::__private::Target::Remote(__remote_ref) => {
+                        __remote_ref.refresh_async::<#props, #props>(#krate::__private::Clone::clone)
+                    }
+                }
+            }
+        },
     }
 }
 

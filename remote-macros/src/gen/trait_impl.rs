@@ -18,8 +18,30 @@ pub(crate) fn generate(model: &Interface, names: &Names) -> TokenStream {
     let krate = &model.krate;
     let ident = &model.ident;
     let proxy = &names.proxy;
+    let props = &names.properties;
     let methods = model.methods.iter().map(|m| {
         let name = &m.ident;
+        if m.property {
+            let wire = &m.ret.ty;
+            return quote! {
+                #[track_caller]
+                fn #name(&self) -> #wire {
+                    match self.remote.target() {
+                        #krate::__private::Target::Local(__remote_object) => #ident::#name(&**__remote_object),
+                        #krate::__private::Target::Remote(__remote_ref) => {
+                            match __remote_ref.properties_blocking::<#props>() {
+                                #krate::__private::Ok(__remote_props) => {
+                                    #krate::__private::Clone::clone(&__remote_props.#name)
+                                }
+                                #krate::__private::Err(__remote_error) => {
+                                    #krate::__private::Err(#krate::__private::From::from(__remote_error))
+                                }
+                            }
+                        }
+                    }
+                }
+            };
+        }
         let index = m.index;
         let wire = &m.ret.ty;
         let names: Vec<_> = m.args.iter().map(|a| &a.name).collect();

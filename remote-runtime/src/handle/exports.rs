@@ -110,19 +110,21 @@ impl ExportTable {
     }
 
     /// Records one more send of the object with `key` and returns its ID;
-    /// `make` builds the dispatcher the first time.
+    /// `make` builds the dispatcher the first time, which is then returned
+    /// too (the handle is new on this connection).
     pub(crate) fn send(
         &mut self,
         key: ObjKey,
         site: u32,
         make: impl FnOnce() -> Arc<dyn Dispatch>,
-    ) -> u64 {
+    ) -> (u64, Option<Arc<dyn Dispatch>>) {
         if let Some(position) = self.find(key) {
             let slot = &mut self.slots[position as usize];
             slot.outstanding += 1;
-            return id_of(position, slot.generation);
+            return (id_of(position, slot.generation), None);
         }
         let object = make();
+        let created = object.clone();
         let position = if self.free != NONE {
             let position = self.free;
             let slot = &mut self.slots[position as usize];
@@ -156,7 +158,7 @@ impl ExportTable {
                 .expect("indexed slots are live");
             hasher.hash_one(ObjKey::of_dispatch(o))
         });
-        id_of(position, generation)
+        (id_of(position, generation), Some(created))
     }
 
     /// Takes back one send of `id` (an encode that failed after counting it).
@@ -283,18 +285,22 @@ mod tests {
     fn a_resend_during_a_release_keeps_the_object() {
         let mut t = ExportTable::default();
         let (k, make) = nop(1);
-        let id = t.send(k, 0, make);
-        assert_eq!(t.send(k, 0, || unreachable!()), id, "same object, same id");
+        let id = t.send(k, 0, make).0;
+        assert_eq!(
+            t.send(k, 0, || unreachable!()).0,
+            id,
+            "same object, same id"
+        );
         // The peer released after receiving it twice...
         // ...but meanwhile it was sent a third time.
-        assert_eq!(t.send(k, 0, || unreachable!()), id);
+        assert_eq!(t.send(k, 0, || unreachable!()).0, id);
         assert!(t.release(id, 2).unwrap().is_none(), "third send still live");
         assert!(t.get(id).is_some());
         assert!(t.release(id, 1).unwrap().is_some(), "now the last one");
         assert!(t.get(id).is_none());
         assert_eq!(t.len(), 0);
         let (k, make) = nop(1);
-        let again = t.send(k, 0, make);
+        let again = t.send(k, 0, make).0;
         assert_ne!(again, id, "ids are never reused");
     }
 
@@ -302,7 +308,7 @@ mod tests {
     fn over_release_is_a_protocol_error_and_changes_nothing() {
         let mut t = ExportTable::default();
         let (k, make) = nop(1);
-        let id = t.send(k, 0, make);
+        let id = t.send(k, 0, make).0;
         assert!(matches!(t.release(id, 2), Err(RemoteError::Protocol(_))));
         assert!(t.get(id).is_some());
         assert!(matches!(
@@ -317,11 +323,11 @@ mod tests {
     fn memory_comes_back_when_most_handles_are_released() {
         let mut t = ExportTable::default();
         let (k, make) = nop(1);
-        let keep = t.send(k, 0, make);
+        let keep = t.send(k, 0, make).0;
         let ids: Vec<u64> = (0..100_000)
             .map(|i| {
                 let (k, make) = nop(i + 10);
-                t.send(k, 0, make)
+                t.send(k, 0, make).0
             })
             .collect();
         for id in ids {
@@ -349,7 +355,7 @@ mod tests {
             let ids: Vec<u64> = (0..2000)
                 .map(|i| {
                     let (k, make) = nop(i + 10);
-                    t.send(k, 0, make)
+                    t.send(k, 0, make).0
                 })
                 .collect();
             for &id in &ids {
@@ -362,7 +368,7 @@ mod tests {
             }
             for i in (0..2000).step_by(2) {
                 let (k, make) = nop(i + 10);
-                assert!(seen.insert(t.send(k, 0, make)));
+                assert!(seen.insert(t.send(k, 0, make).0));
             }
             let live: Vec<u64> = (0..2000)
                 .map(|i| {

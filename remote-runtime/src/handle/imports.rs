@@ -1,9 +1,14 @@
 //! The importer's side of handles: one shared entry per remote object, however
 //! many times it arrived and however many proxies were cloned from it.
 
+use std::any::Any;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Weak};
+use std::sync::{Arc, Mutex, Weak};
+
+use serde::de::DeserializeOwned;
+
+use crate::wire::codec;
 
 use crate::session::Session;
 
@@ -16,6 +21,50 @@ pub(crate) struct ImportEntry {
     pub(crate) fingerprint: u64,
     /// How many times this entry's handle arrived; released as one count.
     received: AtomicU64,
+    /// The object's property snapshot: as it arrived, then decoded on first
+    /// use.
+    props: Mutex<Snapshot>,
+}
+
+#[derive(Default)]
+enum Snapshot {
+    #[default]
+    None,
+    Encoded(Vec<u8>),
+    Decoded(Arc<dyn Any + Send + Sync>),
+}
+
+impl ImportEntry {
+    /// Keeps the snapshot that came with a handle, unless this entry already
+    /// has one (a handle that arrives again keeps its first snapshot).
+    pub(crate) fn offer_snapshot(&self, bytes: Vec<u8>) {
+        let mut props = self.props.lock().unwrap_or_else(|e| e.into_inner());
+        if matches!(*props, Snapshot::None) {
+            *props = Snapshot::Encoded(bytes);
+        }
+    }
+
+    /// The snapshot as `P`, decoding it on first use.
+    pub(crate) fn snapshot<P: DeserializeOwned + Send + Sync + 'static>(&self) -> Option<Arc<P>> {
+        let mut props = self.props.lock().unwrap_or_else(|e| e.into_inner());
+        match &*props {
+            Snapshot::None => None,
+            Snapshot::Decoded(any) => any.clone().downcast::<P>().ok(),
+            Snapshot::Encoded(bytes) => {
+                let decoded: P = codec::decode(bytes).ok()?.0;
+                let decoded = Arc::new(decoded);
+                *props = Snapshot::Decoded(decoded.clone());
+                Some(decoded)
+            }
+        }
+    }
+
+    /// Replaces the snapshot with a fresh one.
+    pub(crate) fn store_snapshot<P: Send + Sync + 'static>(&self, fresh: P) -> Arc<P> {
+        let fresh = Arc::new(fresh);
+        *self.props.lock().unwrap_or_else(|e| e.into_inner()) = Snapshot::Decoded(fresh.clone());
+        fresh
+    }
 }
 
 impl Drop for ImportEntry {
@@ -64,6 +113,7 @@ impl ImportTable {
             id,
             fingerprint,
             received: AtomicU64::new(1),
+            props: Mutex::default(),
         });
         self.by_id.insert(id, Arc::downgrade(&entry));
         Imported::Entry(entry)

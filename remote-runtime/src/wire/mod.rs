@@ -19,7 +19,7 @@ use crate::RemoteError;
 pub(crate) const PREFIX: usize = 4;
 
 /// One entry of a frame's capability table.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub(crate) enum WireCap {
     /// An object the *sender* owns and now lends to the receiver: it adds one
     /// to the sender's count of times it sent `id` on this connection.
@@ -28,6 +28,9 @@ pub(crate) enum WireCap {
         id: u64,
         /// Fingerprint of the trait the handle speaks.
         fingerprint: u64,
+        /// The object's property snapshot, when this is the handle's first
+        /// send on the connection and its trait has properties.
+        props: Option<Vec<u8>>,
     },
     /// An object the *receiver* owns, coming back to it (a proxy passed back
     /// to its owner). It arrives as the original local object.
@@ -59,14 +62,17 @@ pub(crate) enum Header {
         ok: bool,
         caps: Vec<WireCap>,
     },
-    /// Resolve an export name; the reply carries one capability.
+    /// Resolve a name; the reply carries one capability.
     Require {
         id: u64,
         name: String,
         interface: String,
         fingerprint: u64,
         site: u32,
+        scope: Scope,
     },
+    /// Read a global; the reply's payload is its value.
+    Global { id: u64, name: String, site: u32 },
     /// The sender dropped its last proxy of each `(id, count)`: `count` is how
     /// many times it had received `id`, so the owner subtracts exactly what the
     /// peer has accounted for, and a handle re-sent meanwhile stays alive.
@@ -85,6 +91,15 @@ pub(crate) enum Header {
     /// The receiver's lease lapsed: the sender released everything the
     /// receiver held and is closing the connection.
     LeaseExpired,
+}
+
+/// Where a require looks a name up.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) enum Scope {
+    /// The peer's exports, shared by all its connections.
+    Exports,
+    /// Objects attached to this connection alone.
+    Connection,
 }
 
 /// A frame received from a transport: the bytes after the length prefix start
@@ -143,6 +158,7 @@ mod tests {
             caps: vec![WireCap::Sender {
                 id: 9,
                 fingerprint: 42,
+                props: Some(vec![1, 2]),
             }],
         };
         let buf = build_frame(&header, b"payload", 1 << 20).unwrap();
