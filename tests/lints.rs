@@ -186,3 +186,48 @@ fn generated_items_work_under_strict_lints() -> Result<(), RemoteError> {
     let _empty: EmptyProxy = client.require("empty")?;
     Ok(())
 }
+
+/// A trait with properties and a callback, under the same lints.
+#[remote_object]
+pub trait Gauge: Send + Sync {
+    /// Its label.
+    #[property]
+    fn label(&self) -> String;
+    /// Undocumented properties get a generated doc line on their field.
+    #[property]
+    fn level(&self) -> u32;
+    /// Tells `listener` about every change.
+    fn watch(&self, listener: remote::Callback<(u32,)>);
+}
+
+struct Dial;
+
+impl Gauge for Dial {
+    fn label(&self) -> String {
+        "dial".into()
+    }
+    fn level(&self) -> u32 {
+        3
+    }
+    fn watch(&self, listener: remote::Callback<(u32,)>) {
+        let _sent = listener.call((self.level(),));
+    }
+}
+
+#[test]
+fn properties_and_callbacks_expand_cleanly() {
+    let server = Server::new();
+    let dial: Arc<dyn Gauge> = Arc::new(Dial);
+    server.export("gauge", dial);
+    let client = Client::in_process(&server).expect("connect");
+    let gauge: GaugeProxy = client.require("gauge").expect("require");
+    assert_eq!(gauge.properties().expect("snapshot").label, "dial");
+    assert_eq!(gauge.level().expect("level"), 3);
+    let (tx, rx) = std::sync::mpsc::channel();
+    gauge
+        .watch(remote::Callback::new(move |(level,)| {
+            let _sent = tx.send(level);
+        }))
+        .expect("watch");
+    assert_eq!(rx.recv_timeout(std::time::Duration::from_secs(20)), Ok(3));
+}

@@ -26,9 +26,15 @@ pub(crate) fn generate(model: &Interface, names: &Names) -> TokenStream {
     let fields = model.properties().map(|m| {
         let name = &m.ident;
         let ty = &m.ret.ty;
-        let docs = &m.docs;
+        let docs = if m.docs.is_empty() {
+            let doc = format!(" The `{}` property.", name.unraw());
+            quote!(#[doc = #doc])
+        } else {
+            let docs = &m.docs;
+            quote!(#(#docs)*)
+        };
         quote! {
-            #(#docs)*
+            #docs
             pub #name: #ty,
         }
     });
