@@ -2,9 +2,10 @@
 
 pub use remote_macros::remote_object;
 pub use remote_runtime::{
-    AsyncCall, Callback, Client, CloseGuard, Connection, FrameHook, FrameKind, ListenerId,
-    Listeners, Message, Options, ProcessInfo, Proxy, Remote, RemoteError, Reply, RequireFuture,
-    Server, ServerStats, SessionStats, UnixListener, Verdict, DEFAULT_MAX_FRAME,
+    AsyncCall, Callback, Client, CloseGuard, Connection, FrameHook, FrameKind, ListenAddr,
+    Listener, ListenerId, Listeners, Message, Options, ProcessInfo, Proxy, Remote, RemoteError,
+    Reply, RequireFuture, Server, ServerStats, SessionStats, UnixListener, Verdict,
+    DEFAULT_MAX_FRAME, PARENT_SOCKET_ENV,
 };
 
 /// What the generated code needs, under paths it can name absolutely. Not a

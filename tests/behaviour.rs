@@ -1,5 +1,5 @@
 //! Behaviour every transport must show, written once and run on each
-//! (`in_process::*` and `unix::*`).
+//! (`in_process::*`, `unix::*` and `tcp::*`).
 #![allow(missing_docs)]
 
 mod common;
@@ -365,6 +365,7 @@ macro_rules! behaviour_tests {
 
 behaviour_tests!(in_process, InProcess);
 behaviour_tests!(unix, Unix);
+behaviour_tests!(tcp, Tcp);
 
 /// The same trait as `common::Calculator`, as an older build had it.
 mod old {

@@ -396,6 +396,7 @@ macro_rules! callback_tests {
 
 callback_tests!(in_process, InProcess);
 callback_tests!(unix, Unix);
+callback_tests!(tcp, Tcp);
 
 #[test]
 fn a_local_callback_runs_in_place_and_never_closes() {

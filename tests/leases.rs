@@ -112,3 +112,4 @@ macro_rules! lease_tests {
 
 lease_tests!(in_process, InProcess);
 lease_tests!(unix, Unix);
+lease_tests!(tcp, Tcp);

@@ -280,6 +280,7 @@ macro_rules! lifetime_tests {
 
 lifetime_tests!(in_process, InProcess);
 lifetime_tests!(unix, Unix);
+lifetime_tests!(tcp, Tcp);
 
 #[test]
 fn release_counts_are_batched() {

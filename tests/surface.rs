@@ -323,8 +323,7 @@ macro_rules! surface_tests {
                     a.current::<WindowProxy>("tab"),
                     Err(RemoteError::NoSuchExport { .. })
                 ));
-                let connections = server.connections();
-                assert_eq!(connections.len(), 2);
+                eventually("both connected", || server.connections().len() == 2);
                 drop((wa, a));
                 eventually("a's connection gone", || server.connections().len() == 1);
                 assert_eq!(wb.size().unwrap(), (800, 600));
@@ -346,6 +345,9 @@ macro_rules! surface_tests {
                         client
                     })
                     .collect();
+                eventually("three renderers connected", || {
+                    server.connections().len() == 3
+                });
                 let mut answers: Vec<String> = server
                     .connections()
                     .iter()
@@ -371,3 +373,4 @@ macro_rules! surface_tests {
 
 surface_tests!(in_process, InProcess);
 surface_tests!(unix, Unix);
+surface_tests!(tcp, Tcp);

@@ -18,7 +18,7 @@ use crate::registry::{Export, Registry};
 use crate::remote::{CallFuture, Interface, Proxy, Remote};
 use crate::session::Session;
 use crate::stats::SessionStats;
-use crate::transport::{unix, Link};
+use crate::transport::{child, tcp, unix, Link};
 use crate::wire::Scope;
 use crate::{RemoteError, Server};
 
@@ -76,6 +76,34 @@ impl Client {
         let link = unix::connect(path.as_ref(), &options)?;
         let peer = format!("unix:{}", path.as_ref().display());
         Ok(Client::over(Arc::new(link), peer, options))
+    }
+
+    /// Connects to a server over TCP (`"127.0.0.1:7000"`, `"host:port"`),
+    /// with `TCP_NODELAY`.
+    pub fn connect_tcp(addr: impl std::net::ToSocketAddrs) -> Result<Client, RemoteError> {
+        Client::connect_tcp_with(addr, Options::default())
+    }
+
+    /// [`Client::connect_tcp`] with settings.
+    pub fn connect_tcp_with(
+        addr: impl std::net::ToSocketAddrs,
+        options: Options,
+    ) -> Result<Client, RemoteError> {
+        let (link, peer) = tcp::connect(addr, &options)?;
+        Ok(Client::over(Arc::new(link), peer, options))
+    }
+
+    /// In a process started by [`Server::spawn_child`], connects back to the
+    /// parent. Fails with [`RemoteError::Io`] in a process started any other
+    /// way.
+    pub fn from_parent() -> Result<Client, RemoteError> {
+        Client::from_parent_with(Options::default())
+    }
+
+    /// [`Client::from_parent`] with settings.
+    pub fn from_parent_with(options: Options) -> Result<Client, RemoteError> {
+        let link = child::connect_parent(&options)?;
+        Ok(Client::over(Arc::new(link), "parent".into(), options))
     }
 
     fn over(link: Arc<dyn Link>, peer: String, options: Options) -> Client {

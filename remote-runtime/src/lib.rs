@@ -36,7 +36,11 @@ pub use remote::{
 };
 pub use server::Server;
 pub use stats::{ServerStats, SessionStats};
-pub use transport::unix::UnixListener;
+pub use transport::child::PARENT_SOCKET_ENV;
+pub use transport::listener::{ListenAddr, Listener};
+
+/// The listener of [`Server::listen_unix`]; see [`Listener`].
+pub type UnixListener = Listener;
 
 /// Default maximum size of one frame: 16 MiB.
 pub const DEFAULT_MAX_FRAME: usize = 16 * 1024 * 1024;

@@ -16,8 +16,9 @@ use crate::registry::{Export, Registry};
 use crate::remote::Interface;
 use crate::session::Session;
 use crate::stats::ServerStats;
-use crate::transport::{in_process, unix, Link};
-use crate::{RemoteError, UnixListener};
+use crate::transport::listener::Listener;
+use crate::transport::{child, in_process, tcp, unix, Link};
+use crate::RemoteError;
 
 type ConnectHook = dyn Fn(&Connection) + Send + Sync;
 
@@ -173,7 +174,8 @@ impl Server {
             .push(Arc::new(hook));
     }
 
-    /// The open connections.
+    /// The open connections (those whose client has introduced itself; a
+    /// stray connect that never speaks the protocol is not one).
     pub fn connections(&self) -> Vec<Connection> {
         let sessions = self
             .inner
@@ -183,22 +185,46 @@ impl Server {
         sessions
             .iter()
             .filter_map(Weak::upgrade)
-            .filter(|s| !s.is_closed())
+            .filter(|s| !s.is_closed() && s.is_established())
             .map(|session| Connection { session })
             .collect()
     }
 
     /// Listens on a Unix socket at `path`; each client that connects gets its
     /// own connection with its own handle namespace.
-    pub fn listen_unix(&self, path: impl AsRef<Path>) -> Result<UnixListener, RemoteError> {
+    pub fn listen_unix(&self, path: impl AsRef<Path>) -> Result<Listener, RemoteError> {
         let server = self.clone();
         unix::listen(
             path.as_ref(),
             self.inner.options.clone(),
             move |link, peer| {
-                server.serve(Arc::new(link), peer);
+                server.serve(link, peer);
             },
         )
+    }
+
+    /// Listens on TCP at `addr` (`"127.0.0.1:0"` picks a free port; see
+    /// [`Listener::local_addr`]). Bind a non-loopback address to serve other
+    /// hosts. Both ends set `TCP_NODELAY`.
+    pub fn listen_tcp(&self, addr: impl std::net::ToSocketAddrs) -> Result<Listener, RemoteError> {
+        let server = self.clone();
+        tcp::listen(addr, self.inner.options.clone(), move |link, peer| {
+            server.serve(link, peer);
+        })
+    }
+
+    /// Starts `command` as a child process and serves it: the child calls
+    /// [`Client::from_parent`](crate::Client::from_parent) to connect back.
+    /// Returns the child and its connection; when the child exits (or is
+    /// killed), the connection ends and everything it held is released.
+    pub fn spawn_child(
+        &self,
+        command: std::process::Command,
+    ) -> Result<(std::process::Child, Connection), RemoteError> {
+        let (process, link) = child::spawn(command, &self.inner.options)?;
+        let peer = format!("child:{}", process.id());
+        let session = self.serve(Arc::new(link), peer);
+        Ok((process, Connection { session }))
     }
 
     /// Starts serving one connection.

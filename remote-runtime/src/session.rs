@@ -95,6 +95,8 @@ pub(crate) struct Session {
     releases: Mutex<Vec<(u64, u64)>>,
     flushing: Mutex<()>,
     closed: AtomicBool,
+    /// Set when the peer's Hello arrived: a real peer, not a stray connect.
+    established: AtomicBool,
     close_reason: Mutex<Option<RemoteError>>,
     pub(crate) reader_gen: AtomicU64,
     /// When the current reader started handling its frame (ms + 1; 0 when
@@ -148,6 +150,7 @@ impl Session {
             releases: Mutex::default(),
             flushing: Mutex::default(),
             closed: AtomicBool::new(false),
+            established: AtomicBool::new(false),
             close_reason: Mutex::default(),
             reader_gen: AtomicU64::new(0),
             busy_since: AtomicU64::new(0),
@@ -180,6 +183,11 @@ impl Session {
             Keep::Weak(self.weak_self.clone())
         };
         reader::spawn(self.link.clone(), keep, generation, self.weak_self.clone());
+    }
+
+    /// True once the peer introduced itself (its Hello arrived).
+    pub(crate) fn is_established(&self) -> bool {
+        self.established.load(Ordering::Acquire)
     }
 
     pub(crate) fn is_closed(&self) -> bool {
@@ -599,7 +607,10 @@ impl Session {
                 };
                 self.send_reply_as(id, Ok(answer), FrameKind::Ping);
             }
-            Header::Hello { lease_ms } => self.lease.set_peer_lease(lease_ms),
+            Header::Hello { lease_ms } => {
+                self.lease.set_peer_lease(lease_ms);
+                self.established.store(true, Ordering::Release);
+            }
             Header::Renew => {}
             Header::Site {
                 id,

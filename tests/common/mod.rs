@@ -232,6 +232,26 @@ impl Transport for Unix {
     }
 }
 
+pub struct Tcp;
+impl Transport for Tcp {
+    const NAME: &'static str = "tcp";
+    fn serve(server: &Server) -> Box<dyn Fn() -> Client + Send + Sync> {
+        let listener = server.listen_tcp("127.0.0.1:0").expect("listen");
+        let addr = listener.local_addr().expect("tcp address");
+        Box::new(move || {
+            let _keep = &listener;
+            Client::connect_tcp(addr).expect("tcp connect")
+        })
+    }
+    fn connect_with(server: &Server, options: remote::Options) -> Client {
+        let listener = server.listen_tcp("127.0.0.1:0").expect("listen");
+        let addr = listener.local_addr().expect("tcp address");
+        let client = Client::connect_tcp_with(addr, options).expect("tcp connect");
+        drop(listener);
+        client
+    }
+}
+
 /// A fresh directory under the system temp dir, unique per call.
 pub fn tempdir() -> std::path::PathBuf {
     static N: AtomicU64 = AtomicU64::new(0);

@@ -1,8 +1,11 @@
 //! Transports: how frames move between two sessions. Each transport is one
 //! file; all of them hand whole frames to the session through [`Link`].
 
+pub(crate) mod child;
 pub(crate) mod in_process;
+pub(crate) mod listener;
 pub(crate) mod stream;
+pub(crate) mod tcp;
 pub(crate) mod unix;
 
 use std::sync::Weak;

@@ -1,4 +1,4 @@
-//! Framing over a byte stream (Unix socket today, TCP next): a `u32` length
+//! Framing over a byte stream (Unix socket, TCP): a `u32` length
 //! prefix, checked against the limit before anything is allocated.
 
 use std::io::{BufReader, Read, Write};
@@ -16,6 +16,18 @@ pub(crate) trait Socket: Read + Write + Send + Sync + Sized + 'static {
     fn try_clone(&self) -> std::io::Result<Self>;
     fn shutdown(&self, how: Shutdown) -> std::io::Result<()>;
     fn set_write_timeout(&self, timeout: Option<Duration>) -> std::io::Result<()>;
+}
+
+impl Socket for std::net::TcpStream {
+    fn try_clone(&self) -> std::io::Result<Self> {
+        std::net::TcpStream::try_clone(self)
+    }
+    fn shutdown(&self, how: Shutdown) -> std::io::Result<()> {
+        std::net::TcpStream::shutdown(self, how)
+    }
+    fn set_write_timeout(&self, timeout: Option<Duration>) -> std::io::Result<()> {
+        std::net::TcpStream::set_write_timeout(self, timeout)
+    }
 }
 
 impl Socket for std::os::unix::net::UnixStream {

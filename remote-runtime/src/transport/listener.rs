@@ -1,0 +1,162 @@
+//! One accept loop for every listening transport, and the handle that stops
+//! it.
+
+use std::io;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+
+use super::stream::{Socket, StreamLink};
+use crate::options::Options;
+
+/// Where a [`Listener`] accepts connections.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ListenAddr {
+    /// A Unix domain socket's path.
+    Unix(std::path::PathBuf),
+    /// A TCP address.
+    Tcp(std::net::SocketAddr),
+}
+
+/// A server listening for connections; it stops accepting when closed or
+/// dropped (a Unix socket's file is removed then). Connections already made
+/// stay up, including those whose `connect` returned just before.
+pub struct Listener {
+    addr: ListenAddr,
+    stop: Arc<AtomicBool>,
+    thread: Option<JoinHandle<()>>,
+    wake: Box<dyn Fn() + Send + Sync>,
+}
+
+impl std::fmt::Debug for Listener {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Listener")
+            .field("addr", &self.addr)
+            .finish()
+    }
+}
+
+impl Listener {
+    /// Where it listens (for TCP, the bound address, with the port chosen by
+    /// the system when 0 was asked for).
+    pub fn addr(&self) -> &ListenAddr {
+        &self.addr
+    }
+
+    /// The bound TCP address, if this is a TCP listener.
+    pub fn local_addr(&self) -> Option<std::net::SocketAddr> {
+        match self.addr {
+            ListenAddr::Tcp(a) => Some(a),
+            ListenAddr::Unix(_) => None,
+        }
+    }
+
+    /// Stops accepting connections.
+    pub fn close(mut self) {
+        self.stop_accepting();
+    }
+
+    fn stop_accepting(&mut self) {
+        if self.stop.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        // Wake the blocked accept() with a connection of our own.
+        (self.wake)();
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+        if let ListenAddr::Unix(path) = &self.addr {
+            let _ = std::fs::remove_file(path);
+        }
+    }
+}
+
+impl Drop for Listener {
+    fn drop(&mut self) {
+        self.stop_accepting();
+    }
+}
+
+/// A bound listening socket.
+pub(crate) trait Acceptor: Send + 'static {
+    type Stream: Socket;
+    fn accept(&self) -> io::Result<Self::Stream>;
+    fn set_nonblocking(&self, on: bool) -> io::Result<()>;
+    /// Readies an accepted stream (blocking mode, TCP_NODELAY).
+    fn prepare(stream: &Self::Stream) -> io::Result<()>;
+}
+
+impl Acceptor for std::os::unix::net::UnixListener {
+    type Stream = std::os::unix::net::UnixStream;
+    fn accept(&self) -> io::Result<Self::Stream> {
+        std::os::unix::net::UnixListener::accept(self).map(|(s, _)| s)
+    }
+    fn set_nonblocking(&self, on: bool) -> io::Result<()> {
+        std::os::unix::net::UnixListener::set_nonblocking(self, on)
+    }
+    fn prepare(stream: &Self::Stream) -> io::Result<()> {
+        stream.set_nonblocking(false)
+    }
+}
+
+impl Acceptor for std::net::TcpListener {
+    type Stream = std::net::TcpStream;
+    fn accept(&self) -> io::Result<Self::Stream> {
+        std::net::TcpListener::accept(self).map(|(s, _)| s)
+    }
+    fn set_nonblocking(&self, on: bool) -> io::Result<()> {
+        std::net::TcpListener::set_nonblocking(self, on)
+    }
+    fn prepare(stream: &Self::Stream) -> io::Result<()> {
+        stream.set_nonblocking(false)?;
+        stream.set_nodelay(true)
+    }
+}
+
+/// Runs the accept loop of `acceptor` on its own thread; `on_accept` gets a
+/// link and a peer label for each connection.
+pub(crate) fn spawn<A: Acceptor>(
+    acceptor: A,
+    addr: ListenAddr,
+    options: Options,
+    label: impl Fn(&A::Stream) -> String + Send + 'static,
+    wake: Box<dyn Fn() + Send + Sync>,
+    on_accept: impl Fn(Arc<StreamLink<A::Stream>>, String) + Send + 'static,
+) -> io::Result<Listener> {
+    let stop = Arc::new(AtomicBool::new(false));
+    let stopping = stop.clone();
+    let serve = move |stream: io::Result<A::Stream>| {
+        let link = stream.and_then(|s| {
+            A::prepare(&s)?;
+            let peer = label(&s);
+            Ok((StreamLink::new(s, &options)?, peer))
+        });
+        match link {
+            Ok((link, peer)) => on_accept(Arc::new(link), peer),
+            Err(e) => tracing::warn!(error = %e, "accept failed"),
+        }
+    };
+    let thread = std::thread::Builder::new()
+        .name("remote-accept".into())
+        .spawn(move || loop {
+            serve(acceptor.accept());
+            if stopping.load(Ordering::Acquire) {
+                // Serve what was already queued (clients whose connect
+                // returned), then stop. The waker's own connection is among
+                // them and simply ends.
+                if acceptor.set_nonblocking(true).is_ok() {
+                    while let Ok(stream) = acceptor.accept() {
+                        serve(Ok(stream));
+                    }
+                }
+                return;
+            }
+        })?;
+    Ok(Listener {
+        addr,
+        stop,
+        thread: Some(thread),
+        wake,
+    })
+}
