@@ -28,6 +28,7 @@ fn main() {
         let result = match role.as_str() {
             "serve" => roles::serve(&args[0]),
             "hold" => roles::hold(&args[0], args[1].parse().expect("count")),
+            "child-client" => roles::child_client(),
             other => panic!("unknown role {other}"),
         };
         result.expect("child role failed");
@@ -54,6 +55,17 @@ fn main() {
             "a_stopped_client_loses_its_lease_and_is_told_when_it_resumes",
             || {
                 a_stopped_client_loses_its_lease_and_is_told_when_it_resumes();
+                Ok(())
+            },
+        ),
+        libtest_mimic::Trial::test("a_spawned_child_connects_back_and_both_sides_call", || {
+            a_spawned_child_connects_back_and_both_sides_call();
+            Ok(())
+        }),
+        libtest_mimic::Trial::test(
+            "from_parent_outside_a_spawned_child_is_a_clear_error",
+            || {
+                from_parent_outside_a_spawned_child_is_a_clear_error();
                 Ok(())
             },
         ),
@@ -209,4 +221,55 @@ fn a_stopped_client_loses_its_lease_and_is_told_when_it_resumes() {
     assert_eq!(answer, "Some(Err(LeaseExpired))");
     drop(stdin);
     assert!(child.wait().unwrap().success());
+}
+
+fn a_spawned_child_connects_back_and_both_sides_call() {
+    let calc = Arc::new(MyCalc::default());
+    let server = Server::new();
+    server.export("calculator", calc.clone() as Arc<dyn Calculator>);
+    let mut command = Command::new(std::env::current_exe().expect("test exe"));
+    command
+        .env(ROLE, "child-client")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped());
+    let (mut child, connection) = server.spawn_child(command).expect("spawn child");
+    assert_eq!(connection.peer(), format!("child:{}", child.id()));
+    let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
+    let line = lines.next().expect("a line").expect("utf-8");
+    assert_eq!(
+        line,
+        format!("sum 42 counter 5 parent {}", std::process::id())
+    );
+    assert_eq!(calc.live(), 1, "the child holds one counter of ours");
+    // The other direction: the parent calls the child's own object.
+    let start = Instant::now();
+    let theirs: CalculatorProxy = loop {
+        match connection.require("child-calculator") {
+            Ok(p) => break p,
+            Err(RemoteError::NoSuchExport { .. }) if start.elapsed() < BOUND => {
+                std::thread::sleep(Duration::from_millis(2))
+            }
+            Err(e) => panic!("{e}"),
+        }
+    };
+    assert_eq!(theirs.pid().unwrap(), child.id());
+    // The child dies: its connection ends and what it held is released.
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let start = Instant::now();
+    while calc.live() != 0 || !connection.is_closed() {
+        assert!(start.elapsed() < BOUND, "child's handles not released");
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    assert!(matches!(theirs.add(1, 1), Err(RemoteError::Disconnected)));
+}
+
+fn from_parent_outside_a_spawned_child_is_a_clear_error() {
+    if std::env::var_os(remote::PARENT_SOCKET_ENV).is_some() {
+        return;
+    }
+    match Client::from_parent() {
+        Err(RemoteError::Io(message)) => assert!(message.contains("spawn_child"), "{message}"),
+        other => panic!("expected an Io error, got {other:?}"),
+    }
 }

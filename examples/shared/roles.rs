@@ -46,3 +46,27 @@ fn wait_for_stdin_to_close() -> Result<(), Box<dyn std::error::Error>> {
     std::io::stdin().read_to_end(&mut sink)?;
     Ok(())
 }
+
+/// A child started by `Server::spawn_child`: connects back, uses the parent's
+/// calculator, exports a counter of its own for the parent, prints what it
+/// saw, then waits until stdin closes.
+pub fn child_client() -> Result<(), Box<dyn std::error::Error>> {
+    let client = Client::from_parent()?;
+    let calc: CalculatorProxy = client.require("calculator")?;
+    let counter = calc.spawn_counter(5)?;
+    println!(
+        "sum {} counter {} parent {}",
+        calc.add(40, 2)?,
+        counter.next()?,
+        calc.pid()?
+    );
+    client.export(
+        "child-calculator",
+        Arc::new(MyCalc::default()) as Arc<dyn Calculator>,
+    );
+    std::io::stdout().flush()?;
+    let keep = (client, calc, counter);
+    wait_for_stdin_to_close()?;
+    drop(keep);
+    Ok(())
+}
