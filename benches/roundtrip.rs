@@ -397,7 +397,7 @@ fn blocking_proxy_bench(client: Client, keep: impl Sized + 'static) -> Bench {
 fn unix_client(cfg: &Cfg, name: &str) -> (Client, (Server, remote::UnixListener)) {
     let server = calc_server();
     let listener = server.listen_unix(cfg.sock(name)).expect("listen");
-    let client = Client::connect_unix(listener.path()).expect("connect");
+    let client = Client::connect_unix(listener.path().expect("a unix listener")).expect("connect");
     (client, (server, listener))
 }
 

@@ -8,6 +8,8 @@
 //!   prints `ready` once listening.
 //! - `two_process hold PATH N`: connect, take N counters, print `holding`,
 //!   then wait until killed or stdin closes.
+//! - `two_process child`: as a child started by `Server::spawn_child`,
+//!   connect back to the parent and use its calculator.
 
 #[path = "shared/calc.rs"]
 mod calc;
@@ -25,6 +27,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     match args.get(1).map(String::as_str) {
         Some("serve") => roles::serve(&args[2]),
         Some("hold") => roles::hold(&args[2], args[3].parse()?),
+        Some("child") => roles::child_client(),
         _ => parent(),
     }
 }

@@ -3,6 +3,8 @@
 //! `#[remote_object]` macro implements [`Dispatch`] for each trait.
 
 use std::any::Any;
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
 
 use serde::{de::DeserializeOwned, Serialize};
@@ -61,6 +63,13 @@ pub fn encode_snapshot<P: Serialize>(props: &P) -> Result<Vec<u8>, RemoteError> 
     context::encode_plain(props)
 }
 
+/// Encodes a finished async method's value for its connection.
+pub(crate) type EncodeLater =
+    Box<dyn FnOnce(&Arc<Session>, u32) -> Result<Encoded, RemoteError> + Send>;
+
+/// An async method's running future, producing its encoder.
+pub(crate) type Deferred = Pin<Box<dyn Future<Output = EncodeLater> + Send>>;
+
 /// One incoming call, as seen by a dispatcher.
 pub struct Call<'a> {
     pub(crate) session: &'a Arc<Session>,
@@ -68,6 +77,7 @@ pub struct Call<'a> {
     pub(crate) caps: Vec<Cap>,
     pub(crate) site: u32,
     pub(crate) reply: Option<Encoded>,
+    pub(crate) deferred: Option<Deferred>,
 }
 
 impl Call<'_> {
@@ -80,6 +90,22 @@ impl Call<'_> {
     pub fn reply<R: Serialize + ?Sized>(&mut self, value: &R) -> Result<(), RemoteError> {
         self.reply = Some(context::encode(self.session, value, self.site)?);
         Ok(())
+    }
+
+    /// Replies with the value of `future` once it completes (an `async fn`
+    /// method): it runs on the async runtime, and the connection goes on
+    /// serving meanwhile.
+    pub fn reply_later<F, R>(&mut self, future: F)
+    where
+        F: Future<Output = R> + Send + 'static,
+        R: Serialize + Send + 'static,
+    {
+        self.deferred = Some(Box::pin(async move {
+            let value = future.await;
+            Box::new(move |session: &Arc<Session>, site: u32| {
+                context::encode(session, &value, site)
+            }) as EncodeLater
+        }));
     }
 }
 

@@ -5,7 +5,7 @@
 //! releases everything that peer held.
 
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::sync::OnceLock;
+use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 /// Milliseconds since this process first asked.
@@ -18,11 +18,23 @@ pub(crate) struct Lease {
     own_ms: u64,
     renew_cap_ms: u64,
     peer_ms: AtomicU64,
-    last_heard: AtomicU64,
-    last_sent: AtomicU64,
+    /// Frames received and sent: counted on the hot path (no clock read),
+    /// turned into times by the maintenance thread when it looks.
+    heard: AtomicU64,
+    sent: AtomicU64,
     /// Frames being handled right now: while we serve the peer's call, its
     /// silence is ours, not its.
     busy: AtomicUsize,
+    seen: Mutex<Seen>,
+}
+
+/// What the maintenance thread saw last: the counters, and when they last
+/// changed.
+struct Seen {
+    heard: u64,
+    heard_at: u64,
+    sent: u64,
+    sent_at: u64,
 }
 
 impl Lease {
@@ -32,9 +44,15 @@ impl Lease {
             own_ms: own.as_millis() as u64,
             renew_cap_ms: renew_cap.as_millis() as u64,
             peer_ms: AtomicU64::new(0),
-            last_heard: AtomicU64::new(now),
-            last_sent: AtomicU64::new(now),
+            heard: AtomicU64::new(0),
+            sent: AtomicU64::new(0),
             busy: AtomicUsize::new(0),
+            seen: Mutex::new(Seen {
+                heard: 0,
+                heard_at: now,
+                sent: 0,
+                sent_at: now,
+            }),
         }
     }
 
@@ -47,11 +65,11 @@ impl Lease {
     }
 
     pub(crate) fn heard(&self) {
-        self.last_heard.store(now_ms(), Ordering::Relaxed);
+        self.heard.fetch_add(1, Ordering::Relaxed);
     }
 
     pub(crate) fn sent(&self) {
-        self.last_sent.store(now_ms(), Ordering::Relaxed);
+        self.sent.fetch_add(1, Ordering::Relaxed);
     }
 
     pub(crate) fn enter(&self) {
@@ -72,20 +90,36 @@ impl Lease {
         }
     }
 
+    fn observe(&self, now: u64) -> std::sync::MutexGuard<'_, Seen> {
+        let mut seen = self.seen.lock().unwrap_or_else(|e| e.into_inner());
+        let heard = self.heard.load(Ordering::Relaxed);
+        if heard != seen.heard {
+            seen.heard = heard;
+            seen.heard_at = now;
+        }
+        let sent = self.sent.load(Ordering::Relaxed);
+        if sent != seen.sent {
+            seen.sent = sent;
+            seen.sent_at = now;
+        }
+        seen
+    }
+
     pub(crate) fn renew_due(&self, now: u64) -> bool {
-        now.saturating_sub(self.last_sent.load(Ordering::Relaxed)) >= self.renew_interval_ms()
+        now.saturating_sub(self.observe(now).sent_at) >= self.renew_interval_ms()
     }
 
     /// True when the peer has been silent for a whole lease while we were not
     /// busy serving it.
     pub(crate) fn lapsed(&self, now: u64) -> bool {
-        self.busy.load(Ordering::Acquire) == 0
-            && now.saturating_sub(self.last_heard.load(Ordering::Relaxed)) > self.own_ms
+        let heard_at = self.observe(now).heard_at;
+        self.busy.load(Ordering::Acquire) == 0 && now.saturating_sub(heard_at) > self.own_ms
     }
 
-    /// How long until the peer's lease lapses if it stays silent.
+    /// How long until the peer's lease lapses if it stays silent (as of the
+    /// maintenance thread's last look).
     pub(crate) fn remaining(&self, now: u64) -> Duration {
-        let silent = now.saturating_sub(self.last_heard.load(Ordering::Relaxed));
+        let silent = now.saturating_sub(self.observe(now).heard_at);
         Duration::from_millis(self.own_ms.saturating_sub(silent))
     }
 
@@ -115,8 +149,20 @@ mod tests {
         let later = now_ms() + 1_000;
         assert!(l.lapsed(later));
         l.enter();
-        assert!(!l.lapsed(later));
+        assert!(!l.lapsed(later + 1_000));
         l.leave();
-        assert!(!l.lapsed(now_ms()));
+        // Leaving counts as hearing from the peer, seen at the next look.
+        assert!(!l.lapsed(later + 1_050));
+        assert!(l.lapsed(later + 1_200));
+    }
+
+    #[test]
+    fn renewal_is_due_only_after_a_quiet_interval() {
+        let l = Lease::new(Duration::from_secs(30), Duration::from_millis(100));
+        let t = now_ms();
+        l.sent();
+        assert!(!l.renew_due(t + 10));
+        assert!(!l.renew_due(t + 100));
+        assert!(l.renew_due(t + 111));
     }
 }

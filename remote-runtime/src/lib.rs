@@ -17,6 +17,7 @@ mod process;
 mod reader;
 mod registry;
 mod remote;
+mod rt;
 mod server;
 mod session;
 mod stats;

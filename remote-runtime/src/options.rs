@@ -26,6 +26,8 @@ pub enum FrameKind {
     Site,
     /// The owner telling its peer that the peer's lease expired.
     LeaseExpired,
+    /// A server shutting down, telling its peer.
+    Goodbye,
 }
 
 /// What a [`FrameHook`] decides for one outgoing frame.
@@ -64,6 +66,9 @@ pub struct Options {
     pub(crate) renew_every: Duration,
     pub(crate) warn_handles: usize,
     pub(crate) hook: Option<Arc<dyn FrameHook>>,
+    pub(crate) call_timeout: Option<Duration>,
+    pub(crate) drain_timeout: Duration,
+    pub(crate) runtime: Option<tokio::runtime::Handle>,
 }
 
 impl Default for Options {
@@ -74,6 +79,9 @@ impl Default for Options {
             renew_every: Duration::from_secs(10),
             warn_handles: 10_000,
             hook: None,
+            call_timeout: None,
+            drain_timeout: Duration::from_secs(10),
+            runtime: None,
         }
     }
 }
@@ -86,6 +94,9 @@ impl fmt::Debug for Options {
             .field("renew_every", &self.renew_every)
             .field("warn_handles", &self.warn_handles)
             .field("hook", &self.hook.is_some())
+            .field("call_timeout", &self.call_timeout)
+            .field("drain_timeout", &self.drain_timeout)
+            .field("runtime", &self.runtime.is_some())
             .finish()
     }
 }
@@ -127,6 +138,30 @@ impl Options {
     /// of the peer's source that obtained them. Default 10,000.
     pub fn warn_handles(mut self, threshold: usize) -> Self {
         self.warn_handles = threshold.max(1);
+        self
+    }
+
+    /// A deadline for every call this side makes (blocking or async): past
+    /// it the call fails with [`RemoteError::Timeout`](crate::RemoteError::Timeout)
+    /// (the peer may still run it). Default: none; a call still ends at once
+    /// when the connection does.
+    pub fn call_timeout(mut self, timeout: Duration) -> Self {
+        self.call_timeout = Some(timeout);
+        self
+    }
+
+    /// How long [`Server::shutdown`](crate::Server::shutdown) waits for calls
+    /// already running before it closes anyway. Default 10 s.
+    pub fn drain_timeout(mut self, timeout: Duration) -> Self {
+        self.drain_timeout = timeout;
+        self
+    }
+
+    /// The tokio runtime that runs `async fn` methods of this side's objects.
+    /// Default: a small runtime of the library's own (two worker threads),
+    /// started on first use.
+    pub fn runtime(mut self, handle: tokio::runtime::Handle) -> Self {
+        self.runtime = Some(handle);
         self
     }
 

@@ -15,7 +15,6 @@ use std::cell::RefCell;
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Weak};
 
-use crate::lease::now_ms;
 use crate::session::{Keep, Session};
 use crate::transport::Link;
 
@@ -45,12 +44,7 @@ fn run(link: Arc<dyn Link>, keep: Keep, generation: u64, weak: Weak<Session>) {
         match received {
             Ok(frame) => {
                 READER.with(|r| *r.borrow_mut() = Some((weak.clone(), generation)));
-                session.busy_gen.store(generation, Ordering::Release);
-                session.busy_since.store(now_ms() + 1, Ordering::Release);
                 session.handle_frame(frame);
-                if session.reader_gen.load(Ordering::Acquire) == generation {
-                    session.busy_since.store(0, Ordering::Release);
-                }
                 READER.with(|r| *r.borrow_mut() = None);
             }
             Err(e) => {
@@ -59,6 +53,26 @@ fn run(link: Arc<dyn Link>, keep: Keep, generation: u64, weak: Weak<Session>) {
             }
         }
     }
+}
+
+/// Runs user code (a method served inline) on the reader, letting the
+/// watchdog hand the reader role on if it runs long. Only here: everything
+/// else a reader does with a frame happens in the order frames arrived.
+pub(crate) fn serving<R>(session: &Session, user_code: impl FnOnce() -> R) -> R {
+    let generation = READER.with(|r| r.borrow().as_ref().map(|(_, g)| *g));
+    let Some(generation) = generation else {
+        return user_code();
+    };
+    static CALLS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+    session.busy_gen.store(generation, Ordering::Release);
+    session
+        .busy_call
+        .store(CALLS.fetch_add(1, Ordering::Relaxed), Ordering::Release);
+    let result = user_code();
+    if session.reader_gen.load(Ordering::Acquire) == generation {
+        session.busy_call.store(0, Ordering::Release);
+    }
+    result
 }
 
 /// Called before any blocking wait: if this thread is a reader, a new reader
@@ -85,8 +99,8 @@ pub(crate) fn before_blocking() {
     }
 }
 
-/// How long a call may hold the reader before the watchdog hands the reader
-/// role to a fresh thread.
+/// How often the watchdog looks while a call runs: a call seen at two looks
+/// in a row has held the reader for at least this long and loses it.
 const SLOW_CALL_MS: u64 = 5;
 
 fn watchdog() -> &'static crossbeam_channel::Sender<Weak<Session>> {
@@ -97,7 +111,9 @@ fn watchdog() -> &'static crossbeam_channel::Sender<Weak<Session>> {
         let spawned = std::thread::Builder::new()
             .name("remote-watchdog".into())
             .spawn(move || {
-                let mut watched: Vec<Weak<Session>> = Vec::new();
+                // Each connection with the call it was serving at the last
+                // look: the same call seen twice has run for a whole tick.
+                let mut watched: Vec<(Weak<Session>, u64)> = Vec::new();
                 let mut any_busy = false;
                 loop {
                     // Idle connections cost a wake-up every 20 ms; while a
@@ -111,33 +127,30 @@ fn watchdog() -> &'static crossbeam_channel::Sender<Weak<Session>> {
                         rx.recv_timeout(tick)
                     };
                     match got {
-                        Ok(weak) => watched.push(weak),
+                        Ok(weak) => watched.push((weak, 0)),
                         Err(crossbeam_channel::RecvTimeoutError::Timeout) => {}
                         Err(crossbeam_channel::RecvTimeoutError::Disconnected) => return,
                     }
                     while let Ok(weak) = rx.try_recv() {
-                        watched.push(weak);
+                        watched.push((weak, 0));
                     }
-                    let now = now_ms() + 1;
                     any_busy = false;
-                    watched.retain(|weak| {
+                    watched.retain_mut(|(weak, last_seen)| {
                         let Some(session) = weak.upgrade() else {
                             return false;
                         };
                         if session.is_closed() {
                             return false;
                         }
-                        let since = session.busy_since.load(Ordering::Acquire);
-                        if since != 0 {
+                        let call = session.busy_call.load(Ordering::Acquire);
+                        if call != 0 {
                             any_busy = true;
-                            if now.saturating_sub(since) >= SLOW_CALL_MS {
-                                hand_off(
-                                    &session,
-                                    session.busy_gen.load(Ordering::Acquire),
-                                    "slow call",
-                                );
+                            if call == *last_seen {
+                                let generation = session.busy_gen.load(Ordering::Acquire);
+                                hand_off(&session, generation, "slow call");
                             }
                         }
+                        *last_seen = call;
                         true
                     });
                 }
@@ -162,7 +175,7 @@ fn hand_off(session: &Session, from: u64, why: &'static str) {
         .compare_exchange(from, from + 1, Ordering::AcqRel, Ordering::Acquire)
         .is_ok()
     {
-        session.busy_since.store(0, Ordering::Release);
+        session.busy_call.store(0, Ordering::Release);
         tracing::trace!(peer = %session.peer, why, "reader handed off");
         session.spawn_reader(from + 1);
     }

@@ -35,6 +35,7 @@ struct ServerInner {
     registry: Arc<Registry>,
     sessions: Mutex<Vec<Weak<Session>>>,
     options: Options,
+    shutting_down: std::sync::atomic::AtomicBool,
     on_connect: RwLock<Vec<Arc<ConnectHook>>>,
     versions: Arc<RwLock<BTreeMap<String, String>>>,
 }
@@ -67,6 +68,7 @@ impl Server {
                 registry: Arc::default(),
                 sessions: Mutex::default(),
                 options,
+                shutting_down: Default::default(),
                 on_connect: RwLock::default(),
                 versions: Arc::default(),
             }),
@@ -251,6 +253,14 @@ impl Server {
             self.inner.options.clone(),
             &setup,
         );
+        if self
+            .inner
+            .shutting_down
+            .load(std::sync::atomic::Ordering::Acquire)
+        {
+            session.close(&RemoteError::Disconnected);
+            return session;
+        }
         let mut sessions = self
             .inner
             .sessions
@@ -277,6 +287,33 @@ impl Server {
             exported: peers.iter().map(|p| p.exported).sum(),
             imported: peers.iter().map(|p| p.imported).sum(),
             peers,
+        }
+    }
+
+    /// Shuts the server down gracefully: new connections and new calls are
+    /// refused, calls already running finish (for at most
+    /// [`Options::drain_timeout`]), every client is told and sees
+    /// `Disconnected` at once, and everything the clients held is released.
+    /// Returns when every connection is closed. Listeners stay open until
+    /// dropped, but every connection they accept is closed at once.
+    pub fn shutdown(&self) {
+        self.inner
+            .shutting_down
+            .store(true, std::sync::atomic::Ordering::Release);
+        let sessions: Vec<Arc<Session>> = {
+            let sessions = self
+                .inner
+                .sessions
+                .lock()
+                .unwrap_or_else(|e| e.into_inner());
+            sessions.iter().filter_map(Weak::upgrade).collect()
+        };
+        let deadline = std::time::Instant::now() + self.inner.options.drain_timeout;
+        for session in &sessions {
+            session.begin_drain();
+        }
+        for session in &sessions {
+            session.finish_drain(deadline);
         }
     }
 

@@ -52,6 +52,16 @@ struct Pending {
     closed: bool,
 }
 
+/// What serving a call produced: its reply, or a future of it (an async
+/// method, run on the async runtime).
+enum Served {
+    Now(Result<Encoded, RemoteError>),
+    Later {
+        future: crate::dispatch::Deferred,
+        method: String,
+    },
+}
+
 /// A call queued for the connection's callback thread.
 struct OrderedCall {
     target: Arc<dyn Dispatch>,
@@ -95,13 +105,18 @@ pub(crate) struct Session {
     releases: Mutex<Vec<(u64, u64)>>,
     flushing: Mutex<()>,
     closed: AtomicBool,
+    /// Calls being served (inline, on the callback thread, or async), and
+    /// whether new ones are refused (a shutdown is draining them).
+    serving: Mutex<usize>,
+    served_all: std::sync::Condvar,
+    draining: AtomicBool,
     /// Set when the peer's Hello arrived: a real peer, not a stray connect.
     established: AtomicBool,
     close_reason: Mutex<Option<RemoteError>>,
     pub(crate) reader_gen: AtomicU64,
-    /// When the current reader started handling its frame (ms + 1; 0 when
-    /// idle), and its generation: read by the watchdog.
-    pub(crate) busy_since: AtomicU64,
+    /// The call the current reader is running user code for (0 when none),
+    /// and the reader's generation: read by the watchdog.
+    pub(crate) busy_call: AtomicU64,
     pub(crate) busy_gen: AtomicU64,
     strong_readers: bool,
     pub(crate) options: Options,
@@ -150,10 +165,13 @@ impl Session {
             releases: Mutex::default(),
             flushing: Mutex::default(),
             closed: AtomicBool::new(false),
+            serving: Mutex::new(0),
+            served_all: std::sync::Condvar::new(),
+            draining: AtomicBool::new(false),
             established: AtomicBool::new(false),
             close_reason: Mutex::default(),
             reader_gen: AtomicU64::new(0),
-            busy_since: AtomicU64::new(0),
+            busy_call: AtomicU64::new(0),
             busy_gen: AtomicU64::new(0),
             strong_readers,
             lease: Lease::new(options.lease, options.renew_every),
@@ -329,6 +347,9 @@ impl Session {
             self.cancel(id);
             self.uncount(&encoded.counted);
             return Err(e);
+        }
+        if let Some(timeout) = self.options.call_timeout {
+            crate::timer::fail_after(self.weak_self.clone(), id, timeout);
         }
         Ok(id)
     }
@@ -558,6 +579,9 @@ impl Session {
                 match target {
                     // Callbacks run one at a time, in the order they were
                     // made, on this connection's callback thread.
+                    _ if !self.begin_serving() => {
+                        self.finish_call(id, Err(RemoteError::Disconnected));
+                    }
                     Some(target) if target.ordered() => self.queue_ordered(OrderedCall {
                         target,
                         id,
@@ -569,8 +593,10 @@ impl Session {
                     }),
                     target => {
                         let payload = &frame.buf[payload_at..];
-                        let outcome = self.serve_call(target, object, method, site, payload, caps);
-                        self.finish_call(id, outcome);
+                        let served = reader::serving(self, || {
+                            self.serve_call(target, object, method, site, payload, caps)
+                        });
+                        self.complete_served(id, site, served);
                     }
                 }
             }
@@ -618,6 +644,7 @@ impl Session {
                 line,
                 column,
             } => lock(&self.site_names).name(id, format!("{file}:{line}:{column}")),
+            Header::Goodbye => self.close(&RemoteError::Disconnected),
             Header::LeaseExpired => {
                 tracing::warn!(peer = %self.peer, "our lease expired: the peer released everything we held");
                 self.close(&RemoteError::LeaseExpired);
@@ -680,7 +707,7 @@ impl Session {
                             return;
                         };
                         let payload = &call.frame.buf[call.payload_at..];
-                        let outcome = session.serve_call(
+                        let served = session.serve_call(
                             Some(call.target.clone()),
                             0,
                             call.method,
@@ -688,7 +715,7 @@ impl Session {
                             payload,
                             call.caps,
                         );
-                        session.finish_call(call.id, outcome);
+                        session.complete_served(call.id, call.site, served);
                     }
                 });
             match spawned {
@@ -698,10 +725,83 @@ impl Session {
         }
         match queue.as_ref() {
             Some(tx) => {
-                let _ = tx.send(call);
+                if tx.send(call).is_err() {
+                    self.end_serving();
+                }
             }
-            None => drop(call),
+            None => {
+                drop(call);
+                self.end_serving();
+            }
         }
+    }
+
+    /// Counts a call being served; false once the connection is draining
+    /// (the call is then refused).
+    fn begin_serving(&self) -> bool {
+        if self.draining.load(Ordering::Acquire) {
+            return false;
+        }
+        *lock(&self.serving) += 1;
+        true
+    }
+
+    fn end_serving(&self) {
+        let mut serving = lock(&self.serving);
+        *serving = serving.saturating_sub(1);
+        if *serving == 0 {
+            self.served_all.notify_all();
+        }
+    }
+
+    /// Sends the reply of a served call now, or once its future completes.
+    fn complete_served(self: &Arc<Self>, id: u64, site: u32, served: Served) {
+        match served {
+            Served::Now(outcome) => {
+                self.finish_call(id, outcome);
+                self.end_serving();
+            }
+            Served::Later { future, method } => {
+                let session = self.clone();
+                crate::rt::spawn(
+                    self.options.runtime.as_ref(),
+                    Box::pin(async move {
+                        let outcome = match crate::rt::CatchUnwind(future).await {
+                            Ok(encode) => encode(&session, site),
+                            Err(panic) => {
+                                let message = panic_message(&*panic);
+                                tracing::warn!(peer = %session.peer, %method, %message, "remote method panicked");
+                                Err(RemoteError::Panic { method, message })
+                            }
+                        };
+                        session.finish_call(id, outcome);
+                        session.end_serving();
+                    }),
+                );
+            }
+        }
+    }
+
+    /// Stops taking new calls; calls already running go on.
+    pub(crate) fn begin_drain(&self) {
+        self.draining.store(true, Ordering::Release);
+    }
+
+    /// Waits (at most until `deadline`) for running calls to finish, then
+    /// tells the peer goodbye and closes.
+    pub(crate) fn finish_drain(&self, deadline: std::time::Instant) {
+        let serving = lock(&self.serving);
+        let wait = deadline.saturating_duration_since(std::time::Instant::now());
+        let (serving, _) = self
+            .served_all
+            .wait_timeout_while(serving, wait, |n| *n > 0)
+            .unwrap_or_else(|e| e.into_inner());
+        if *serving > 0 {
+            tracing::warn!(peer = %self.peer, running = *serving, "closing with calls still running");
+        }
+        drop(serving);
+        let _ = self.send_header(&Header::Goodbye, FrameKind::Goodbye);
+        self.close(&RemoteError::Disconnected);
     }
 
     fn serve_call(
@@ -712,9 +812,9 @@ impl Session {
         site: u32,
         payload: &[u8],
         caps: Vec<Cap>,
-    ) -> Result<Encoded, RemoteError> {
+    ) -> Served {
         let Some(target) = target else {
-            return Err(RemoteError::NoSuchObject { id: object });
+            return Served::Now(Err(RemoteError::NoSuchObject { id: object }));
         };
         let mut call = Call {
             session: self,
@@ -722,24 +822,34 @@ impl Session {
             caps,
             site,
             reply: None,
+            deferred: None,
         };
         let span = tracing::trace_span!("call", interface = target.interface_name(), method);
         let _enter = span.enter();
+        let method_name = || {
+            format!(
+                "{}::{}",
+                target.interface_name(),
+                target.method_name(method).unwrap_or("?")
+            )
+        };
         match catch_unwind(AssertUnwindSafe(|| target.dispatch(method, &mut call))) {
-            Ok(Ok(())) => call
-                .reply
-                .take()
-                .ok_or_else(|| RemoteError::Encode("the dispatcher produced no reply".into())),
-            Ok(Err(e)) => Err(e),
+            Ok(Ok(())) => match (call.reply.take(), call.deferred.take()) {
+                (Some(reply), _) => Served::Now(Ok(reply)),
+                (None, Some(future)) => Served::Later {
+                    future,
+                    method: method_name(),
+                },
+                (None, None) => Served::Now(Err(RemoteError::Encode(
+                    "the dispatcher produced no reply".into(),
+                ))),
+            },
+            Ok(Err(e)) => Served::Now(Err(e)),
             Err(panic) => {
-                let method = format!(
-                    "{}::{}",
-                    target.interface_name(),
-                    target.method_name(method).unwrap_or("?")
-                );
+                let method = method_name();
                 let message = panic_message(&*panic);
                 tracing::warn!(peer = %self.peer, %method, %message, "remote method panicked");
-                Err(RemoteError::Panic { method, message })
+                Served::Now(Err(RemoteError::Panic { method, message }))
             }
         }
     }

@@ -44,6 +44,14 @@ impl Listener {
         &self.addr
     }
 
+    /// The socket's path, if this is a Unix listener.
+    pub fn path(&self) -> Option<&std::path::Path> {
+        match &self.addr {
+            ListenAddr::Unix(p) => Some(p),
+            ListenAddr::Tcp(_) => None,
+        }
+    }
+
     /// The bound TCP address, if this is a TCP listener.
     pub fn local_addr(&self) -> Option<std::net::SocketAddr> {
         match self.addr {

@@ -91,6 +91,9 @@ pub(crate) enum Header {
     /// The receiver's lease lapsed: the sender released everything the
     /// receiver held and is closing the connection.
     LeaseExpired,
+    /// The sender is shutting down: it finished the calls it was serving
+    /// and closes the connection.
+    Goodbye,
 }
 
 /// Where a require looks a name up.

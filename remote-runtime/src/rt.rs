@@ -1,0 +1,58 @@
+//! Where `async fn` methods run: the runtime given in the options, or a
+//! small one of the library's own, started on first use.
+
+use std::any::Any;
+use std::future::Future;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::pin::Pin;
+use std::sync::OnceLock;
+use std::task::{Context, Poll};
+
+type Task = Pin<Box<dyn Future<Output = ()> + Send>>;
+
+fn own_runtime() -> Option<&'static tokio::runtime::Runtime> {
+    static RUNTIME: OnceLock<Option<tokio::runtime::Runtime>> = OnceLock::new();
+    RUNTIME
+        .get_or_init(|| {
+            tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .thread_name("remote-async")
+                .enable_all()
+                .build()
+                .inspect_err(|e| tracing::error!(error = %e, "could not start the async runtime"))
+                .ok()
+        })
+        .as_ref()
+}
+
+/// Runs `task` on `handle`, or on the library's own runtime.
+pub(crate) fn spawn(handle: Option<&tokio::runtime::Handle>, task: Task) {
+    match handle {
+        Some(handle) => {
+            handle.spawn(task);
+        }
+        None => match own_runtime() {
+            Some(rt) => {
+                rt.spawn(task);
+            }
+            None => tracing::error!("no async runtime: an async method's call is dropped"),
+        },
+    }
+}
+
+/// Polls a future and turns a panic into an error, as the synchronous path
+/// does with `catch_unwind`.
+pub(crate) struct CatchUnwind<F>(pub(crate) F);
+
+impl<F: Future + Unpin> Future for CatchUnwind<F> {
+    type Output = Result<F::Output, Box<dyn Any + Send>>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let inner = &mut self.0;
+        match catch_unwind(AssertUnwindSafe(|| Pin::new(&mut *inner).poll(cx))) {
+            Ok(Poll::Pending) => Poll::Pending,
+            Ok(Poll::Ready(value)) => Poll::Ready(Ok(value)),
+            Err(panic) => Poll::Ready(Err(panic)),
+        }
+    }
+}
