@@ -1,5 +1,8 @@
 #![doc = include_str!("../README.md")]
 
+/// Put on an `impl` of a `#[remote_object]` trait that has `async fn`
+/// methods (the trait itself gets it from `#[remote_object]`).
+pub use async_trait::async_trait;
 pub use remote_macros::remote_object;
 pub use remote_runtime::{
     AsyncCall, Callback, Client, CloseGuard, Connection, FrameHook, FrameKind, ListenAddr,
@@ -21,6 +24,8 @@ pub mod __private {
     pub use std::string::ToString;
     pub use std::sync::Arc;
 
+    pub use async_trait::async_trait;
+    pub use remote_runtime::block_on;
     pub use remote_runtime::{
         encode_snapshot, Call, CallFuture, Dispatch, FromLocal, Interface, ObjectRef,
         PropertyFuture, Target, SNAPSHOT_METHOD,

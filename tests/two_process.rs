@@ -232,7 +232,7 @@ fn a_spawned_child_connects_back_and_both_sides_call() {
         .env(ROLE, "child-client")
         .stdin(Stdio::piped())
         .stdout(Stdio::piped());
-    let (mut child, connection) = server.spawn_child(command).expect("spawn child");
+    let (mut child, connection) = server.spawn_child(&mut command).expect("spawn child");
     assert_eq!(connection.peer(), format!("child:{}", child.id()));
     let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
     let line = lines.next().expect("a line").expect("utf-8");

@@ -29,7 +29,15 @@ pub(crate) fn expand(args: TokenStream, input: TokenStream) -> TokenStream {
     match model {
         Ok(model) => {
             let generated = gen::generate(&model);
-            quote!(#item #generated)
+            // `async fn` methods become boxed futures, so the trait stays
+            // usable as `dyn Trait`; implement it with the same attribute.
+            let async_attr = if model.has_async() {
+                let krate = &model.krate;
+                quote!(#[#krate::__private::async_trait])
+            } else {
+                quote!()
+            };
+            quote!(#async_attr #item #generated)
         }
         Err(e) => {
             let err = e.into_compile_error();

@@ -39,6 +39,8 @@ pub(crate) struct Method {
     /// Marked `#[property]`: snapshotted when the handle crosses, read from
     /// the snapshot by proxies.
     pub(crate) property: bool,
+    /// Declared `async fn`: served on the async runtime.
+    pub(crate) is_async: bool,
 }
 
 pub(crate) struct Arg {
@@ -172,6 +174,10 @@ impl Interface {
     pub(crate) fn has_properties(&self) -> bool {
         self.properties().next().is_some()
     }
+
+    pub(crate) fn has_async(&self) -> bool {
+        self.methods.iter().any(|m| m.is_async)
+    }
 }
 
 fn check_trait_header(item: &syn::ItemTrait, errors: &mut Errors) {
@@ -225,12 +231,6 @@ impl Method {
             errors.spanned(
                 &sig.ident,
                 format!("`{name}` is a method the generated proxies define; rename this method"),
-            );
-        }
-        if let Some(a) = &sig.asyncness {
-            errors.spanned(
-                a,
-                "async methods are not supported yet: declare a plain `fn`; the generated async proxy already lets callers `.await` it",
             );
         }
         if let Some(u) = &sig.unsafety {
@@ -297,6 +297,7 @@ impl Method {
             args,
             ret,
             property,
+            is_async: sig.asyncness.is_some(),
         })
     }
 }
@@ -312,6 +313,13 @@ fn property_attr(
         return Some(false);
     };
     let mut ok = true;
+    if let Some(a) = &f.sig.asyncness {
+        errors.spanned(
+            a,
+            "a #[property] cannot be `async`: it is evaluated when the handle is sent; make it a plain `fn`, or drop `#[property]`",
+        );
+        ok = false;
+    }
     if !matches!(attr.meta, syn::Meta::Path(_)) {
         errors.spanned(attr, "write `#[property]` without arguments");
         ok = false;

@@ -82,6 +82,14 @@ impl Connection {
         RequireFuture::start(&self.session, name, Scope::Exports, Location::caller())
     }
 
+    /// Sends this side's queued releases and waits until the client has
+    /// handled everything sent to it so far, and this side has handled the
+    /// releases the client had queued: the server-side twin of
+    /// [`Client::sync`](crate::Client::sync).
+    pub fn sync(&self) -> Result<(), RemoteError> {
+        self.session.sync()
+    }
+
     /// What this connection holds right now.
     pub fn stats(&self) -> SessionStats {
         self.session.stats()

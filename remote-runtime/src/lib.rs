@@ -18,6 +18,8 @@ mod reader;
 mod registry;
 mod remote;
 mod rt;
+#[doc(hidden)]
+pub use rt::block_on;
 mod server;
 mod session;
 mod stats;

@@ -394,6 +394,7 @@ pub struct AsyncCall<W, T = W> {
 
 enum AsyncState<W, T> {
     Ready(Option<Result<T, RemoteError>>),
+    Local(Pin<Box<dyn Future<Output = Result<T, RemoteError>> + Send>>),
     Waiting {
         call: CallFuture<W>,
         present: fn(W) -> T,
@@ -406,6 +407,14 @@ impl<W, T> AsyncCall<W, T> {
     pub fn ready(result: Result<T, RemoteError>) -> Self {
         AsyncCall {
             state: AsyncState::Ready(Some(result)),
+        }
+    }
+
+    /// A call of a local object's async method.
+    #[doc(hidden)]
+    pub fn local(future: impl Future<Output = Result<T, RemoteError>> + Send + 'static) -> Self {
+        AsyncCall {
+            state: AsyncState::Local(Box::pin(future)),
         }
     }
 }
@@ -431,6 +440,7 @@ impl<W: DeserializeOwned, T> Future for AsyncCall<W, T> {
             AsyncState::Ready(result) => {
                 Poll::Ready(result.take().expect("AsyncCall polled after completion"))
             }
+            AsyncState::Local(future) => future.as_mut().poll(cx),
             AsyncState::Waiting { call, present } => {
                 let present = *present;
                 Pin::new(call).poll(cx).map(|r| r.map(present))

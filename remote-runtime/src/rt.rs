@@ -40,6 +40,28 @@ pub(crate) fn spawn(handle: Option<&tokio::runtime::Handle>, task: Task) {
     }
 }
 
+/// Runs a future to completion on this thread (a local object's async
+/// method called through a blocking proxy), inside the async runtime's
+/// context so its timers and sockets work.
+pub fn block_on<F: Future>(future: F) -> F::Output {
+    struct Unpark(std::thread::Thread);
+    impl std::task::Wake for Unpark {
+        fn wake(self: std::sync::Arc<Self>) {
+            self.0.unpark();
+        }
+    }
+    let _context = own_runtime().map(tokio::runtime::Runtime::enter);
+    let mut future = std::pin::pin!(future);
+    let waker = std::task::Waker::from(std::sync::Arc::new(Unpark(std::thread::current())));
+    let mut cx = Context::from_waker(&waker);
+    loop {
+        match future.as_mut().poll(&mut cx) {
+            Poll::Ready(value) => return value,
+            Poll::Pending => std::thread::park(),
+        }
+    }
+}
+
 /// Polls a future and turns a panic into an error, as the synchronous path
 /// does with `catch_unwind`.
 pub(crate) struct CatchUnwind<F>(pub(crate) F);

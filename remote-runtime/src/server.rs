@@ -221,16 +221,44 @@ impl Server {
     /// killed), the connection ends and everything it held is released.
     pub fn spawn_child(
         &self,
-        command: std::process::Command,
+        command: &mut std::process::Command,
+    ) -> Result<(std::process::Child, Connection), RemoteError> {
+        self.spawn_child_with(command, |_| {})
+    }
+
+    /// [`Server::spawn_child`], running `setup` on the child's connection
+    /// before the child's first request is served (after any
+    /// [`Server::on_connect`] hooks): the place to attach the objects that
+    /// belong to this child alone.
+    pub fn spawn_child_with(
+        &self,
+        command: &mut std::process::Command,
+        setup: impl FnOnce(&Connection),
     ) -> Result<(std::process::Child, Connection), RemoteError> {
         let (process, link) = child::spawn(command, &self.inner.options)?;
         let peer = format!("child:{}", process.id());
-        let session = self.serve(Arc::new(link), peer);
+        let setup = std::cell::Cell::new(Some(setup));
+        let session = self.serve_with(Arc::new(link), peer, &|connection| {
+            if let Some(setup) = setup.take() {
+                setup(connection);
+            }
+        });
         Ok((process, Connection { session }))
     }
 
     /// Starts serving one connection.
     pub(crate) fn serve(&self, link: Arc<dyn Link>, peer: String) -> Arc<Session> {
+        self.serve_with(link, peer, &|_| {})
+    }
+
+    /// Starts serving one connection, with one more setup step after the
+    /// `on_connect` hooks.
+    fn serve_with(
+        &self,
+        link: Arc<dyn Link>,
+        peer: String,
+        extra: &dyn Fn(&Connection),
+    ) -> Arc<Session> {
         let hooks: Vec<Arc<ConnectHook>> = self
             .inner
             .on_connect
@@ -244,6 +272,7 @@ impl Server {
             for hook in &hooks {
                 hook(&connection);
             }
+            extra(&connection);
         };
         let session = Session::start(
             link,

@@ -44,13 +44,30 @@ pub(crate) fn generate(model: &Interface, names: &Names) -> TokenStream {
         let ret_assert =
             quote_spanned!(ret_ty.span()=> #krate::__private::assert_ret::<#ret_ty>(););
         let bindings = m.args.iter().map(|a| &a.name);
-        let passes = m.args.iter().map(|a| {
+        let passes: Vec<_> = m.args.iter().map(|a| {
             let n = &a.name;
             match &a.kind {
                 ArgKind::Borrowed { .. } => quote!(&#n),
                 _ => quote!(#n),
             }
-        });
+        }).collect();
+        let invoke = if m.is_async {
+            // The future owns the object and the decoded arguments, so it
+            // can run on the async runtime while the reader goes on.
+            quote! {
+                let __remote_object = #krate::__private::Clone::clone(&self.object);
+                __remote_call.reply_later(async move {
+                    let __remote_ret: #ret_ty = #ident::#method(&*__remote_object, #(#passes),*).await;
+                    __remote_ret
+                });
+                #krate::__private::Ok(())
+            }
+        } else {
+            quote! {
+                let __remote_ret: #ret_ty = #ident::#method(&*self.object, #(#passes),*);
+                __remote_call.reply(&__remote_ret)
+            }
+        };
         // Errors from the decode below point at the method, not the attribute.
         let decode = quote_spanned! {method.span()=>
             let (#(#bindings,)*): (#(#wire_types,)*) = __remote_call.args()?;
@@ -60,8 +77,7 @@ pub(crate) fn generate(model: &Interface, names: &Names) -> TokenStream {
                 #(#asserts)*
                 #ret_assert
                 #decode
-                let __remote_ret: #ret_ty = #ident::#method(&*self.object, #(#passes),*);
-                __remote_call.reply(&__remote_ret)
+                #invoke
             }
         }
     });

@@ -148,7 +148,12 @@ fn method(model: &Interface, m: &Method, flavor: Flavor) -> TokenStream {
     let wire = &m.ret.ty;
     let (out, present) = presentation(model, m, flavor);
     let local_value = quote!(#ident::#name(&**__remote_object, #(#names),*));
-    let local = present(local_value);
+    let local = if m.is_async {
+        // A local object's async method, from the blocking proxy: run it here.
+        present(quote!(#krate::__private::block_on(#local_value)))
+    } else {
+        present(local_value)
+    };
     let args = quote!(&(#(&#names,)*));
     match flavor {
         Flavor::Blocking => {
@@ -179,15 +184,41 @@ fn method(model: &Interface, m: &Method, flavor: Flavor) -> TokenStream {
             let remote_async = quote_spanned! {name.span()=>
                 __remote_ref.call_async(#index, #args, |__remote_value: #wire| -> #out { #presented })
             };
+            let local_call = if m.is_async {
+                // The future must own what it uses: the object and owned
+                // copies of borrowed arguments.
+                let owned = m.args.iter().map(|a| {
+                    let n = &a.name;
+                    match a.kind {
+                        ArgKind::Borrowed { .. } => {
+                            quote!(let #n = ::std::borrow::ToOwned::to_owned(#n);)
+                        }
+                        _ => quote!(),
+                    }
+                });
+                let passes = m.args.iter().map(|a| {
+                    let n = &a.name;
+                    match a.kind {
+                        ArgKind::Borrowed { .. } => quote!(&#n),
+                        _ => quote!(#n),
+                    }
+                });
+                let value = present(quote!(#ident::#name(&*__remote_object, #(#passes),*).await));
+                quote! {{
+                    let __remote_object = #krate::__private::Clone::clone(__remote_object);
+                    #(#owned)*
+                    #krate::AsyncCall::local(async move { #krate::__private::Ok(#value) })
+                }}
+            } else {
+                quote!(#krate::AsyncCall::ready(#krate::__private::Ok(#local)))
+            };
             quote! {
                 #docs
                 #[track_caller]
                 #vis fn #name(&self, #(#params),*) -> #krate::AsyncCall<#wire, #out> {
                     #(#converts)*
                     match self.remote.target() {
-                        #krate::__private::Target::Local(__remote_object) => {
-                            #krate::AsyncCall::ready(#krate::__private::Ok(#local))
-                        }
+                        #krate::__private::Target::Local(__remote_object) => #local_call,
                         #krate::__private::Target::Remote(__remote_ref) => #remote_async,
                     }
                 }

@@ -50,6 +50,27 @@ pub(crate) fn generate(model: &Interface, names: &Names) -> TokenStream {
             let ty = &a.ty;
             quote!(#n: #ty)
         });
+        if m.is_async {
+            return quote! {
+                async fn #name(&self, #(#params),*) -> #wire {
+                    match self.remote.target() {
+                        #krate::__private::Target::Local(__remote_object) => {
+                            #ident::#name(&**__remote_object, #(#names),*).await
+                        }
+                        #krate::__private::Target::Remote(__remote_ref) => {
+                            let __remote_call = __remote_ref
+                                .call_async::<_, #wire, #wire>(#index, &(#(&#names,)*), |__remote_value| __remote_value);
+                            match __remote_call.await {
+                                #krate::__private::Ok(__remote_value) => __remote_value,
+                                #krate::__private::Err(__remote_error) => {
+                                    #krate::__private::Err(#krate::__private::From::from(__remote_error))
+                                }
+                            }
+                        }
+                    }
+                }
+            };
+        }
         quote! {
             #[track_caller]
             fn #name(&self, #(#params),*) -> #wire {
@@ -72,7 +93,13 @@ pub(crate) fn generate(model: &Interface, names: &Names) -> TokenStream {
     // The bound is written under a binder so that, when some `E` lacks
     // `From<RemoteError>`, the impl merely does not apply instead of failing
     // to compile.
+    let async_attr = if model.has_async() {
+        quote!(#[#krate::__private::async_trait])
+    } else {
+        quote!()
+    };
     quote! {
+        #async_attr
         impl #ident for #proxy
         where
             #(for<'__remote> #errors: #krate::__private::From<#krate::RemoteError>,)*

@@ -22,7 +22,7 @@ const CONNECT_WITHIN: Duration = Duration::from_secs(30);
 /// Spawns `command` and waits for it to connect back; returns the child and
 /// the link to it.
 pub(crate) fn spawn(
-    mut command: Command,
+    command: &mut Command,
     options: &Options,
 ) -> Result<(Child, StreamLink<UnixStream>), RemoteError> {
     static SERIAL: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
@@ -33,7 +33,7 @@ pub(crate) fn spawn(
     ));
     std::fs::DirBuilder::new().mode(0o700).create(&dir)?;
     let path = dir.join("parent.sock");
-    let result = accept_child(&mut command, &path, options);
+    let result = accept_child(command, &path, options);
     let _ = std::fs::remove_file(&path);
     let _ = std::fs::remove_dir(&dir);
     result
