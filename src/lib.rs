@@ -11,6 +11,11 @@ pub use remote_runtime::{
     DEFAULT_MAX_FRAME, PARENT_SOCKET_ENV,
 };
 
+/// The rustls crate used by [`Server::listen_tls`] and
+/// [`Client::connect_tls`] (feature `tls`).
+#[cfg(feature = "tls")]
+pub use remote_runtime::rustls;
+
 /// What the generated code needs, under paths it can name absolutely. Not a
 /// public API: it changes without notice.
 #[doc(hidden)]

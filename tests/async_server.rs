@@ -234,6 +234,8 @@ macro_rules! async_server_tests {
 async_server_tests!(in_process, InProcess);
 async_server_tests!(unix, Unix);
 async_server_tests!(tcp, Tcp);
+#[cfg(feature = "tls")]
+async_server_tests!(tls, Tls);
 
 #[test]
 fn a_local_object_with_async_methods_works_through_both_proxies() {

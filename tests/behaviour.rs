@@ -366,6 +366,8 @@ macro_rules! behaviour_tests {
 behaviour_tests!(in_process, InProcess);
 behaviour_tests!(unix, Unix);
 behaviour_tests!(tcp, Tcp);
+#[cfg(feature = "tls")]
+behaviour_tests!(tls, Tls);
 
 /// The same trait as `common::Calculator`, as an older build had it.
 mod old {

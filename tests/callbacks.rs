@@ -397,6 +397,8 @@ macro_rules! callback_tests {
 callback_tests!(in_process, InProcess);
 callback_tests!(unix, Unix);
 callback_tests!(tcp, Tcp);
+#[cfg(feature = "tls")]
+callback_tests!(tls, Tls);
 
 #[test]
 fn a_local_callback_runs_in_place_and_never_closes() {

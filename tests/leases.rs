@@ -113,3 +113,5 @@ macro_rules! lease_tests {
 lease_tests!(in_process, InProcess);
 lease_tests!(unix, Unix);
 lease_tests!(tcp, Tcp);
+#[cfg(feature = "tls")]
+lease_tests!(tls, Tls);

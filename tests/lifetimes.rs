@@ -281,6 +281,8 @@ macro_rules! lifetime_tests {
 lifetime_tests!(in_process, InProcess);
 lifetime_tests!(unix, Unix);
 lifetime_tests!(tcp, Tcp);
+#[cfg(feature = "tls")]
+lifetime_tests!(tls, Tls);
 
 #[test]
 fn release_counts_are_batched() {

@@ -374,3 +374,5 @@ macro_rules! surface_tests {
 surface_tests!(in_process, InProcess);
 surface_tests!(unix, Unix);
 surface_tests!(tcp, Tcp);
+#[cfg(feature = "tls")]
+surface_tests!(tls, Tls);

@@ -93,6 +93,29 @@ impl Client {
         Ok(Client::over(Arc::new(link), peer, options))
     }
 
+    /// Connects to a TLS server ([`Server::listen_tls`]); `server_name` must
+    /// match its certificate, which `config` must trust.
+    #[cfg(feature = "tls")]
+    pub fn connect_tls(
+        addr: impl std::net::ToSocketAddrs,
+        server_name: &str,
+        config: Arc<rustls::ClientConfig>,
+    ) -> Result<Client, RemoteError> {
+        Client::connect_tls_with(addr, server_name, config, Options::default())
+    }
+
+    /// [`Client::connect_tls`] with settings.
+    #[cfg(feature = "tls")]
+    pub fn connect_tls_with(
+        addr: impl std::net::ToSocketAddrs,
+        server_name: &str,
+        config: Arc<rustls::ClientConfig>,
+        options: Options,
+    ) -> Result<Client, RemoteError> {
+        let (link, peer) = crate::transport::tls::connect(addr, server_name, config, &options)?;
+        Ok(Client::over(Arc::new(link), peer, options))
+    }
+
     /// In a process started by [`Server::spawn_child`], connects back to the
     /// parent. Fails with [`RemoteError::Io`] in a process started any other
     /// way.

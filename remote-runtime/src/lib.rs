@@ -45,5 +45,9 @@ pub use transport::listener::{ListenAddr, Listener};
 /// The listener of [`Server::listen_unix`]; see [`Listener`].
 pub type UnixListener = Listener;
 
+/// The rustls crate this build uses, for building TLS configurations.
+#[cfg(feature = "tls")]
+pub use rustls;
+
 /// Default maximum size of one frame: 16 MiB.
 pub const DEFAULT_MAX_FRAME: usize = 16 * 1024 * 1024;

@@ -215,6 +215,26 @@ impl Server {
         })
     }
 
+    /// Listens for TLS over TCP at `addr` with the given rustls server
+    /// configuration (certificate and key; see [`rustls::ServerConfig`]).
+    /// Each handshake runs on a thread of its own.
+    #[cfg(feature = "tls")]
+    pub fn listen_tls(
+        &self,
+        addr: impl std::net::ToSocketAddrs,
+        config: Arc<rustls::ServerConfig>,
+    ) -> Result<Listener, RemoteError> {
+        let server = self.clone();
+        crate::transport::tls::listen(
+            addr,
+            config,
+            self.inner.options.clone(),
+            move |link, peer| {
+                server.serve(link, peer);
+            },
+        )
+    }
+
     /// Starts `command` as a child process and serves it: the child calls
     /// [`Client::from_parent`](crate::Client::from_parent) to connect back.
     /// Returns the child and its connection; when the child exits (or is

@@ -252,6 +252,73 @@ impl Transport for Tcp {
     }
 }
 
+/// TLS over TCP on loopback, with a self-signed certificate for
+/// `localhost` made at first use.
+#[cfg(feature = "tls")]
+pub struct Tls;
+
+#[cfg(feature = "tls")]
+pub fn tls_configs() -> (
+    Arc<remote::rustls::ServerConfig>,
+    Arc<remote::rustls::ClientConfig>,
+) {
+    use remote::rustls;
+    static CONFIGS: std::sync::OnceLock<(Arc<rustls::ServerConfig>, Arc<rustls::ClientConfig>)> =
+        std::sync::OnceLock::new();
+    CONFIGS
+        .get_or_init(|| {
+            let provider = Arc::new(rustls::crypto::ring::default_provider());
+            let certified = rcgen::generate_simple_self_signed(vec!["localhost".into()])
+                .expect("self-signed certificate");
+            let cert = certified.cert.der().clone();
+            let key = rustls::pki_types::PrivateKeyDer::Pkcs8(
+                certified.signing_key.serialize_der().into(),
+            );
+            let server = rustls::ServerConfig::builder_with_provider(provider.clone())
+                .with_safe_default_protocol_versions()
+                .expect("protocol versions")
+                .with_no_client_auth()
+                .with_single_cert(vec![cert.clone()], key)
+                .expect("server config");
+            let mut roots = rustls::RootCertStore::empty();
+            roots.add(cert).expect("trust our certificate");
+            let client = rustls::ClientConfig::builder_with_provider(provider)
+                .with_safe_default_protocol_versions()
+                .expect("protocol versions")
+                .with_root_certificates(roots)
+                .with_no_client_auth();
+            (Arc::new(server), Arc::new(client))
+        })
+        .clone()
+}
+
+#[cfg(feature = "tls")]
+impl Transport for Tls {
+    const NAME: &'static str = "tls";
+    fn serve(server: &Server) -> Box<dyn Fn() -> Client + Send + Sync> {
+        let (server_config, client_config) = tls_configs();
+        let listener = server
+            .listen_tls("127.0.0.1:0", server_config)
+            .expect("listen");
+        let addr = listener.local_addr().expect("tcp address");
+        Box::new(move || {
+            let _keep = &listener;
+            Client::connect_tls(addr, "localhost", client_config.clone()).expect("tls connect")
+        })
+    }
+    fn connect_with(server: &Server, options: remote::Options) -> Client {
+        let (server_config, client_config) = tls_configs();
+        let listener = server
+            .listen_tls("127.0.0.1:0", server_config)
+            .expect("listen");
+        let addr = listener.local_addr().expect("tcp address");
+        let client = Client::connect_tls_with(addr, "localhost", client_config, options)
+            .expect("tls connect");
+        drop(listener);
+        client
+    }
+}
+
 /// A fresh directory under the system temp dir, unique per call.
 pub fn tempdir() -> std::path::PathBuf {
     static N: AtomicU64 = AtomicU64::new(0);

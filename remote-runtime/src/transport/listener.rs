@@ -123,7 +123,7 @@ impl Acceptor for std::net::TcpListener {
 }
 
 /// Runs the accept loop of `acceptor` on its own thread; `on_accept` gets a
-/// link and a peer label for each connection.
+/// framed link and a peer label for each connection.
 pub(crate) fn spawn<A: Acceptor>(
     acceptor: A,
     addr: ListenAddr,
@@ -132,16 +132,38 @@ pub(crate) fn spawn<A: Acceptor>(
     wake: Box<dyn Fn() + Send + Sync>,
     on_accept: impl Fn(Arc<StreamLink<A::Stream>>, String) + Send + 'static,
 ) -> io::Result<Listener> {
+    spawn_raw(
+        acceptor,
+        addr,
+        label,
+        wake,
+        move |stream, peer| match StreamLink::new(stream, &options) {
+            Ok(link) => on_accept(Arc::new(link), peer),
+            Err(e) => tracing::warn!(error = %e, "accept failed"),
+        },
+    )
+}
+
+/// The accept loop itself: `on_stream` gets each prepared stream and its
+/// peer label (and may hand it to another thread, as TLS does for its
+/// handshake).
+pub(crate) fn spawn_raw<A: Acceptor>(
+    acceptor: A,
+    addr: ListenAddr,
+    label: impl Fn(&A::Stream) -> String + Send + 'static,
+    wake: Box<dyn Fn() + Send + Sync>,
+    on_stream: impl Fn(A::Stream, String) + Send + 'static,
+) -> io::Result<Listener> {
     let stop = Arc::new(AtomicBool::new(false));
     let stopping = stop.clone();
     let serve = move |stream: io::Result<A::Stream>| {
-        let link = stream.and_then(|s| {
+        let prepared = stream.and_then(|s| {
             A::prepare(&s)?;
             let peer = label(&s);
-            Ok((StreamLink::new(s, &options)?, peer))
+            Ok((s, peer))
         });
-        match link {
-            Ok((link, peer)) => on_accept(Arc::new(link), peer),
+        match prepared {
+            Ok((stream, peer)) => on_stream(stream, peer),
             Err(e) => tracing::warn!(error = %e, "accept failed"),
         }
     };

@@ -6,6 +6,8 @@ pub(crate) mod in_process;
 pub(crate) mod listener;
 pub(crate) mod stream;
 pub(crate) mod tcp;
+#[cfg(feature = "tls")]
+pub(crate) mod tls;
 pub(crate) mod unix;
 
 use std::sync::Weak;

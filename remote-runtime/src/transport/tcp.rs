@@ -35,7 +35,7 @@ pub(crate) fn listen(
 
 /// Where to connect to wake our own accept loop (an unspecified bind address
 /// is reached through loopback).
-fn wake_address(local: SocketAddr) -> SocketAddr {
+pub(crate) fn wake_address(local: SocketAddr) -> SocketAddr {
     let mut addr = local;
     if addr.ip().is_unspecified() {
         addr.set_ip(match addr {
