@@ -28,6 +28,7 @@ pub trait Service: Send + Sync {
 
 struct TheService {
     go: Arc<Notify>,
+    entered: crossbeam_channel::Sender<()>,
     block_go: crossbeam_channel::Receiver<()>,
     calls: AtomicU64,
 }
@@ -35,6 +36,7 @@ struct TheService {
 #[remote::async_trait]
 impl Service for TheService {
     async fn wait_for_go(&self, tag: String) -> String {
+        let _ = self.entered.send(());
         self.go.notified().await;
         format!("{tag} went")
     }
@@ -66,6 +68,7 @@ impl Service for TheService {
 struct Fixture {
     server: Server,
     go: Arc<Notify>,
+    entered: crossbeam_channel::Receiver<()>,
     block_go: crossbeam_channel::Sender<()>,
     connect: Connect,
 }
@@ -74,8 +77,10 @@ fn fixture<T: Transport>(options: Options) -> Fixture {
     let go = Arc::new(Notify::new());
     let (block_go, block_rx) = crossbeam_channel::unbounded();
     let server = Server::with_options(options);
+    let (entered_tx, entered) = crossbeam_channel::unbounded();
     let service = TheService {
         go: go.clone(),
+        entered: entered_tx,
         block_go: block_rx,
         calls: AtomicU64::new(0),
     };
@@ -84,6 +89,7 @@ fn fixture<T: Transport>(options: Options) -> Fixture {
     Fixture {
         server,
         go,
+        entered,
         block_go,
         connect,
     }
@@ -203,8 +209,8 @@ macro_rules! async_server_tests {
                     let service = service.clone();
                     std::thread::spawn(move || service.wait_for_go("last".into()))
                 };
-                // Make sure the call is running before shutting down.
-                eventually("the call is in flight", || client.stats().in_flight == 1);
+                // Make sure the call is running on the server before shutting down.
+                f.entered.recv_timeout(BOUND).expect("the call started");
                 let go = f.go.clone();
                 let releaser = std::thread::spawn(move || {
                     std::thread::sleep(Duration::from_millis(50));
@@ -222,10 +228,11 @@ macro_rules! async_server_tests {
                 assert_eq!(f.server.stats().connections, 0);
                 // New connections are refused.
                 let late = (f.connect)();
-                assert!(matches!(
-                    late.require::<ServiceProxy>("service"),
-                    Err(RemoteError::Disconnected)
-                ));
+                let refused = late.require::<ServiceProxy>("service");
+                assert!(
+                    matches!(refused, Err(RemoteError::Disconnected)),
+                    "{refused:?}"
+                );
             }
         }
     };
@@ -242,6 +249,7 @@ fn a_local_object_with_async_methods_works_through_both_proxies() {
     let (tx, _rx) = crossbeam_channel::unbounded();
     let local = Remote::<dyn Service>::new(TheService {
         go: Arc::new(Notify::new()),
+        entered: crossbeam_channel::unbounded().0,
         block_go: _rx,
         calls: AtomicU64::new(0),
     });

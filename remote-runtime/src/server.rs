@@ -285,7 +285,15 @@ impl Server {
             .read()
             .unwrap_or_else(|e| e.into_inner())
             .clone();
+        let shutting_down = &self.inner.shutting_down;
         let setup = |session: &Arc<Session>| {
+            // A server shutting down refuses the connection before it can
+            // make a single request.
+            if shutting_down.load(std::sync::atomic::Ordering::Acquire) {
+                session.begin_drain();
+                session.close(&RemoteError::Disconnected);
+                return;
+            }
             let connection = Connection {
                 session: session.clone(),
             };

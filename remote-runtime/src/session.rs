@@ -231,7 +231,22 @@ impl Session {
             }
         }
         self.lease.sent();
-        self.link.send(frame, kind).inspect_err(|e| self.close(e))
+        self.link.send(frame, kind).map_err(|e| self.send_failed(e))
+    }
+
+    /// A write failed. When the peer closed its end, the reader is about to
+    /// see why (a LeaseExpired or Goodbye frame may still be waiting ahead of
+    /// the end of the stream), so give it a moment to close the connection
+    /// with that reason; otherwise close now.
+    fn send_failed(&self, error: RemoteError) -> RemoteError {
+        if error == RemoteError::Disconnected {
+            let until = std::time::Instant::now() + std::time::Duration::from_millis(200);
+            while !self.is_closed() && std::time::Instant::now() < until {
+                std::thread::sleep(std::time::Duration::from_millis(1));
+            }
+        }
+        self.close(&error);
+        self.closed_error()
     }
 
     fn send_header(&self, header: &Header, kind: FrameKind) -> Result<(), RemoteError> {

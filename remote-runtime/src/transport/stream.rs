@@ -3,7 +3,8 @@
 
 use std::io::{BufReader, Read, Write};
 use std::net::Shutdown;
-use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Condvar, Mutex, MutexGuard};
 use std::time::Duration;
 
 use super::Link;
@@ -44,8 +45,46 @@ impl Socket for std::os::unix::net::UnixStream {
 
 pub(crate) struct StreamLink<S: Socket> {
     writer: Mutex<S>,
+    queue: Mutex<WriteQueue>,
+    drained: Condvar,
     reader: Mutex<BufReader<S>>,
+    /// Set by the reader when more received bytes wait in its buffer: its
+    /// replies are then held back and written together before it next
+    /// blocks.
+    more_buffered: AtomicBool,
     max_frame: usize,
+}
+
+/// Frames waiting to be written. One sender at a time writes; frames sent
+/// meanwhile are appended here and go out with its next write, in order.
+#[derive(Default)]
+struct WriteQueue {
+    pending: Vec<u8>,
+    writing: bool,
+    failed: bool,
+}
+
+/// Senders wait (back-pressure) once this much is queued behind a write.
+const QUEUE_LIMIT: usize = 8 * 1024 * 1024;
+
+/// Whether `buffered` starts with a whole frame.
+fn has_whole_frame(buffered: &[u8]) -> bool {
+    match buffered.get(..PREFIX) {
+        Some(prefix) => {
+            let len = u32::from_le_bytes(prefix.try_into().expect("4 bytes")) as usize;
+            buffered.len() - PREFIX >= len
+        }
+        None => false,
+    }
+}
+
+thread_local! {
+    /// The link whose reader role this thread holds, as an address.
+    static READING: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 impl<S: Socket> StreamLink<S> {
@@ -57,21 +96,104 @@ impl<S: Socket> StreamLink<S> {
         let reader = socket.try_clone()?;
         Ok(StreamLink {
             writer: Mutex::new(socket),
+            queue: Mutex::default(),
+            drained: Condvar::new(),
             reader: Mutex::new(BufReader::with_capacity(64 * 1024, reader)),
+            more_buffered: AtomicBool::new(false),
             max_frame: options.max_frame,
         })
+    }
+
+    fn address(&self) -> usize {
+        self as *const Self as usize
+    }
+
+    /// Writes `first` and then whatever was queued meanwhile, until the queue
+    /// is empty. The caller has set `writing`.
+    fn write_out(&self, mut buf: Vec<u8>) -> Result<(), RemoteError> {
+        loop {
+            let result = if buf.is_empty() {
+                Ok(())
+            } else {
+                lock(&self.writer).write_all(&buf)
+            };
+            let mut queue = lock(&self.queue);
+            if let Err(e) = result {
+                queue.failed = true;
+                queue.writing = false;
+                queue.pending = Vec::new();
+                self.drained.notify_all();
+                return Err(e.into());
+            }
+            if queue.pending.is_empty() {
+                queue.writing = false;
+                return Ok(());
+            }
+            buf.clear();
+            std::mem::swap(&mut buf, &mut queue.pending);
+            self.drained.notify_all();
+        }
+    }
+
+    /// Writes what replies the reader held back, unless a writer is at it.
+    fn flush_held(&self) -> Result<(), RemoteError> {
+        let held = {
+            let mut queue = lock(&self.queue);
+            if queue.writing || queue.pending.is_empty() || queue.failed {
+                return Ok(());
+            }
+            queue.writing = true;
+            std::mem::take(&mut queue.pending)
+        };
+        self.write_out(held)
     }
 }
 
 impl<S: Socket> Link for StreamLink<S> {
-    fn send(&self, frame: Vec<u8>, _kind: FrameKind) -> Result<(), RemoteError> {
-        let mut w = self.writer.lock().unwrap_or_else(|e| e.into_inner());
-        w.write_all(&frame)?;
-        Ok(())
+    fn send(&self, frame: Vec<u8>, kind: FrameKind) -> Result<(), RemoteError> {
+        let hold = kind == FrameKind::Reply
+            && READING.with(|r| r.get()) == self.address()
+            && self.more_buffered.load(Ordering::Acquire);
+        {
+            let mut queue = lock(&self.queue);
+            if queue.failed {
+                return Err(RemoteError::Disconnected);
+            }
+            if queue.writing || hold {
+                // Back-pressure: a peer that does not read cannot make us
+                // queue without bound.
+                while queue.writing && queue.pending.len() > QUEUE_LIMIT && !queue.failed {
+                    queue = self.drained.wait(queue).unwrap_or_else(|e| e.into_inner());
+                }
+                if queue.failed {
+                    return Err(RemoteError::Disconnected);
+                }
+                queue.pending.extend_from_slice(&frame);
+                if queue.writing || hold {
+                    return Ok(());
+                }
+            }
+            queue.writing = true;
+            if !queue.pending.is_empty() {
+                // Held-back replies go first.
+                let mut all = std::mem::take(&mut queue.pending);
+                all.extend_from_slice(&frame);
+                drop(queue);
+                return self.write_out(all);
+            }
+        }
+        self.write_out(frame)
     }
 
     fn recv(&self) -> Result<Frame, RemoteError> {
-        let mut r = self.reader.lock().unwrap_or_else(|e| e.into_inner());
+        READING.with(|r| r.set(self.address()));
+        let mut r = lock(&self.reader);
+        // About to wait for bytes? Then the replies held back while requests
+        // were buffered go out first, in one write.
+        if !has_whole_frame(r.buffer()) {
+            self.more_buffered.store(false, Ordering::Release);
+            self.flush_held()?;
+        }
         let mut prefix = [0u8; PREFIX];
         r.read_exact(&mut prefix)?;
         let len = u32::from_le_bytes(prefix) as usize;
@@ -83,13 +205,15 @@ impl<S: Socket> Link for StreamLink<S> {
         }
         let mut buf = vec![0u8; len];
         r.read_exact(&mut buf)?;
+        self.more_buffered
+            .store(has_whole_frame(r.buffer()), Ordering::Release);
         Ok(Frame { buf, start: 0 })
     }
 
     fn close(&self) {
         // Shutting down through the writer's handle also wakes a reader
         // blocked on the same socket.
-        let w = self.writer.lock().unwrap_or_else(|e| e.into_inner());
+        let w = lock(&self.writer);
         let _ = w.shutdown(Shutdown::Both);
     }
 }
