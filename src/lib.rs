@@ -5,7 +5,7 @@
 pub use async_trait::async_trait;
 pub use remote_macros::remote_object;
 pub use remote_runtime::{
-    AsyncCall, Callback, Client, CloseGuard, Connection, FrameHook, FrameKind, ListenAddr,
+    Access, AsyncCall, Callback, Client, CloseGuard, Connection, FrameHook, FrameKind, ListenAddr,
     Listener, ListenerId, Listeners, Message, Options, ProcessInfo, Proxy, Remote, RemoteError,
     Reply, RequireFuture, Server, ServerStats, SessionStats, UnixListener, Verdict,
     DEFAULT_MAX_FRAME, PARENT_SOCKET_ENV,

@@ -302,9 +302,13 @@ impl<Args: Message, R: Message> Serialize for Callback<Args, R> {
                         fingerprint: fingerprint::<Args, R>(),
                     };
                     let callback = l.clone();
-                    let (id, _) = cx.session.count_send(key, cx.site, move || {
+                    let counted = cx.session.count_send(key, cx.site, move || {
                         Arc::new(CallbackDispatcher { callback }) as Arc<dyn Dispatch>
                     });
+                    let (id, _) = match counted {
+                        Ok(counted) => counted,
+                        Err(e) => return Err(context::set_encode_error(cx, e)),
+                    };
                     cx.counted.push(id);
                     let site = cx.session.site_id(l.created_at);
                     let cap = WireCap::Sender {

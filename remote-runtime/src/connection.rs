@@ -13,6 +13,17 @@ use crate::stats::SessionStats;
 use crate::wire::Scope;
 use crate::RemoteError;
 
+/// What a connection asks to reach, as an access policy sees it
+/// ([`Server::set_access_policy`](crate::Server::set_access_policy)).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Access<'a> {
+    /// An export or built-in module, by name (`require`, `module`).
+    Export(&'a str),
+    /// A global, by name (`get_global`; `process` is one too).
+    Global(&'a str),
+}
+
 /// A server's handle on one of its connections (what Electron called a
 /// renderer's `webContents`, seen from the main process).
 ///

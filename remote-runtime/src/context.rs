@@ -106,10 +106,16 @@ pub(crate) fn encode_plain<T: Serialize + ?Sized>(value: &T) -> Result<Vec<u8>, 
         .map_err(|e| RemoteError::Encode(e.to_string()))
 }
 
-/// Decodes a `T` that must fill `bytes` exactly, resolving handles in `caps`.
-pub(crate) fn decode<T: DeserializeOwned>(caps: Vec<Cap>, bytes: &[u8]) -> Result<T, RemoteError> {
+/// Decodes a `T` that must fill `bytes` exactly, resolving handles in `caps`
+/// and holding the value to `options`' nesting and collection limits.
+pub(crate) fn decode<T: DeserializeOwned>(
+    caps: Vec<Cap>,
+    bytes: &[u8],
+    options: &crate::options::Options,
+) -> Result<T, RemoteError> {
     DECODE.with(|cx| cx.borrow_mut().push(DecodeCx { caps, error: None }));
-    let result = codec::decode::<T>(bytes);
+    let limits = crate::wire::limits::Limits::new(options.max_depth, options.max_collection);
+    let result = codec::decode_limited::<T>(bytes, &limits);
     let cx = DECODE
         .with(|cx| cx.borrow_mut().pop())
         .expect("decode context pushed above");

@@ -83,7 +83,11 @@ pub struct Call<'a> {
 impl Call<'_> {
     /// Decodes the argument tuple.
     pub fn args<A: DeserializeOwned>(&mut self) -> Result<A, RemoteError> {
-        context::decode(std::mem::take(&mut self.caps), self.payload)
+        context::decode(
+            std::mem::take(&mut self.caps),
+            self.payload,
+            &self.session.options,
+        )
     }
 
     /// Encodes the return value.

@@ -39,6 +39,24 @@ pub enum RemoteError {
         millis: u64,
     },
 
+    /// The server's access policy does not let this connection reach the
+    /// resource.
+    #[error("denied: this connection may not reach {resource}")]
+    Denied {
+        /// What was asked for (`export "name"`, `global "name"`).
+        resource: String,
+    },
+
+    /// A per-connection limit was reached; the call was refused and the
+    /// connection goes on.
+    #[error("limit exceeded: at most {limit} {what}")]
+    LimitExceeded {
+        /// Which limit (`live handles on this connection`, ...).
+        what: String,
+        /// Its value.
+        limit: u64,
+    },
+
     /// The handle names no live object on the owner's side: it was released,
     /// never existed, or belongs to another connection.
     #[error(

@@ -29,7 +29,7 @@ mod wire;
 
 pub use callback::{Callback, CloseGuard, ListenerId, Listeners, Message, Reply};
 pub use client::{Client, RequireFuture};
-pub use connection::Connection;
+pub use connection::{Access, Connection};
 pub use dispatch::{encode_snapshot, Call, Dispatch, SNAPSHOT_METHOD};
 pub use error::RemoteError;
 pub use options::{FrameHook, FrameKind, Options, Verdict};

@@ -67,6 +67,10 @@ pub struct Options {
     pub(crate) warn_handles: usize,
     pub(crate) hook: Option<Arc<dyn FrameHook>>,
     pub(crate) call_timeout: Option<Duration>,
+    pub(crate) max_handles: usize,
+    pub(crate) max_in_flight: usize,
+    pub(crate) max_depth: usize,
+    pub(crate) max_collection: usize,
     pub(crate) drain_timeout: Duration,
     pub(crate) runtime: Option<tokio::runtime::Handle>,
 }
@@ -80,6 +84,10 @@ impl Default for Options {
             warn_handles: 10_000,
             hook: None,
             call_timeout: None,
+            max_handles: 1 << 22,
+            max_in_flight: 4096,
+            max_depth: 128,
+            max_collection: 1 << 24,
             drain_timeout: Duration::from_secs(10),
             runtime: None,
         }
@@ -95,6 +103,10 @@ impl fmt::Debug for Options {
             .field("warn_handles", &self.warn_handles)
             .field("hook", &self.hook.is_some())
             .field("call_timeout", &self.call_timeout)
+            .field("max_handles", &self.max_handles)
+            .field("max_in_flight", &self.max_in_flight)
+            .field("max_depth", &self.max_depth)
+            .field("max_collection", &self.max_collection)
             .field("drain_timeout", &self.drain_timeout)
             .field("runtime", &self.runtime.is_some())
             .finish()
@@ -162,6 +174,37 @@ impl Options {
     /// started on first use.
     pub fn runtime(mut self, handle: tokio::runtime::Handle) -> Self {
         self.runtime = Some(handle);
+        self
+    }
+
+    /// The most live handles of this side's objects (callbacks included)
+    /// one peer may hold; past it, a call that would lend one more fails with
+    /// [`RemoteError::LimitExceeded`](crate::RemoteError::LimitExceeded).
+    /// Default 4,194,304 (about 300 MB of owner-side bookkeeping).
+    pub fn max_handles(mut self, limit: usize) -> Self {
+        self.max_handles = limit.max(1);
+        self
+    }
+
+    /// The most calls one peer may have running on this side at once; calls
+    /// past it are refused with `LimitExceeded` (the connection goes on).
+    /// Default 4,096.
+    pub fn max_in_flight(mut self, limit: usize) -> Self {
+        self.max_in_flight = limit.max(1);
+        self
+    }
+
+    /// The deepest nesting of a value this side decodes (structs, enums,
+    /// sequences, maps, options inside one another). Default 128.
+    pub fn max_depth(mut self, limit: usize) -> Self {
+        self.max_depth = limit.max(1);
+        self
+    }
+
+    /// The most elements of one sequence or map this side decodes.
+    /// Default 16,777,216.
+    pub fn max_collection(mut self, limit: usize) -> Self {
+        self.max_collection = limit.max(1);
         self
     }
 

@@ -4,6 +4,7 @@
 use std::collections::{BTreeSet, HashMap};
 use std::sync::{Arc, RwLock};
 
+use crate::connection::{Access, Connection};
 use crate::context::Encoded;
 use crate::dispatch::Dispatch;
 use crate::handle::exports::ObjKey;
@@ -20,8 +21,12 @@ pub(crate) struct Export {
 /// is lent to that connection as it is read).
 pub(crate) type GlobalFn = dyn Fn(&Arc<Session>, u32) -> Result<Encoded, RemoteError> + Send + Sync;
 
+/// Decides, per connection, which names it may reach.
+pub(crate) type PolicyFn = dyn Fn(&Connection, &Access<'_>) -> bool + Send + Sync;
+
 #[derive(Default)]
 pub(crate) struct Registry {
+    policy: RwLock<Option<Arc<PolicyFn>>>,
     names: RwLock<HashMap<String, Export>>,
     modules: RwLock<BTreeSet<String>>,
     globals: RwLock<HashMap<String, Arc<GlobalFn>>>,
@@ -36,6 +41,24 @@ fn write<T>(l: &RwLock<T>) -> std::sync::RwLockWriteGuard<'_, T> {
 }
 
 impl Registry {
+    pub(crate) fn set_policy(&self, policy: Arc<PolicyFn>) {
+        *write(&self.policy) = Some(policy);
+    }
+
+    /// Whether `session` may reach `access`; with no policy, everything.
+    pub(crate) fn allows(&self, session: &Arc<Session>, access: &Access<'_>) -> bool {
+        let policy = read(&self.policy).clone();
+        match policy {
+            None => true,
+            Some(policy) => policy(
+                &Connection {
+                    session: session.clone(),
+                },
+                access,
+            ),
+        }
+    }
+
     pub(crate) fn insert(&self, name: String, export: Export) -> Option<Export> {
         write(&self.names).insert(name, export)
     }

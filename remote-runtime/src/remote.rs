@@ -188,9 +188,13 @@ impl<T: ?Sized + Interface> Serialize for Remote<T> {
                 let (cap, created) = match &self.inner {
                     Inner::Local(object) => {
                         let key = ObjKey::of(object);
-                        let (id, created) = cx
+                        let counted = cx
                             .session
                             .count_send(key, cx.site, || T::into_dispatch(object.clone()));
+                        let (id, created) = match counted {
+                            Ok(counted) => counted,
+                            Err(e) => return Err(context::set_encode_error(cx, e)),
+                        };
                         cx.counted.push(id);
                         let cap = WireCap::Sender {
                             id,

@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex, RwLock, Weak};
 
 use serde::Serialize;
 
-use crate::connection::Connection;
+use crate::connection::{Access, Connection};
 use crate::context;
 use crate::handle::exports::ObjKey;
 use crate::options::Options;
@@ -79,9 +79,22 @@ impl Server {
             ProcessInfo::current(&versions)
         });
         let registry = Arc::downgrade(&server.inner.registry);
-        server.set_global_with(MODULES_GLOBAL, move || {
-            registry.upgrade().map(|r| r.modules()).unwrap_or_default()
-        });
+        server.inner.registry.set_global(
+            MODULES_GLOBAL.into(),
+            Arc::new(move |session: &Arc<Session>, site: u32| {
+                // Only the modules this connection may reach are listed.
+                let modules: Vec<String> = registry
+                    .upgrade()
+                    .map(|r| {
+                        r.modules()
+                            .into_iter()
+                            .filter(|m| r.allows(session, &Access::Export(m)))
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                context::encode(session, &modules, site)
+            }),
+        );
         server
     }
 
@@ -148,6 +161,22 @@ impl Server {
                 context::encode(session, &compute(), site)
             }),
         );
+    }
+
+    /// Decides which exports, modules and globals each connection may reach.
+    /// `policy` is asked on the server for every `require`, `module` and
+    /// `get_global` (never trusted from the client); a refusal reaches the
+    /// client as [`RemoteError::Denied`] naming the resource. Objects
+    /// attached to a connection, and objects a client was handed by a call,
+    /// need no permission: holding a handle is the permission.
+    ///
+    /// An allow-list: `server.set_access_policy(|_, access| matches!(access,
+    /// Access::Export("app") | Access::Global("process")))`.
+    pub fn set_access_policy(
+        &self,
+        policy: impl Fn(&Connection, &Access<'_>) -> bool + Send + Sync + 'static,
+    ) {
+        self.inner.registry.set_policy(Arc::new(policy));
     }
 
     /// Removes a global; returns whether it was set.

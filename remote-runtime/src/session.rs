@@ -14,6 +14,7 @@ use std::thread::Thread;
 
 use serde::{de::DeserializeOwned, Serialize};
 
+use crate::connection::Access;
 use crate::context::{self, Cap, Encoded};
 use crate::diagnostics::{dominant, SiteIds, SiteNames};
 use crate::dispatch::{panic_message, Call, Dispatch};
@@ -261,14 +262,20 @@ impl Session {
         key: ObjKey,
         site: u32,
         make: impl FnOnce() -> Arc<dyn Dispatch>,
-    ) -> (u64, Option<Arc<dyn Dispatch>>) {
+    ) -> Result<(u64, Option<Arc<dyn Dispatch>>), RemoteError> {
         let mut exports = lock(&self.exports);
+        if exports.len() >= self.options.max_handles && exports.is_new(key) {
+            return Err(RemoteError::LimitExceeded {
+                what: "live handles on this connection".into(),
+                limit: self.options.max_handles as u64,
+            });
+        }
         let id = exports.send(key, site, make);
         let live = exports.len();
         if live >= self.options.warn_handles && lock(&self.site_names).should_warn(live) {
             self.warn_about_handles(&exports);
         }
-        id
+        Ok(id)
     }
 
     fn warn_about_handles(&self, exports: &ExportTable) {
@@ -520,7 +527,7 @@ impl Session {
     ) -> Result<R, RemoteError> {
         let payload = &incoming.frame.buf[incoming.payload_at..];
         if incoming.ok {
-            context::decode(incoming.caps, payload)
+            context::decode(incoming.caps, payload, &self.options)
         } else {
             match codec::decode::<RemoteError>(payload) {
                 Ok((e, _)) => Err(e),
@@ -591,12 +598,13 @@ impl Session {
             } => {
                 let caps = self.accept_caps(caps);
                 let target = lock(&self.exports).get(object);
+                if let Err(refused) = self.begin_serving() {
+                    self.finish_call(id, Err(refused));
+                    return;
+                }
                 match target {
                     // Callbacks run one at a time, in the order they were
                     // made, on this connection's callback thread.
-                    _ if !self.begin_serving() => {
-                        self.finish_call(id, Err(RemoteError::Disconnected));
-                    }
                     Some(target) if target.ordered() => self.queue_ordered(OrderedCall {
                         target,
                         id,
@@ -628,6 +636,11 @@ impl Session {
             }
             Header::Global { id, name, site } => {
                 let outcome = match self.registry.global(&name) {
+                    _ if !self.registry.allows(self, &Access::Global(&name)) => {
+                        Err(RemoteError::Denied {
+                            resource: format!("global {name:?}"),
+                        })
+                    }
                     Some(value) => value(self, site),
                     None => Err(RemoteError::NoSuchExport {
                         name: format!("global {name}"),
@@ -753,12 +766,19 @@ impl Session {
 
     /// Counts a call being served; false once the connection is draining
     /// (the call is then refused).
-    fn begin_serving(&self) -> bool {
+    fn begin_serving(&self) -> Result<(), RemoteError> {
         if self.draining.load(Ordering::Acquire) {
-            return false;
+            return Err(RemoteError::Disconnected);
         }
-        *lock(&self.serving) += 1;
-        true
+        let mut serving = lock(&self.serving);
+        if *serving >= self.options.max_in_flight {
+            return Err(RemoteError::LimitExceeded {
+                what: "calls in flight on this connection".into(),
+                limit: self.options.max_in_flight as u64,
+            });
+        }
+        *serving += 1;
+        Ok(())
     }
 
     fn end_serving(&self) {
@@ -877,6 +897,12 @@ impl Session {
         site: u32,
         scope: Scope,
     ) -> Result<Encoded, RemoteError> {
+        if scope == Scope::Exports && !self.registry.allows(self, &Access::Export(name)) {
+            tracing::debug!(peer = %self.peer, name, "require denied by the access policy");
+            return Err(RemoteError::Denied {
+                resource: format!("export {name:?}"),
+            });
+        }
         let export = match scope {
             Scope::Exports => self.registry.get(name),
             Scope::Connection => lock(&self.attached).get(name).cloned(),
@@ -899,7 +925,7 @@ impl Session {
             });
         }
         let object = export.object.clone();
-        let (id, created) = self.count_send(export.key, site, move || object);
+        let (id, created) = self.count_send(export.key, site, move || object)?;
         let props = match created.as_deref().and_then(crate::dispatch::take_snapshot) {
             Some(Err(e)) => {
                 self.uncount(&[id]);

@@ -166,6 +166,11 @@ impl ExportTable {
         self.release(id, 1).ok().flatten()
     }
 
+    /// Whether sending `key` would add a handle (it is not live yet).
+    pub(crate) fn is_new(&self, key: ObjKey) -> bool {
+        self.find(key).is_none()
+    }
+
     /// The live object behind `id`.
     pub(crate) fn get(&self, id: u64) -> Option<Arc<dyn Dispatch>> {
         let position = self.position(id)?;

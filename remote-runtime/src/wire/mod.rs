@@ -10,6 +10,7 @@
 //! it carried.
 
 pub(crate) mod codec;
+pub(crate) mod limits;
 
 use serde::{Deserialize, Serialize};
 
