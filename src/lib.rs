@@ -16,6 +16,10 @@ pub use remote_runtime::{
 #[cfg(feature = "tls")]
 pub use remote_runtime::rustls;
 
+/// Raw frames for tests and fuzzing. Not a stable API.
+#[doc(hidden)]
+pub use remote_runtime::testing;
+
 /// What the generated code needs, under paths it can name absolutely. Not a
 /// public API: it changes without notice.
 #[doc(hidden)]

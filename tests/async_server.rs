@@ -170,6 +170,34 @@ macro_rules! async_server_tests {
             }
 
             #[test]
+            fn calls_in_flight_past_the_limit_are_refused_not_queued() {
+                let f = fixture::<$transport>(Options::new().max_in_flight(2));
+                let client = (f.connect)();
+                let service: ServiceProxy = client.require("service").unwrap();
+                let waiting: Vec<_> = (0..2)
+                    .map(|i| {
+                        let service = service.clone();
+                        std::thread::spawn(move || service.wait_for_go(format!("w{i}")))
+                    })
+                    .collect();
+                for _ in 0..2 {
+                    f.entered.recv_timeout(BOUND).expect("both calls running");
+                }
+                assert_eq!(
+                    service.quick(1),
+                    Err(RemoteError::LimitExceeded {
+                        what: "calls in flight on this connection".into(),
+                        limit: 2
+                    })
+                );
+                f.go.notify_waiters();
+                for w in waiting {
+                    assert!(w.join().unwrap().unwrap().ends_with("went"));
+                }
+                assert_eq!(service.quick(1).unwrap(), 2, "served again below the limit");
+            }
+
+            #[test]
             fn calls_can_carry_a_deadline() {
                 let f = fixture::<$transport>(Options::new());
                 let client = <$transport as Transport>::connect_with(

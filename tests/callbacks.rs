@@ -356,6 +356,40 @@ macro_rules! callback_tests {
             }
 
             #[test]
+            fn closing_while_callbacks_are_queued_ends_cleanly() {
+                let f = fixture::<$transport>();
+                let client = (f.connect)();
+                let events: EventsProxy = client.require("events").unwrap();
+                let (ran_tx, ran) = unbounded();
+                let (gate_tx, gate) = unbounded::<()>();
+                events
+                    .fire(
+                        Callback::new(move |(i,): (u32,)| {
+                            let _ = ran_tx.send(i);
+                            // The first invocation waits, so the rest queue up.
+                            if i == 0 {
+                                let _ = gate.recv_timeout(BOUND);
+                            }
+                        }),
+                        500,
+                    )
+                    .unwrap();
+                assert_eq!(ran.recv_timeout(BOUND).unwrap(), 0);
+                client.close();
+                drop(gate_tx);
+                // The queued invocations run or are dropped; either way the
+                // callback thread ends and nothing is left on either side.
+                eventually("the server forgot the connection", || {
+                    f.server.stats().connections == 0
+                });
+                assert_eq!(
+                    events.fire(Callback::new(|_: (u32,)| {}), 1),
+                    Err(RemoteError::Disconnected)
+                );
+                assert_eq!(client.stats().exported, 0);
+            }
+
+            #[test]
             fn a_reloading_renderer_leaves_exactly_one_live_close_handler() {
                 let f = fixture::<$transport>();
                 let calls = Arc::new(AtomicU64::new(0));

@@ -23,6 +23,8 @@ pub use rt::block_on;
 mod server;
 mod session;
 mod stats;
+#[doc(hidden)]
+pub mod testing;
 mod timer;
 mod transport;
 mod wire;

@@ -208,15 +208,18 @@ impl Server {
     /// The open connections (those whose client has introduced itself; a
     /// stray connect that never speaks the protocol is not one).
     pub fn connections(&self) -> Vec<Connection> {
-        let sessions = self
+        let mut sessions = self
             .inner
             .sessions
             .lock()
             .unwrap_or_else(|e| e.into_inner());
+        // Ended connections are forgotten here too, not only when a new one
+        // arrives, so their memory goes back promptly.
+        sessions.retain(|w| w.upgrade().is_some_and(|s| !s.is_closed()));
         sessions
             .iter()
             .filter_map(Weak::upgrade)
-            .filter(|s| !s.is_closed() && s.is_established())
+            .filter(|s| s.is_established())
             .map(|session| Connection { session })
             .collect()
     }

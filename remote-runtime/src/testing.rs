@@ -1,0 +1,137 @@
+//! Raw frames for tests and fuzzing: what a hostile or broken peer could
+//! put on the wire, built without the safety of the proxies. Not a stable
+//! API.
+
+use std::io::{self, Read};
+
+use serde::{de::DeserializeOwned, Serialize};
+
+use crate::wire::{self, codec, Frame, Header, Scope, WireCap};
+use crate::RemoteError;
+
+const LIMIT: usize = u32::MAX as usize;
+
+fn frame(header: &Header, payload: &[u8]) -> Vec<u8> {
+    wire::build_frame(header, payload, LIMIT).expect("a test frame encodes")
+}
+
+/// The opening frame every peer sends.
+pub fn hello_frame(lease_ms: u64) -> Vec<u8> {
+    frame(&Header::Hello { lease_ms }, &[])
+}
+
+/// A call of `method` on the receiver's object `object`.
+pub fn call_frame(id: u64, object: u64, method: u32, payload: &[u8]) -> Vec<u8> {
+    let header = Header::Call {
+        id,
+        object,
+        method,
+        site: 0,
+        caps: Vec::new(),
+    };
+    frame(&header, payload)
+}
+
+/// A require of export `name`, claiming trait `interface` with
+/// `fingerprint`.
+pub fn require_frame(id: u64, name: &str, interface: &str, fingerprint: u64) -> Vec<u8> {
+    let header = Header::Require {
+        id,
+        name: name.into(),
+        interface: interface.into(),
+        fingerprint,
+        site: 0,
+        scope: Scope::Exports,
+    };
+    frame(&header, &[])
+}
+
+/// A release of `(id, count)` pairs.
+pub fn release_frame(entries: &[(u64, u64)]) -> Vec<u8> {
+    frame(
+        &Header::Release {
+            entries: entries.to_vec(),
+        },
+        &[],
+    )
+}
+
+/// A plain value (no handles) as a payload.
+pub fn encode_value<T: Serialize>(value: &T) -> Vec<u8> {
+    let mut buf = Vec::new();
+    codec::encode_into(value, &mut buf).expect("a test value encodes");
+    buf
+}
+
+/// Reads one frame (without its length prefix).
+pub fn read_frame(r: &mut impl Read) -> io::Result<Vec<u8>> {
+    let mut prefix = [0u8; 4];
+    r.read_exact(&mut prefix)?;
+    let mut buf = vec![0u8; u32::from_le_bytes(prefix) as usize];
+    r.read_exact(&mut buf)?;
+    Ok(buf)
+}
+
+/// A reply as raw parts.
+#[derive(Debug)]
+pub struct RawReply {
+    /// The call it answers.
+    pub id: u64,
+    /// Whether the payload is a value (else an encoded `RemoteError`).
+    pub ok: bool,
+    /// The handle IDs the sender lent with it.
+    pub handles: Vec<u64>,
+    /// The payload.
+    pub payload: Vec<u8>,
+}
+
+impl RawReply {
+    /// The error the reply carries, if it is one.
+    pub fn error(&self) -> Option<RemoteError> {
+        if self.ok {
+            return None;
+        }
+        codec::decode::<RemoteError>(&self.payload)
+            .ok()
+            .map(|(e, _)| e)
+    }
+
+    /// The value the reply carries, decoded as `T` (no handles).
+    pub fn value<T: DeserializeOwned>(&self) -> Option<T> {
+        codec::decode::<T>(&self.payload).ok().map(|(v, _)| v)
+    }
+}
+
+/// Parses a frame read with [`read_frame`] if it is a reply.
+pub fn parse_reply(bytes: Vec<u8>) -> Option<RawReply> {
+    let frame = Frame {
+        buf: bytes,
+        start: 0,
+    };
+    let (header, at) = wire::parse_frame(&frame).ok()?;
+    match header {
+        Header::Reply { id, ok, caps } => Some(RawReply {
+            id,
+            ok,
+            handles: caps
+                .iter()
+                .filter_map(|c| match c {
+                    WireCap::Sender { id, .. } => Some(*id),
+                    WireCap::Receiver { .. } => None,
+                })
+                .collect(),
+            payload: frame.buf[at..].to_vec(),
+        }),
+        _ => None,
+    }
+}
+
+/// Feeds `bytes` to the frame decoder, as a reader would; for fuzzing.
+/// Never panics: returns whether they parsed as a header.
+pub fn fuzz_frame(bytes: &[u8]) -> bool {
+    let frame = Frame {
+        buf: bytes.to_vec(),
+        start: 0,
+    };
+    wire::parse_frame(&frame).is_ok()
+}

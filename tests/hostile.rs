@@ -1,0 +1,407 @@
+//! A broken or hostile peer harms nobody else: capabilities are per
+//! connection, bad bytes get a clear error or a closed connection, limits
+//! hold, and every other client keeps being served. Peers here write raw
+//! frames on real sockets.
+#![allow(missing_docs)]
+
+mod common;
+
+use std::io::Write;
+use std::os::unix::net::UnixStream;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use common::*;
+use remote::testing::{self, RawReply};
+use remote::{Access, Client, Listener, Options, RemoteError, Server};
+
+const CALCULATOR_FP: u64 = <dyn Calculator as remote::__private::Interface>::FINGERPRINT;
+const ADD: u32 = 0;
+const SPAWN_COUNTER: u32 = 4;
+
+struct Fixture {
+    server: Server,
+    path: PathBuf,
+    _listener: Listener,
+    good: Client,
+}
+
+fn fixture(options: Options) -> Fixture {
+    let (calc, _dropped) = Calc::new();
+    let server = Server::with_options(options);
+    server.export("calculator", calc as Arc<dyn Calculator>);
+    server.set_global("secret", "hunter2".to_string());
+    server.set_global("motd", "hello".to_string());
+    let path = tempdir().join("server.sock");
+    let listener = server.listen_unix(&path).unwrap();
+    let good = Client::connect_unix(&path).unwrap();
+    Fixture {
+        server,
+        path,
+        _listener: listener,
+        good,
+    }
+}
+
+impl Fixture {
+    /// The well-behaved client is still fully served.
+    fn assert_good_client_fine(&self) {
+        let calc: CalculatorProxy = self.good.require("calculator").unwrap();
+        assert_eq!(calc.add(2, 2).unwrap(), 4);
+        let c = calc.spawn_counter(3).unwrap();
+        assert_eq!(c.next().unwrap(), 3);
+    }
+}
+
+/// A peer that writes frames by hand.
+struct RawPeer {
+    stream: UnixStream,
+}
+
+impl RawPeer {
+    fn connect(path: &PathBuf) -> RawPeer {
+        let mut stream = UnixStream::connect(path).unwrap();
+        stream.set_read_timeout(Some(BOUND)).unwrap();
+        stream.write_all(&testing::hello_frame(30_000)).unwrap();
+        RawPeer { stream }
+    }
+
+    fn send(&mut self, bytes: &[u8]) {
+        self.stream.write_all(bytes).unwrap();
+    }
+
+    /// The reply to call `id`, skipping other frames.
+    fn reply(&mut self, id: u64) -> RawReply {
+        loop {
+            let frame = testing::read_frame(&mut self.stream).expect("a reply before the bound");
+            if let Some(reply) = testing::parse_reply(frame) {
+                if reply.id == id {
+                    return reply;
+                }
+            }
+        }
+    }
+
+    fn require_calculator(&mut self) -> u64 {
+        self.send(&testing::require_frame(
+            1,
+            "calculator",
+            "Calculator",
+            CALCULATOR_FP,
+        ));
+        let reply = self.reply(1);
+        assert!(reply.ok, "{:?}", reply.error());
+        reply.handles[0]
+    }
+
+    /// Whether the server has closed this connection (EOF within the bound).
+    fn closed_by_server(&mut self) -> bool {
+        loop {
+            match testing::read_frame(&mut self.stream) {
+                Ok(_) => continue,
+                Err(e) => return e.kind() == std::io::ErrorKind::UnexpectedEof,
+            }
+        }
+    }
+}
+
+#[test]
+fn handle_ids_mean_something_only_where_they_were_given() {
+    let f = fixture(Options::new());
+    // The good client holds a counter; the raw peer never got it.
+    let calc: CalculatorProxy = f.good.require("calculator").unwrap();
+    let _theirs = calc.spawn_counter(1).unwrap();
+    let mut raw = RawPeer::connect(&f.path);
+    let calculator = raw.require_calculator();
+    for guessed in [
+        calculator + 1,
+        calculator + 2,
+        1 << 32 | calculator,
+        u64::MAX,
+    ] {
+        raw.send(&testing::call_frame(
+            10,
+            guessed,
+            1,
+            &testing::encode_value(&()),
+        ));
+        assert_eq!(
+            raw.reply(10).error(),
+            Some(RemoteError::NoSuchObject { id: guessed })
+        );
+    }
+    // A handle of its own, released, is gone for good: its ID never names
+    // anything again.
+    raw.send(&testing::call_frame(
+        11,
+        calculator,
+        SPAWN_COUNTER,
+        &testing::encode_value(&(5u64,)),
+    ));
+    let counter = raw.reply(11).handles[0];
+    raw.send(&testing::release_frame(&[(counter, 1)]));
+    raw.send(&testing::call_frame(
+        12,
+        counter,
+        0,
+        &testing::encode_value(&()),
+    ));
+    assert_eq!(
+        raw.reply(12).error(),
+        Some(RemoteError::NoSuchObject { id: counter })
+    );
+    raw.send(&testing::call_frame(
+        13,
+        calculator,
+        SPAWN_COUNTER,
+        &testing::encode_value(&(6u64,)),
+    ));
+    assert_ne!(raw.reply(13).handles[0], counter, "IDs are never reused");
+    f.assert_good_client_fine();
+}
+
+#[test]
+fn bad_frames_get_clear_errors_and_the_connection_lives() {
+    let f = fixture(Options::new());
+    let mut raw = RawPeer::connect(&f.path);
+    let calculator = raw.require_calculator();
+    // Wrong argument types.
+    raw.send(&testing::call_frame(
+        2,
+        calculator,
+        ADD,
+        &testing::encode_value(&("two", "three")),
+    ));
+    assert!(matches!(raw.reply(2).error(), Some(RemoteError::Decode(_))));
+    // An unknown method.
+    raw.send(&testing::call_frame(
+        3,
+        calculator,
+        999,
+        &testing::encode_value(&()),
+    ));
+    assert_eq!(
+        raw.reply(3).error(),
+        Some(RemoteError::NoSuchMethod {
+            interface: "Calculator".into(),
+            method: 999
+        })
+    );
+    // A require claiming the wrong trait.
+    raw.send(&testing::require_frame(
+        4,
+        "calculator",
+        "Calculator",
+        12345,
+    ));
+    assert!(matches!(
+        raw.reply(4).error(),
+        Some(RemoteError::Mismatch { .. })
+    ));
+    // Releases that make no sense are ignored.
+    raw.send(&testing::release_frame(&[(calculator, 1000), (777, 1)]));
+    // Still served, correctly.
+    raw.send(&testing::call_frame(
+        5,
+        calculator,
+        ADD,
+        &testing::encode_value(&(20i64, 22i64)),
+    ));
+    assert_eq!(raw.reply(5).value::<i64>(), Some(42));
+    f.assert_good_client_fine();
+}
+
+#[test]
+fn unusable_bytes_close_only_that_connection() {
+    let f = fixture(Options::new().max_frame(1 << 20));
+    let baseline = f.server.stats().exported;
+    let cases: Vec<(&str, Vec<u8>)> = vec![
+        (
+            "random bytes",
+            vec![7, 0, 0, 0, 0xde, 0xad, 0xbe, 0xef, 0x01, 0x02, 0x03],
+        ),
+        (
+            "an oversized length prefix",
+            vec![0xff, 0xff, 0xff, 0xff, 1, 2, 3],
+        ),
+        (
+            "a length just past the limit",
+            ((1u32 << 20) + 1).to_le_bytes().to_vec(),
+        ),
+    ];
+    for (what, bytes) in cases {
+        let mut raw = RawPeer::connect(&f.path);
+        let _calculator = raw.require_calculator();
+        raw.send(&bytes);
+        assert!(raw.closed_by_server(), "{what}: connection not closed");
+        f.assert_good_client_fine();
+    }
+    // A peer that vanishes mid-frame, mid-call and mid-release.
+    for cut in [3usize, 9, 14] {
+        let mut raw = RawPeer::connect(&f.path);
+        let calculator = raw.require_calculator();
+        raw.send(&testing::call_frame(
+            8,
+            calculator,
+            SPAWN_COUNTER,
+            &testing::encode_value(&(1u64,)),
+        ));
+        let counter = raw.reply(8).handles[0];
+        let release = testing::release_frame(&[(counter, 1)]);
+        raw.send(&release[..cut.min(release.len() - 1)]);
+        drop(raw);
+    }
+    eventually("every broken connection cleaned up", || {
+        f.server.stats().connections == 1 && f.server.stats().exported <= baseline + 2
+    });
+    f.assert_good_client_fine();
+}
+
+#[test]
+fn limits_refuse_without_harming_the_connection() {
+    let f = fixture(
+        Options::new()
+            .max_handles(10)
+            .max_depth(8)
+            .max_collection(1000),
+    );
+    let calc: CalculatorProxy = f.good.require("calculator").unwrap();
+    assert!(matches!(
+        calc.spawn_many(20),
+        Err(RemoteError::LimitExceeded { limit: 10, .. })
+    ));
+    let fine = calc.spawn_many(5).unwrap();
+    assert_eq!(fine.len(), 5);
+    assert!(matches!(
+        calc.sum(&vec![1; 5000]),
+        Err(RemoteError::LimitExceeded { limit: 1000, .. })
+    ));
+    assert_eq!(calc.sum(&[1, 2, 3]).unwrap(), 6);
+    drop(fine);
+    f.assert_good_client_fine();
+}
+
+#[test]
+fn an_access_policy_is_enforced_on_the_server() {
+    let f = fixture(Options::new());
+    f.server.set_access_policy(|_, access| {
+        matches!(
+            access,
+            Access::Export("calculator") | Access::Global("motd")
+        )
+    });
+    assert_eq!(f.good.get_global::<String>("motd").unwrap(), "hello");
+    assert_eq!(
+        f.good.get_global::<String>("secret"),
+        Err(RemoteError::Denied {
+            resource: "global \"secret\"".into()
+        })
+    );
+    assert!(matches!(f.good.process(), Err(RemoteError::Denied { .. })));
+    eventually("the good client is connected", || {
+        f.server.connections().len() == 1
+    });
+    let first = f.server.connections()[0].id();
+    f.server.set_access_policy(move |connection, access| {
+        // Decided per connection: only the first one may use the calculator.
+        connection.id() == first || !matches!(access, Access::Export(_))
+    });
+    let other = Client::connect_unix(&f.path).unwrap();
+    match other.require::<CalculatorProxy>("calculator") {
+        Err(RemoteError::Denied { resource }) => assert_eq!(resource, "export \"calculator\""),
+        other => panic!("expected Denied, got {other:?}"),
+    }
+    // A raw peer cannot talk its way around it either.
+    let mut raw = RawPeer::connect(&f.path);
+    raw.send(&testing::require_frame(
+        1,
+        "calculator",
+        "Calculator",
+        CALCULATOR_FP,
+    ));
+    assert!(matches!(
+        raw.reply(1).error(),
+        Some(RemoteError::Denied { .. })
+    ));
+}
+
+#[test]
+fn a_peer_that_never_reads_cannot_make_the_server_buffer_without_bound() {
+    let f = fixture(Options::new().lease(Duration::from_millis(500)));
+    let mut raw = RawPeer::connect(&f.path);
+    let calculator = raw.require_calculator();
+    // Ask for large replies, many times, and never read them.
+    let shape = testing::encode_value(&());
+    let writer = {
+        let mut stream = raw.stream.try_clone().unwrap();
+        std::thread::spawn(move || {
+            for id in 100..20_100u64 {
+                // `shape()` replies with a small struct; 20,000 of them
+                // exceed any socket buffer.
+                let frame = testing::call_frame(id, calculator, 13, &shape);
+                if stream.write_all(&frame).is_err() {
+                    return;
+                }
+            }
+        })
+    };
+    // The server blocks on that connection's writes (bounded), then closes
+    // it after a lease; the good client is served throughout.
+    f.assert_good_client_fine();
+    eventually("the stuck connection was closed", || {
+        f.server.stats().connections == 1
+    });
+    writer.join().unwrap();
+    f.assert_good_client_fine();
+}
+
+mod garbage {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// One hostile frame: raw bytes with an honest length prefix, a call
+    /// with arbitrary ids and payload, or a release of arbitrary counts.
+    fn hostile_frame() -> impl Strategy<Value = Vec<u8>> {
+        prop_oneof![
+            proptest::collection::vec(any::<u8>(), 0..64).prop_map(|body| {
+                let mut frame = (body.len() as u32).to_le_bytes().to_vec();
+                frame.extend(body);
+                frame
+            }),
+            (
+                any::<u64>(),
+                0u64..4,
+                0u32..20,
+                proptest::collection::vec(any::<u8>(), 0..48)
+            )
+                .prop_map(|(id, object, method, payload)| {
+                    testing::call_frame(id, object, method, &payload)
+                }),
+            proptest::collection::vec((0u64..6, any::<u64>()), 0..4)
+                .prop_map(|entries| testing::release_frame(&entries)),
+        ]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 48, failure_persistence: None, ..ProptestConfig::default() })]
+
+        #[test]
+        fn generated_garbage_never_harms_other_clients(frames in proptest::collection::vec(hostile_frame(), 1..12)) {
+            let f = fixture(Options::new().max_frame(1 << 16));
+            let mut raw = RawPeer::connect(&f.path);
+            let _ = raw.require_calculator();
+            for frame in &frames {
+                if raw.stream.write_all(frame).is_err() {
+                    break;
+                }
+            }
+            drop(raw);
+            f.assert_good_client_fine();
+            eventually("the hostile connection is gone", || f.server.stats().connections == 1);
+            // Nothing the hostile peer got is still held for it.
+            f.good.sync().unwrap();
+            prop_assert_eq!(f.server.stats().exported, f.good.stats().imported);
+        }
+    }
+}
