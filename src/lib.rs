@@ -1,4 +1,5 @@
 #![doc = include_str!("../README.md")]
+#![forbid(unsafe_code)]
 
 /// Put on an `impl` of a `#[remote_object]` trait that has `async fn`
 /// methods (the trait itself gets it from `#[remote_object]`).

@@ -2,6 +2,8 @@
 //! crate. Use it through `remote::remote_object`; the generated code reaches
 //! the runtime only through `remote::__private`.
 
+#![forbid(unsafe_code)]
+
 use proc_macro::TokenStream;
 
 mod attr;

@@ -2,6 +2,8 @@
 //! tables, the wire codec and the transports. Users depend on `remote`, which
 //! re-exports everything here that they need.
 
+#![forbid(unsafe_code)]
+
 mod callback;
 mod client;
 mod connection;

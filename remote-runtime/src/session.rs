@@ -1079,7 +1079,13 @@ impl Session {
             });
         }
         let failure = self.closed_error();
-        tracing::debug!(peer = %self.peer, reason = %why, "connection closed");
+        match why {
+            RemoteError::Disconnected | RemoteError::LeaseExpired => {
+                tracing::debug!(peer = %self.peer, reason = %why, "connection closed")
+            }
+            // A peer that broke the protocol or a limit: say why, once.
+            _ => tracing::warn!(peer = %self.peer, reason = %why, "connection closed"),
+        }
         let waiters: Vec<Option<Waiter>> = {
             let mut pending = lock(&self.pending);
             pending.closed = true;
