@@ -63,6 +63,11 @@ enum Served {
     },
 }
 
+/// The most bytes of callback invocations a connection may have waiting to
+/// run; a peer that floods past it is disconnected (nothing is dropped
+/// silently).
+const QUEUED_CALLBACK_BYTES: usize = 256 * 1024 * 1024;
+
 /// A call queued for the connection's callback thread.
 struct OrderedCall {
     target: Arc<dyn Dispatch>,
@@ -126,6 +131,7 @@ pub(crate) struct Session {
     site_names: Mutex<SiteNames>,
     /// Feeds the callback thread, started on the first callback.
     ordered: Mutex<Option<crossbeam_channel::Sender<OrderedCall>>>,
+    queued_bytes: std::sync::atomic::AtomicUsize,
     close_hooks: Mutex<CloseHooks>,
     weak_self: Weak<Session>,
 }
@@ -179,6 +185,7 @@ impl Session {
             site_ids: Mutex::default(),
             site_names: Mutex::new(SiteNames::new(options.warn_handles)),
             ordered: Mutex::default(),
+            queued_bytes: Default::default(),
             close_hooks: Mutex::default(),
             options,
             weak_self: weak_self.clone(),
@@ -598,7 +605,7 @@ impl Session {
             } => {
                 let caps = self.accept_caps(caps);
                 let target = lock(&self.exports).get(object);
-                if let Err(refused) = self.begin_serving() {
+                if let Err(refused) = self.begin_serving(id != 0) {
                     self.finish_call(id, Err(refused));
                     return;
                 }
@@ -734,6 +741,9 @@ impl Session {
                         let Some(session) = weak.upgrade() else {
                             return;
                         };
+                        session
+                            .queued_bytes
+                            .fetch_sub(call.frame.buf.len(), Ordering::AcqRel);
                         let payload = &call.frame.buf[call.payload_at..];
                         let served = session.serve_call(
                             Some(call.target.clone()),
@@ -751,9 +761,26 @@ impl Session {
                 Err(e) => tracing::error!(error = %e, "could not start a callback thread"),
             }
         }
+        // Callbacks queue without a count limit, so none is ever dropped,
+        // but a peer that floods them faster than they run is cut off
+        // before their bytes exhaust memory.
+        let bytes = call.frame.buf.len();
+        let queued = self.queued_bytes.fetch_add(bytes, Ordering::AcqRel) + bytes;
+        if queued > QUEUED_CALLBACK_BYTES {
+            drop(queue);
+            self.queued_bytes.fetch_sub(bytes, Ordering::AcqRel);
+            self.end_serving();
+            self.close(&RemoteError::LimitExceeded {
+                what: "bytes of callbacks queued on this connection".into(),
+                limit: QUEUED_CALLBACK_BYTES as u64,
+            });
+            return;
+        }
         match queue.as_ref() {
             Some(tx) => {
-                if tx.send(call).is_err() {
+                if let Err(e) = tx.send(call) {
+                    self.queued_bytes
+                        .fetch_sub(e.0.frame.buf.len(), Ordering::AcqRel);
                     self.end_serving();
                 }
             }
@@ -766,12 +793,15 @@ impl Session {
 
     /// Counts a call being served; false once the connection is draining
     /// (the call is then refused).
-    fn begin_serving(&self) -> Result<(), RemoteError> {
+    fn begin_serving(&self, wants_reply: bool) -> Result<(), RemoteError> {
         if self.draining.load(Ordering::Acquire) {
             return Err(RemoteError::Disconnected);
         }
         let mut serving = lock(&self.serving);
-        if *serving >= self.options.max_in_flight {
+        // Calls that want a reply are refused past the limit (the caller is
+        // told). One-way calls (callbacks) are never dropped silently: their
+        // queue is bounded in bytes instead (see `queue_ordered`).
+        if wants_reply && *serving >= self.options.max_in_flight {
             return Err(RemoteError::LimitExceeded {
                 what: "calls in flight on this connection".into(),
                 limit: self.options.max_in_flight as u64,
