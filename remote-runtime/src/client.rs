@@ -175,16 +175,7 @@ impl Client {
         scope: Scope,
         location: &'static Location<'static>,
     ) -> Result<P, RemoteError> {
-        let id = self.session.start_require(
-            name,
-            <P::Interface as Interface>::NAME,
-            <P::Interface as Interface>::FINGERPRINT,
-            scope,
-            location,
-        )?;
-        let incoming = self.session.wait(id)?;
-        let entry = self.session.require_reply(incoming)?;
-        Ok(P::from_remote(Remote::from_import(entry)))
+        self.session.resolve(name, scope, location)
     }
 
     /// A built-in module of the server (one it exported with

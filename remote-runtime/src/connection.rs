@@ -7,7 +7,7 @@ use std::sync::Arc;
 use crate::client::RequireFuture;
 use crate::handle::exports::ObjKey;
 use crate::registry::Export;
-use crate::remote::{Interface, Proxy, Remote};
+use crate::remote::{Interface, Proxy};
 use crate::session::Session;
 use crate::stats::SessionStats;
 use crate::wire::Scope;
@@ -75,16 +75,8 @@ impl Connection {
     /// the server calls into its client with the same guarantees.
     #[track_caller]
     pub fn require<P: Proxy>(&self, name: &str) -> Result<P, RemoteError> {
-        let id = self.session.start_require(
-            name,
-            <P::Interface as Interface>::NAME,
-            <P::Interface as Interface>::FINGERPRINT,
-            Scope::Exports,
-            Location::caller(),
-        )?;
-        let incoming = self.session.wait(id)?;
-        let entry = self.session.require_reply(incoming)?;
-        Ok(P::from_remote(Remote::from_import(entry)))
+        self.session
+            .resolve(name, Scope::Exports, Location::caller())
     }
 
     /// [`Connection::require`] without blocking the thread.

@@ -409,6 +409,26 @@ impl Session {
         Ok(id)
     }
 
+    /// Resolves `name` in `scope` on the peer as proxy `P` (blocking).
+    pub(crate) fn resolve<P: crate::remote::Proxy>(
+        &self,
+        name: &str,
+        scope: Scope,
+        location: &'static Location<'static>,
+    ) -> Result<P, RemoteError> {
+        use crate::remote::Interface;
+        let id = self.start_require(
+            name,
+            <P::Interface as Interface>::NAME,
+            <P::Interface as Interface>::FINGERPRINT,
+            scope,
+            location,
+        )?;
+        let incoming = self.wait(id)?;
+        let entry = self.require_reply(incoming)?;
+        Ok(P::from_remote(crate::remote::Remote::from_import(entry)))
+    }
+
     /// Asks for global `name`; returns the ID to wait on.
     pub(crate) fn start_global(
         &self,
