@@ -208,15 +208,9 @@ impl Server {
     /// The open connections (those whose client has introduced itself; a
     /// stray connect that never speaks the protocol is not one).
     pub fn connections(&self) -> Vec<Connection> {
-        let mut sessions = self
-            .inner
-            .sessions
-            .lock()
-            .unwrap_or_else(|e| e.into_inner());
         // Ended connections are forgotten here too, not only when a new one
         // arrives, so their memory goes back promptly.
-        sessions.retain(|w| w.upgrade().is_some_and(|s| !s.is_closed()));
-        sessions
+        self.live_sessions()
             .iter()
             .filter_map(Weak::upgrade)
             .filter(|s| s.is_established())
@@ -350,14 +344,19 @@ impl Server {
             session.close(&RemoteError::Disconnected);
             return session;
         }
+        self.live_sessions().push(Arc::downgrade(&session));
+        session
+    }
+
+    /// The sessions list, with ended connections dropped from it.
+    fn live_sessions(&self) -> std::sync::MutexGuard<'_, Vec<Weak<Session>>> {
         let mut sessions = self
             .inner
             .sessions
             .lock()
             .unwrap_or_else(|e| e.into_inner());
         sessions.retain(|w| w.upgrade().is_some_and(|s| !s.is_closed()));
-        sessions.push(Arc::downgrade(&session));
-        session
+        sessions
     }
 
     /// A connected in-process pair: the server's end is served here, the
