@@ -341,6 +341,26 @@ macro_rules! behaviour_tests {
             }
 
             #[test]
+            fn a_burst_of_large_replies_arrives_whole() {
+                let (_server, _calc, _d, connect) = setup();
+                let client = connect();
+                let calc: CalculatorProxy = client.require("calculator").unwrap();
+                let calc = calc.to_async();
+                let big = "x".repeat(20_000);
+                let rt = tokio::runtime::Builder::new_current_thread()
+                    .build()
+                    .unwrap();
+                rt.block_on(async {
+                    // All sent before any reply is read: the replies come back
+                    // as one burst of over a megabyte.
+                    let calls: Vec<_> = (0..64).map(|_| calc.greet(&big)).collect();
+                    for call in calls {
+                        assert_eq!(call.await.unwrap().len(), big.len() + 7);
+                    }
+                });
+            }
+
+            #[test]
             fn a_dropped_async_call_frees_its_slot() {
                 let (_server, _calc, _d, connect) = setup();
                 let client = connect();

@@ -152,6 +152,14 @@ impl Link for TlsLink {
                 while !ciphertext.is_empty() {
                     state.conn.read_tls(&mut ciphertext)?;
                     state.conn.process_new_packets().map_err(tls_error)?;
+                    // Take the plaintext out as it comes: rustls holds only a
+                    // bounded amount and refuses more ciphertext past it.
+                    let State { conn, plain } = &mut *state;
+                    match conn.reader().read_to_end(plain) {
+                        Ok(_) => {}
+                        Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+                        Err(e) => return Err(e.into()),
+                    }
                 }
                 if state.plain.len() > PREFIX + self.max_frame + 64 * 1024 {
                     return Err(RemoteError::Protocol(
