@@ -32,6 +32,7 @@ fn jobs() -> &'static Sender<Job> {
             .spawn(move || {
                 let mut watched: Vec<Weak<Session>> = Vec::new();
                 let mut next_round = u64::MAX;
+                let mut last_tick = u64::MAX;
                 loop {
                     let now = now_ms();
                     let job = if next_round == u64::MAX {
@@ -69,15 +70,20 @@ fn jobs() -> &'static Sender<Job> {
                     }
                     let now = now_ms();
                     if now >= next_round {
+                        // A round that starts late (this thread was starved)
+                        // renews but expires nobody: our own peers' renewals
+                        // were late for the same reason.
+                        let on_time = now.saturating_sub(next_round) <= last_tick;
                         let mut soonest = u64::MAX;
                         watched.retain(|weak| match weak.upgrade() {
                             Some(session) => {
-                                let again = session.maintain(now);
+                                let again = session.maintain(now, on_time);
                                 soonest = soonest.min(again);
                                 again != u64::MAX
                             }
                             None => false,
                         });
+                        last_tick = soonest.min(1_000);
                         next_round = now.saturating_add(soonest);
                     }
                 }

@@ -1091,14 +1091,14 @@ impl Session {
     /// Periodic duties, run by the maintenance thread: renew our lease with
     /// the peer if we have been quiet, and expire the peer's lease if it has.
     /// Returns how soon to look again.
-    pub(crate) fn maintain(&self, now: u64) -> u64 {
+    pub(crate) fn maintain(&self, now: u64, may_expire: bool) -> u64 {
         if self.is_closed() {
             return u64::MAX;
         }
         if self.lease.renew_due(now) {
             let _ = self.send_header(&Header::Renew, FrameKind::Renew);
         }
-        if self.lease.lapsed(now) && lock(&self.exports).len() > 0 {
+        if may_expire && self.lease.lapsed(now) && lock(&self.exports).len() > 0 {
             let held = lock(&self.exports).len();
             tracing::warn!(
                 peer = %self.peer,
