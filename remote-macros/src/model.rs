@@ -50,6 +50,16 @@ pub(crate) struct Arg {
     pub(crate) kind: ArgKind,
 }
 
+impl Arg {
+    /// The type the wire carries for this argument: its owned form.
+    pub(crate) fn wire_ty(&self) -> &syn::Type {
+        match &self.kind {
+            ArgKind::Borrowed { owned } => owned,
+            _ => &self.ty,
+        }
+    }
+}
+
 pub(crate) enum ArgKind {
     /// An owned value, copied.
     Value,

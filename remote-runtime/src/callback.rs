@@ -32,7 +32,6 @@ use crate::handle::exports::ObjKey;
 use crate::handle::imports::ImportEntry;
 use crate::remote::CallFuture;
 use crate::session::Session;
-use crate::wire::WireCap;
 use crate::RemoteError;
 
 /// What a callback's arguments and answer must be: plain data that can be
@@ -294,44 +293,20 @@ impl<Args: Message, R: Message> Dispatch for CallbackDispatcher<Args, R> {
 
 impl<Args: Message, R: Message> Serialize for Callback<Args, R> {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let encoded = context::with_encode(|cx| -> Result<(u32, u32), String> {
-            let (cap, site) = match &self.inner {
-                Inner::Local(l) => {
-                    let key = ObjKey {
-                        addr: Arc::as_ptr(l) as *const () as usize,
-                        fingerprint: fingerprint::<Args, R>(),
-                    };
-                    let callback = l.clone();
-                    let counted = cx.session.count_send(key, cx.site, move || {
-                        Arc::new(CallbackDispatcher { callback }) as Arc<dyn Dispatch>
-                    });
-                    let (id, _) = match counted {
-                        Ok(counted) => counted,
-                        Err(e) => return Err(context::set_encode_error(cx, e)),
-                    };
-                    cx.counted.push(id);
-                    let site = cx.session.site_id(l.created_at);
-                    let cap = WireCap::Sender {
-                        id,
-                        fingerprint: key.fingerprint,
-                        props: None,
-                    };
-                    (cap, site)
-                }
-                Inner::Remote { entry, .. } => {
-                    if !Arc::ptr_eq(&entry.session, &cx.session) {
-                        let e = RemoteError::ForeignProxy {
-                            interface: "Callback".into(),
-                        };
-                        return Err(context::set_encode_error(cx, e));
-                    }
-                    (WireCap::Receiver { id: entry.id }, 0)
-                }
-            };
-            cx.caps.push(cap);
-            Ok(((cx.caps.len() - 1) as u32, site))
+        let encoded = context::encode_handle("Callback", |cx| match &self.inner {
+            Inner::Local(l) => {
+                let key = ObjKey {
+                    addr: Arc::as_ptr(l) as *const () as usize,
+                    fingerprint: fingerprint::<Args, R>(),
+                };
+                let callback = l.clone();
+                let (index, _) = cx.lend(key, move || {
+                    Arc::new(CallbackDispatcher { callback }) as Arc<dyn Dispatch>
+                })?;
+                Ok((index, cx.session.site_id(l.created_at)))
+            }
+            Inner::Remote { entry, .. } => cx.pass_back(entry, "Callback").map(|index| (index, 0)),
         })
-        .unwrap_or_else(|| Err("a Callback can only be serialized by the remote runtime".into()))
         .map_err(serde::ser::Error::custom)?;
         encoded.serialize(serializer)
     }
@@ -479,6 +454,15 @@ impl<Args, R> fmt::Debug for Listeners<Args, R> {
     }
 }
 
+/// Removes listener `id`; the callback is dropped after the lock.
+fn remove_listener<Args, R>(all: &Mutex<Vec<Listener<Args, R>>>, id: u64) -> bool {
+    let removed = {
+        let mut all = lock(all);
+        all.iter().position(|l| l.id == id).map(|at| all.remove(at))
+    };
+    removed.is_some()
+}
+
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
 }
@@ -501,13 +485,7 @@ impl<Args, R> Listeners<Args, R> {
 
     /// Removes a listener; returns whether it was there.
     pub fn remove(&self, id: ListenerId) -> bool {
-        let removed = {
-            let mut all = lock(&self.inner);
-            all.iter()
-                .position(|l| l.id == id.0)
-                .map(|at| all.remove(at))
-        };
-        removed.is_some()
+        remove_listener(&self.inner, id.0)
     }
 
     /// Removes every listener.
@@ -533,11 +511,7 @@ impl<Args: Message, R: Message> Listeners<Args, R> {
         // Registered outside the lock: it runs at once if already closed.
         let guard = callback.on_close(move || {
             if let Some(inner) = weak.upgrade() {
-                let removed = {
-                    let mut all = lock(&inner);
-                    all.iter().position(|l| l.id == id).map(|at| all.remove(at))
-                };
-                if removed.is_some() {
+                if remove_listener(&inner, id) {
                     tracing::debug!(%created_at, "listener dropped: its client went away");
                 }
             }

@@ -15,7 +15,7 @@ use crate::handle::exports::ObjKey;
 use crate::options::Options;
 use crate::process::{ProcessInfo, MODULES_GLOBAL, PROCESS_GLOBAL};
 use crate::registry::{Export, Registry};
-use crate::remote::{CallFuture, Interface, Proxy, Remote};
+use crate::remote::{CallFuture, Interface, PendingReply, Proxy, Remote};
 use crate::session::Session;
 use crate::stats::SessionStats;
 use crate::transport::{child, tcp, unix, Link};
@@ -281,8 +281,7 @@ impl Client {
 
 /// The future of [`Client::require_async`] and its kin.
 pub struct RequireFuture<P> {
-    session: Arc<Session>,
-    state: Option<Result<u64, RemoteError>>,
+    pending: PendingReply,
     _proxy: std::marker::PhantomData<fn() -> P>,
 }
 
@@ -301,8 +300,7 @@ impl<P: Proxy> RequireFuture<P> {
             location,
         );
         RequireFuture {
-            session: session.clone(),
-            state: Some(state),
+            pending: PendingReply::new(session.clone(), state),
             _proxy: std::marker::PhantomData,
         }
     }
@@ -314,29 +312,11 @@ impl<P: Proxy> Future for RequireFuture<P> {
     type Output = Result<P, RemoteError>;
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let id = match self.state.take() {
-            Some(Ok(id)) => id,
-            Some(Err(e)) => return Poll::Ready(Err(e)),
-            None => panic!("RequireFuture polled after completion"),
-        };
-        match self.session.poll_reply(id, cx) {
-            Poll::Ready(incoming) => Poll::Ready(
-                incoming
-                    .and_then(|i| self.session.require_reply(i))
-                    .map(|entry| P::from_remote(Remote::from_import(entry))),
-            ),
-            Poll::Pending => {
-                self.state = Some(Ok(id));
-                Poll::Pending
-            }
-        }
-    }
-}
-
-impl<P> Drop for RequireFuture<P> {
-    fn drop(&mut self) {
-        if let Some(Ok(id)) = self.state.take() {
-            self.session.cancel(id);
-        }
+        let pending = &mut self.pending;
+        pending.poll(cx).map(|incoming| {
+            incoming
+                .and_then(|i| pending.session().require_reply(i))
+                .map(|entry| P::from_remote(Remote::from_import(entry)))
+        })
     }
 }

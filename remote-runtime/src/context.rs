@@ -95,6 +95,62 @@ pub(crate) fn with_encode<R>(f: impl FnOnce(&mut EncodeCx) -> R) -> Option<R> {
     ENCODE.with(|cx| cx.borrow_mut().last_mut().and_then(Option::as_mut).map(f))
 }
 
+impl EncodeCx {
+    /// Lends a local object to the peer: counts one send, adds its entry to
+    /// the frame's table; returns the entry's index, and the dispatcher when
+    /// the handle is new on this connection.
+    pub(crate) fn lend(
+        &mut self,
+        key: crate::handle::exports::ObjKey,
+        make: impl FnOnce() -> Arc<dyn Dispatch>,
+    ) -> Result<(u32, Option<Arc<dyn Dispatch>>), RemoteError> {
+        let (id, created) = self.session.count_send(key, self.site, make)?;
+        self.counted.push(id);
+        Ok((
+            self.push(WireCap::Sender {
+                id,
+                fingerprint: key.fingerprint,
+                props: None,
+            }),
+            created,
+        ))
+    }
+
+    /// Hands a proxy back to its owner, which must be this connection's
+    /// peer.
+    pub(crate) fn pass_back(
+        &mut self,
+        entry: &ImportEntry,
+        interface: &str,
+    ) -> Result<u32, RemoteError> {
+        if !Arc::ptr_eq(&entry.session, &self.session) {
+            return Err(RemoteError::ForeignProxy {
+                interface: interface.to_string(),
+            });
+        }
+        Ok(self.push(WireCap::Receiver { id: entry.id }))
+    }
+
+    fn push(&mut self, cap: WireCap) -> u32 {
+        self.caps.push(cap);
+        (self.caps.len() - 1) as u32
+    }
+}
+
+/// Runs `f` on the encode context of the frame being built, turning its
+/// typed error into a serde error (kept for the caller); `what` names the
+/// handle's kind when there is no context (serializing outside the runtime).
+pub(crate) fn encode_handle<R>(
+    what: &str,
+    f: impl FnOnce(&mut EncodeCx) -> Result<R, RemoteError>,
+) -> Result<R, String> {
+    with_encode(|cx| f(cx).map_err(|e| set_encode_error(cx, e))).unwrap_or_else(|| {
+        Err(format!(
+            "{what} handles can only be serialized by the remote runtime"
+        ))
+    })
+}
+
 /// Encodes plain data: a handle inside it is an error.
 pub(crate) fn encode_plain<T: Serialize + ?Sized>(value: &T) -> Result<Vec<u8>, RemoteError> {
     ENCODE.with(|cx| cx.borrow_mut().push(None));

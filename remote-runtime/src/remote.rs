@@ -17,7 +17,7 @@ use crate::context::{self, Cap};
 use crate::dispatch::Dispatch;
 use crate::handle::exports::ObjKey;
 use crate::handle::imports::ImportEntry;
-use crate::session::Session;
+use crate::session::{Incoming, Session};
 use crate::wire::WireCap;
 use crate::RemoteError;
 
@@ -183,62 +183,23 @@ impl<T: ?Sized + Interface> From<Arc<T>> for Remote<T> {
 
 impl<T: ?Sized + Interface> Serialize for Remote<T> {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let counted =
-            context::with_encode(|cx| -> Result<(u32, Option<Arc<dyn Dispatch>>), String> {
-                let (cap, created) = match &self.inner {
-                    Inner::Local(object) => {
-                        let key = ObjKey::of(object);
-                        let counted = cx
-                            .session
-                            .count_send(key, cx.site, || T::into_dispatch(object.clone()));
-                        let (id, created) = match counted {
-                            Ok(counted) => counted,
-                            Err(e) => return Err(context::set_encode_error(cx, e)),
-                        };
-                        cx.counted.push(id);
-                        let cap = WireCap::Sender {
-                            id,
-                            fingerprint: T::FINGERPRINT,
-                            props: None,
-                        };
-                        (cap, created)
-                    }
-                    Inner::Proxy(r) => {
-                        if !Arc::ptr_eq(&r.entry.session, &cx.session) {
-                            let e = RemoteError::ForeignProxy {
-                                interface: T::NAME.to_string(),
-                            };
-                            return Err(context::set_encode_error(cx, e));
-                        }
-                        (WireCap::Receiver { id: r.entry.id }, None)
-                    }
-                };
-                cx.caps.push(cap);
-                Ok(((cx.caps.len() - 1) as u32, created))
-            })
-            .unwrap_or_else(|| {
-                Err(format!(
-                    "Remote<dyn {}> can only be serialized by the remote runtime",
-                    T::NAME
-                ))
-            })
-            .map_err(serde::ser::Error::custom)?;
-        let (index, created) = counted;
+        let (index, created) = context::encode_handle(T::NAME, |cx| match &self.inner {
+            Inner::Local(object) => {
+                cx.lend(ObjKey::of(object), || T::into_dispatch(object.clone()))
+            }
+            Inner::Proxy(r) => cx.pass_back(&r.entry, T::NAME).map(|index| (index, None)),
+        })
+        .map_err(serde::ser::Error::custom)?;
         // A handle new on this connection carries its property snapshot. The
         // getters are user code, so they run outside the encode context.
         if let Some(snapshot) = created.as_deref().and_then(crate::dispatch::take_snapshot) {
-            let stored = context::with_encode(|cx| match snapshot {
-                Ok(bytes) => {
-                    if let Some(WireCap::Sender { props, .. }) = cx.caps.get_mut(index as usize) {
-                        *props = Some(bytes);
-                    }
-                    Ok(())
+            context::encode_handle(T::NAME, |cx| {
+                if let Some(WireCap::Sender { props, .. }) = cx.caps.get_mut(index as usize) {
+                    *props = Some(snapshot?);
                 }
-                Err(e) => Err(context::set_encode_error(cx, e)),
-            });
-            if let Some(Err(e)) = stored {
-                return Err(serde::ser::Error::custom(e));
-            }
+                Ok(())
+            })
+            .map_err(serde::ser::Error::custom)?;
         }
         serializer.serialize_u32(index)
     }
@@ -373,11 +334,7 @@ impl ObjectRef {
         let state = session.start_call(self.entry.id, method, args, Location::caller());
         AsyncCall {
             state: AsyncState::Waiting {
-                call: CallFuture {
-                    session,
-                    state: Some(state),
-                    _reply: PhantomData,
-                },
+                call: CallFuture::new(session, state),
                 present,
             },
         }
@@ -453,27 +410,28 @@ impl<W: DeserializeOwned, T> Future for AsyncCall<W, T> {
     }
 }
 
-/// The future of an async call. Dropping it before it resolves cancels the
-/// wait and frees its reply slot (the server still runs the call).
-#[doc(hidden)]
-pub struct CallFuture<R> {
+/// A reply being waited for: the call's ID, or the error that stopped it
+/// from being sent. Dropping it before the reply arrives cancels the wait and
+/// frees the reply slot (the peer still runs the call).
+pub(crate) struct PendingReply {
     session: Arc<Session>,
-    /// The call's ID, or the error that stopped it from being sent; `None`
-    /// once resolved.
+    /// `None` once resolved.
     state: Option<Result<u64, RemoteError>>,
-    _reply: PhantomData<fn() -> R>,
 }
 
-impl<R: DeserializeOwned> CallFuture<R> {
+impl PendingReply {
     pub(crate) fn new(session: Arc<Session>, state: Result<u64, RemoteError>) -> Self {
-        CallFuture {
+        PendingReply {
             session,
             state: Some(state),
-            _reply: PhantomData,
         }
     }
 
-    /// Fails the call with `Timeout` if no reply arrived within `after`.
+    pub(crate) fn session(&self) -> &Arc<Session> {
+        &self.session
+    }
+
+    /// Fails the wait with `Timeout` if no reply arrived within `after`.
     pub(crate) fn fail_after(&self, after: std::time::Duration) {
         if let Some(Ok(id)) = &self.state {
             crate::timer::fail_after(Arc::downgrade(&self.session), *id, after);
@@ -481,15 +439,60 @@ impl<R: DeserializeOwned> CallFuture<R> {
     }
 
     /// Blocks the thread until the reply arrives.
-    pub(crate) fn wait(mut self) -> Result<R, RemoteError> {
+    pub(crate) fn wait(mut self) -> Result<Incoming, RemoteError> {
         match self.state.take() {
-            Some(Ok(id)) => {
-                let incoming = self.session.wait(id)?;
-                self.session.decode_reply(incoming)
-            }
+            Some(Ok(id)) => self.session.wait(id),
             Some(Err(e)) => Err(e),
-            None => panic!("CallFuture waited on after completion"),
+            None => panic!("a reply waited on after completion"),
         }
+    }
+
+    pub(crate) fn poll(&mut self, cx: &mut Context<'_>) -> Poll<Result<Incoming, RemoteError>> {
+        let id = match self.state.take() {
+            Some(Ok(id)) => id,
+            Some(Err(e)) => return Poll::Ready(Err(e)),
+            None => panic!("a reply polled after completion"),
+        };
+        let polled = self.session.poll_reply(id, cx);
+        if polled.is_pending() {
+            self.state = Some(Ok(id));
+        }
+        polled
+    }
+}
+
+impl Drop for PendingReply {
+    fn drop(&mut self) {
+        if let Some(Ok(id)) = self.state.take() {
+            self.session.cancel(id);
+        }
+    }
+}
+
+/// The future of an async call, decoded as `R`.
+#[doc(hidden)]
+pub struct CallFuture<R> {
+    pending: PendingReply,
+    _reply: PhantomData<fn() -> R>,
+}
+
+impl<R: DeserializeOwned> CallFuture<R> {
+    pub(crate) fn new(session: Arc<Session>, state: Result<u64, RemoteError>) -> Self {
+        CallFuture {
+            pending: PendingReply::new(session, state),
+            _reply: PhantomData,
+        }
+    }
+
+    /// Fails the call with `Timeout` if no reply arrived within `after`.
+    pub(crate) fn fail_after(&self, after: std::time::Duration) {
+        self.pending.fail_after(after);
+    }
+
+    /// Blocks the thread until the reply arrives.
+    pub(crate) fn wait(self) -> Result<R, RemoteError> {
+        let session = self.pending.session().clone();
+        session.decode_reply(self.pending.wait()?)
     }
 }
 
@@ -499,28 +502,10 @@ impl<R: DeserializeOwned> Future for CallFuture<R> {
     type Output = Result<R, RemoteError>;
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let id = match self.state.take() {
-            Some(Ok(id)) => id,
-            Some(Err(e)) => return Poll::Ready(Err(e)),
-            None => panic!("CallFuture polled after completion"),
-        };
-        match self.session.poll_reply(id, cx) {
-            Poll::Ready(incoming) => {
-                Poll::Ready(incoming.and_then(|i| self.session.decode_reply(i)))
-            }
-            Poll::Pending => {
-                self.state = Some(Ok(id));
-                Poll::Pending
-            }
-        }
-    }
-}
-
-impl<R> Drop for CallFuture<R> {
-    fn drop(&mut self) {
-        if let Some(Ok(id)) = self.state.take() {
-            self.session.cancel(id);
-        }
+        let this = &mut *self;
+        this.pending
+            .poll(cx)
+            .map(|incoming| incoming.and_then(|i| this.pending.session().decode_reply(i)))
     }
 }
 

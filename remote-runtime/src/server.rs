@@ -311,11 +311,16 @@ impl Server {
             .read()
             .unwrap_or_else(|e| e.into_inner())
             .clone();
-        let shutting_down = &self.inner.shutting_down;
         let setup = |session: &Arc<Session>| {
-            // A server shutting down refuses the connection before it can
-            // make a single request.
-            if shutting_down.load(std::sync::atomic::Ordering::Acquire) {
+            // Listed before the flag is read: a shutdown either finds this
+            // connection in its list or is seen here, and refuses it before
+            // it can make a single request.
+            self.live_sessions().push(Arc::downgrade(session));
+            if self
+                .inner
+                .shutting_down
+                .load(std::sync::atomic::Ordering::Acquire)
+            {
                 session.begin_drain();
                 session.close(&RemoteError::Disconnected);
                 return;
@@ -328,24 +333,14 @@ impl Server {
             }
             extra(&connection);
         };
-        let session = Session::start(
+        Session::start(
             link,
             self.inner.registry.clone(),
             peer,
             true,
             self.inner.options.clone(),
             &setup,
-        );
-        if self
-            .inner
-            .shutting_down
-            .load(std::sync::atomic::Ordering::Acquire)
-        {
-            session.close(&RemoteError::Disconnected);
-            return session;
-        }
-        self.live_sessions().push(Arc::downgrade(&session));
-        session
+        )
     }
 
     /// The sessions list, with ended connections dropped from it.

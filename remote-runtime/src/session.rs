@@ -1218,19 +1218,7 @@ impl Session {
     /// Ends the wait for `id` with `error`, if it is still waiting (a deadline
     /// passed). A reply arriving later is dropped.
     pub(crate) fn fail_pending(&self, id: u64, error: RemoteError) {
-        let waiter = {
-            let mut pending = lock(&self.pending);
-            match pending.slots.get_mut(&id) {
-                Some(slot @ Slot::Waiting(_)) => {
-                    match std::mem::replace(slot, Slot::Done(Err(error))) {
-                        Slot::Waiting(w) => w,
-                        Slot::Done(_) => None,
-                    }
-                }
-                _ => None,
-            }
-        };
-        wake(waiter);
+        self.complete(id, Err(error));
     }
 
     /// The peer's name for its call site `site`.

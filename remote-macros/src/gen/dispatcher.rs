@@ -7,7 +7,7 @@ use syn::ext::IdentExt;
 use syn::spanned::Spanned;
 
 use super::Names;
-use crate::model::{ArgKind, Interface};
+use crate::model::{Arg, ArgKind, Interface};
 
 pub(crate) fn generate(model: &Interface, names: &Names) -> TokenStream {
     let krate = &model.krate;
@@ -28,16 +28,10 @@ pub(crate) fn generate(model: &Interface, names: &Names) -> TokenStream {
     let arms = model.methods.iter().map(|m| {
         let index = m.index;
         let method = &m.ident;
-        let wire_types = m.args.iter().map(|a| match &a.kind {
-            ArgKind::Borrowed { owned } => &**owned,
-            _ => &a.ty,
-        });
+        let wire_types = m.args.iter().map(Arg::wire_ty);
         // Point a missing `Deserialize` at the user's own type.
         let asserts = m.args.iter().map(|a| {
-            let ty = match &a.kind {
-                ArgKind::Borrowed { owned } => &**owned,
-                _ => &a.ty,
-            };
+            let ty = a.wire_ty();
             quote_spanned!(a.ty.span()=> #krate::__private::assert_arg::<#ty>();)
         });
         let ret_ty = &m.ret.ty;

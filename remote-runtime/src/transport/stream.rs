@@ -154,35 +154,31 @@ impl<S: Socket> Link for StreamLink<S> {
         let hold = kind == FrameKind::Reply
             && READING.with(|r| r.get()) == self.address()
             && self.more_buffered.load(Ordering::Acquire);
-        {
+        let buf = {
             let mut queue = lock(&self.queue);
+            // Back-pressure: a peer that does not read cannot make us queue
+            // without bound.
+            while queue.writing && queue.pending.len() > QUEUE_LIMIT && !queue.failed {
+                queue = self.drained.wait(queue).unwrap_or_else(|e| e.into_inner());
+            }
             if queue.failed {
                 return Err(RemoteError::Disconnected);
             }
             if queue.writing || hold {
-                // Back-pressure: a peer that does not read cannot make us
-                // queue without bound.
-                while queue.writing && queue.pending.len() > QUEUE_LIMIT && !queue.failed {
-                    queue = self.drained.wait(queue).unwrap_or_else(|e| e.into_inner());
-                }
-                if queue.failed {
-                    return Err(RemoteError::Disconnected);
-                }
                 queue.pending.extend_from_slice(&frame);
-                if queue.writing || hold {
-                    return Ok(());
-                }
+                return Ok(());
             }
             queue.writing = true;
-            if !queue.pending.is_empty() {
+            if queue.pending.is_empty() {
+                frame
+            } else {
                 // Held-back replies go first.
                 let mut all = std::mem::take(&mut queue.pending);
                 all.extend_from_slice(&frame);
-                drop(queue);
-                return self.write_out(all);
+                all
             }
-        }
-        self.write_out(frame)
+        };
+        self.write_out(buf)
     }
 
     fn recv(&self) -> Result<Frame, RemoteError> {

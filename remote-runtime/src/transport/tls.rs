@@ -26,6 +26,17 @@ struct State {
     plain: Vec<u8>,
 }
 
+impl State {
+    /// Moves the plaintext rustls has decrypted into `plain`.
+    fn drain(&mut self) -> Result<(), RemoteError> {
+        match self.conn.reader().read_to_end(&mut self.plain) {
+            Ok(_) => Ok(()),
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => Ok(()),
+            Err(e) => Err(e.into()),
+        }
+    }
+}
+
 pub(crate) struct TlsLink {
     raw_read: Mutex<TcpStream>,
     raw_write: Mutex<TcpStream>,
@@ -63,13 +74,16 @@ impl TlsLink {
         tcp.set_read_timeout(None)?;
         tcp.set_write_timeout(Some(options.lease))?;
         let reader = tcp.try_clone()?;
+        // The peer's first frames can arrive with the end of the handshake.
+        let mut state = State {
+            conn,
+            plain: Vec::new(),
+        };
+        state.drain()?;
         Ok(TlsLink {
             raw_read: Mutex::new(reader),
             raw_write: Mutex::new(tcp),
-            state: Mutex::new(State {
-                conn,
-                plain: Vec::new(),
-            }),
+            state: Mutex::new(state),
             max_frame: options.max_frame,
         })
     }
@@ -90,16 +104,8 @@ impl TlsLink {
         Ok(())
     }
 
-    /// A whole frame from the decrypted bytes, if one is there. Plaintext
-    /// rustls already holds comes first: the peer's first frames can arrive
-    /// with the end of the handshake, before the socket has anything more.
+    /// A whole frame from the decrypted bytes, if one is there.
     fn take_frame(&self, state: &mut State) -> Result<Option<Frame>, RemoteError> {
-        let State { conn, plain } = state;
-        match conn.reader().read_to_end(plain) {
-            Ok(_) => {}
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
-            Err(e) => return Err(e.into()),
-        }
         if state.plain.len() < PREFIX {
             return Ok(None);
         }
@@ -154,12 +160,7 @@ impl Link for TlsLink {
                     state.conn.process_new_packets().map_err(tls_error)?;
                     // Take the plaintext out as it comes: rustls holds only a
                     // bounded amount and refuses more ciphertext past it.
-                    let State { conn, plain } = &mut *state;
-                    match conn.reader().read_to_end(plain) {
-                        Ok(_) => {}
-                        Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
-                        Err(e) => return Err(e.into()),
-                    }
+                    state.drain()?;
                 }
                 if state.plain.len() > PREFIX + self.max_frame + 64 * 1024 {
                     return Err(RemoteError::Protocol(

@@ -54,6 +54,15 @@ impl Limits {
         Ok(())
     }
 
+    /// Counts one more element of a collection against the limit.
+    fn admit<E: de::Error>(&self, count: &mut usize, what: &'static str) -> Result<(), E> {
+        *count += 1;
+        if *count > self.max_collection {
+            return Err(self.fail(what, self.max_collection));
+        }
+        Ok(())
+    }
+
     fn leave(&self) {
         self.depth.set(self.depth.get().saturating_sub(1));
     }
@@ -304,12 +313,8 @@ impl<'de, A: SeqAccess<'de>> SeqAccess<'de> for LimitedSeq<'_, A> {
         &mut self,
         seed: T,
     ) -> Result<Option<T::Value>, Self::Error> {
-        self.count += 1;
-        if self.count > self.limits.max_collection {
-            return Err(self
-                .limits
-                .fail("elements in one sequence", self.limits.max_collection));
-        }
+        self.limits
+            .admit(&mut self.count, "elements in one sequence")?;
         self.inner.next_element_seed(Limited {
             limits: self.limits,
             seed,
@@ -334,12 +339,7 @@ impl<'de, A: MapAccess<'de>> MapAccess<'de> for LimitedMap<'_, A> {
         &mut self,
         seed: K,
     ) -> Result<Option<K::Value>, Self::Error> {
-        self.count += 1;
-        if self.count > self.limits.max_collection {
-            return Err(self
-                .limits
-                .fail("entries in one map", self.limits.max_collection));
-        }
+        self.limits.admit(&mut self.count, "entries in one map")?;
         self.inner.next_key_seed(Limited {
             limits: self.limits,
             seed,
