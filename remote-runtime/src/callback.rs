@@ -28,8 +28,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::context::{self, Cap};
 use crate::dispatch::{Call, Dispatch};
-use crate::handle::exports::ObjKey;
 use crate::handle::imports::ImportEntry;
+use crate::protocol::exports::ObjKey;
 use crate::remote::CallFuture;
 use crate::session::Session;
 use crate::RemoteError;

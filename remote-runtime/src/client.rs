@@ -11,9 +11,9 @@ use std::task::{Context, Poll};
 
 use serde::de::DeserializeOwned;
 
-use crate::handle::exports::ObjKey;
 use crate::options::Options;
 use crate::process::{ProcessInfo, MODULES_GLOBAL, PROCESS_GLOBAL};
+use crate::protocol::exports::ObjKey;
 use crate::registry::{Export, Registry};
 use crate::remote::{CallFuture, Interface, PendingReply, Proxy, Remote};
 use crate::session::Session;

@@ -5,7 +5,7 @@ use std::panic::Location;
 use std::sync::Arc;
 
 use crate::client::RequireFuture;
-use crate::handle::exports::ObjKey;
+use crate::protocol::exports::ObjKey;
 use crate::registry::Export;
 use crate::remote::{Interface, Proxy};
 use crate::session::Session;

@@ -101,7 +101,7 @@ impl EncodeCx {
     /// the handle is new on this connection.
     pub(crate) fn lend(
         &mut self,
-        key: crate::handle::exports::ObjKey,
+        key: crate::protocol::exports::ObjKey,
         make: impl FnOnce() -> Arc<dyn Dispatch>,
     ) -> Result<(u32, Option<Arc<dyn Dispatch>>), RemoteError> {
         let (id, created) = self.session.count_send(key, self.site, make)?;

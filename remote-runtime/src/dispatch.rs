@@ -124,35 +124,17 @@ pub(crate) fn panic_message(payload: &(dyn Any + Send)) -> String {
     }
 }
 
-#[cfg(test)]
-pub(crate) mod tests {
-    use super::*;
-
-    /// A dispatcher with no methods, for table tests; its field is its
-    /// identity.
-    pub(crate) struct Nop(pub(crate) usize);
-
-    impl Dispatch for Nop {
-        fn object_addr(&self) -> usize {
-            self.0
+impl crate::protocol::Exported for Arc<dyn Dispatch> {
+    fn key(&self) -> crate::protocol::exports::ObjKey {
+        crate::protocol::exports::ObjKey {
+            addr: self.object_addr(),
+            fingerprint: self.fingerprint(),
         }
-        fn interface_name(&self) -> &'static str {
-            "Nop"
-        }
-        fn fingerprint(&self) -> u64 {
-            0
-        }
-        fn method_name(&self, _: u32) -> Option<&'static str> {
-            None
-        }
-        fn dispatch(&self, method: u32, _: &mut Call<'_>) -> Result<(), RemoteError> {
-            Err(RemoteError::NoSuchMethod {
-                interface: "Nop".into(),
-                method,
-            })
-        }
-        fn as_any(&self) -> &dyn Any {
-            self
-        }
+    }
+    fn interface_name(&self) -> &'static str {
+        Dispatch::interface_name(&**self)
+    }
+    fn ordered(&self) -> bool {
+        Dispatch::ordered(&**self)
     }
 }

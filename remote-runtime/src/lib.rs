@@ -16,6 +16,9 @@ mod janitor;
 mod lease;
 mod options;
 mod process;
+// Used by the simulator only until the session is moved onto it.
+#[allow(dead_code)]
+mod protocol;
 mod reader;
 mod registry;
 mod remote;

@@ -4,31 +4,7 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
-/// The kinds of frame a [`FrameHook`] sees.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-#[non_exhaustive]
-pub enum FrameKind {
-    /// The connection's opening announcement (carries the lease length).
-    Hello,
-    /// A method call.
-    Call,
-    /// The answer to a call, require or sync.
-    Reply,
-    /// An export-name lookup.
-    Require,
-    /// A batch of releases of handles this side dropped.
-    Release,
-    /// A lease renewal sent because nothing else was sent for a while.
-    Renew,
-    /// A `sync` round trip.
-    Ping,
-    /// The names of a call site (sent once per site per connection).
-    Site,
-    /// The owner telling its peer that the peer's lease expired.
-    LeaseExpired,
-    /// A server shutting down, telling its peer.
-    Goodbye,
-}
+pub use crate::wire::FrameKind;
 
 /// What a [`FrameHook`] decides for one outgoing frame.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

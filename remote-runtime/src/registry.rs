@@ -7,7 +7,7 @@ use std::sync::{Arc, RwLock};
 use crate::connection::{Access, Connection};
 use crate::context::Encoded;
 use crate::dispatch::Dispatch;
-use crate::handle::exports::ObjKey;
+use crate::protocol::exports::ObjKey;
 use crate::session::Session;
 use crate::RemoteError;
 

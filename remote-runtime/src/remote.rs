@@ -15,8 +15,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::context::{self, Cap};
 use crate::dispatch::Dispatch;
-use crate::handle::exports::ObjKey;
 use crate::handle::imports::ImportEntry;
+use crate::protocol::exports::ObjKey;
 use crate::session::{Incoming, Session};
 use crate::wire::WireCap;
 use crate::RemoteError;

@@ -9,9 +9,9 @@ use serde::Serialize;
 
 use crate::connection::{Access, Connection};
 use crate::context;
-use crate::handle::exports::ObjKey;
 use crate::options::Options;
 use crate::process::{ProcessInfo, MODULES_GLOBAL, PROCESS_GLOBAL};
+use crate::protocol::exports::ObjKey;
 use crate::registry::{Export, Registry};
 use crate::remote::Interface;
 use crate::session::Session;

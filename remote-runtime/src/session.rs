@@ -18,10 +18,10 @@ use crate::connection::Access;
 use crate::context::{self, Cap, Encoded};
 use crate::diagnostics::{dominant, SiteIds, SiteNames};
 use crate::dispatch::{panic_message, Call, Dispatch};
-use crate::handle::exports::{ExportTable, ObjKey};
 use crate::handle::imports::{ImportEntry, ImportTable, Imported};
 use crate::lease::{now_ms, Lease};
 use crate::options::{FrameKind, Options, Verdict};
+use crate::protocol::exports::{ExportTable, ObjKey};
 use crate::registry::Registry;
 use crate::stats::SessionStats;
 use crate::transport::Link;
@@ -105,7 +105,7 @@ pub(crate) struct Session {
     attached: Mutex<HashMap<String, crate::registry::Export>>,
     /// A number unique to this connection in this process.
     pub(crate) serial: u64,
-    exports: Mutex<ExportTable>,
+    exports: Mutex<ExportTable<Arc<dyn Dispatch>>>,
     imports: Mutex<ImportTable>,
     pending: Mutex<Pending>,
     releases: Mutex<Vec<(u64, u64)>>,
@@ -285,7 +285,7 @@ impl Session {
         Ok(id)
     }
 
-    fn warn_about_handles(&self, exports: &ExportTable) {
+    fn warn_about_handles(&self, exports: &ExportTable<Arc<dyn Dispatch>>) {
         let Some((interface, count)) = dominant(exports.census().map(|(i, _)| i)) else {
             return;
         };
@@ -1098,7 +1098,7 @@ impl Session {
         if self.lease.renew_due(now) {
             let _ = self.send_header(&Header::Renew, FrameKind::Renew);
         }
-        if may_expire && self.lease.lapsed(now) && lock(&self.exports).len() > 0 {
+        if may_expire && self.lease.lapsed(now) && !lock(&self.exports).is_empty() {
             let held = lock(&self.exports).len();
             tracing::warn!(
                 peer = %self.peer,

@@ -1,4 +1,3 @@
 //! Handle tables: what this side lent (exports) and borrowed (imports).
 
-pub(crate) mod exports;
 pub(crate) mod imports;

@@ -97,6 +97,50 @@ pub(crate) enum Header {
     Goodbye,
 }
 
+/// The kinds of frame a [`FrameHook`](crate::FrameHook) sees.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum FrameKind {
+    /// The connection's opening announcement (carries the lease length).
+    Hello,
+    /// A method call.
+    Call,
+    /// The answer to a call, require or sync.
+    Reply,
+    /// An export-name lookup.
+    Require,
+    /// A batch of releases of handles this side dropped.
+    Release,
+    /// A lease renewal sent because nothing else was sent for a while.
+    Renew,
+    /// A `sync` round trip.
+    Ping,
+    /// The names of a call site (sent once per site per connection).
+    Site,
+    /// The owner telling its peer that the peer's lease expired.
+    LeaseExpired,
+    /// A server shutting down, telling its peer.
+    Goodbye,
+}
+
+impl Header {
+    /// The kind a [`FrameHook`](crate::FrameHook) sees for this header.
+    pub(crate) fn kind(&self) -> FrameKind {
+        match self {
+            Header::Hello { .. } => FrameKind::Hello,
+            Header::Call { .. } => FrameKind::Call,
+            Header::Reply { .. } => FrameKind::Reply,
+            Header::Require { .. } | Header::Global { .. } => FrameKind::Require,
+            Header::Release { .. } => FrameKind::Release,
+            Header::Ping { .. } => FrameKind::Ping,
+            Header::Renew => FrameKind::Renew,
+            Header::Site { .. } => FrameKind::Site,
+            Header::LeaseExpired => FrameKind::LeaseExpired,
+            Header::Goodbye => FrameKind::Goodbye,
+        }
+    }
+}
+
 /// Where a require looks a name up.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub(crate) enum Scope {

@@ -13,7 +13,7 @@ use std::sync::Arc;
 
 use hashbrown::{DefaultHashBuilder, HashTable};
 
-use crate::dispatch::Dispatch;
+use super::Exported;
 use crate::RemoteError;
 
 /// Identity of a local object as a given trait: the address of its data and
@@ -32,20 +32,13 @@ impl ObjKey {
             fingerprint: T::FINGERPRINT,
         }
     }
-
-    fn of_dispatch(object: &dyn Dispatch) -> ObjKey {
-        ObjKey {
-            addr: object.object_addr(),
-            fingerprint: object.fingerprint(),
-        }
-    }
 }
 
 const NONE: u32 = u32::MAX;
 
-struct Slot {
+struct Slot<O> {
     /// The object while the slot is live.
-    object: Option<Arc<dyn Dispatch>>,
+    object: Option<O>,
     /// Times this handle was sent on the connection, minus the times the peer
     /// reported as released.
     outstanding: u64,
@@ -56,8 +49,8 @@ struct Slot {
 }
 
 /// Live exports of one connection.
-pub(crate) struct ExportTable {
-    slots: Vec<Slot>,
+pub(crate) struct ExportTable<O> {
+    slots: Vec<Slot<O>>,
     index: HashTable<u32>,
     hasher: DefaultHashBuilder,
     free: u32,
@@ -69,7 +62,7 @@ pub(crate) struct ExportTable {
     compact_below: usize,
 }
 
-impl Default for ExportTable {
+impl<O> Default for ExportTable<O> {
     fn default() -> Self {
         ExportTable {
             slots: Vec::new(),
@@ -88,7 +81,7 @@ fn id_of(position: u32, generation: u32) -> u64 {
     (u64::from(generation) << 32) | (u64::from(position) + 1)
 }
 
-impl ExportTable {
+impl<O: Exported> ExportTable<O> {
     fn position(&self, id: u64) -> Option<u32> {
         let low = (id & 0xffff_ffff) as u32;
         let position = low.checked_sub(1)?;
@@ -103,8 +96,8 @@ impl ExportTable {
             .find(hash, |&p| {
                 slots[p as usize]
                     .object
-                    .as_deref()
-                    .is_some_and(|o| ObjKey::of_dispatch(o) == key)
+                    .as_ref()
+                    .is_some_and(|o| o.key() == key)
             })
             .copied()
     }
@@ -116,8 +109,8 @@ impl ExportTable {
         &mut self,
         key: ObjKey,
         site: u32,
-        make: impl FnOnce() -> Arc<dyn Dispatch>,
-    ) -> (u64, Option<Arc<dyn Dispatch>>) {
+        make: impl FnOnce() -> O,
+    ) -> (u64, Option<O>) {
         if let Some(position) = self.find(key) {
             let slot = &mut self.slots[position as usize];
             slot.outstanding += 1;
@@ -154,15 +147,15 @@ impl ExportTable {
         self.index.insert_unique(hash, position, |&p| {
             let o = slots[p as usize]
                 .object
-                .as_deref()
+                .as_ref()
                 .expect("indexed slots are live");
-            hasher.hash_one(ObjKey::of_dispatch(o))
+            hasher.hash_one(o.key())
         });
         (id_of(position, generation), Some(created))
     }
 
     /// Takes back one send of `id` (an encode that failed after counting it).
-    pub(crate) fn unsend(&mut self, id: u64) -> Option<Arc<dyn Dispatch>> {
+    pub(crate) fn unsend(&mut self, id: u64) -> Option<O> {
         self.release(id, 1).ok().flatten()
     }
 
@@ -172,18 +165,14 @@ impl ExportTable {
     }
 
     /// The live object behind `id`.
-    pub(crate) fn get(&self, id: u64) -> Option<Arc<dyn Dispatch>> {
+    pub(crate) fn get(&self, id: u64) -> Option<O> {
         let position = self.position(id)?;
         self.slots[position as usize].object.clone()
     }
 
     /// The peer released `count` receipts of `id`. Returns the object if that
     /// was the last outstanding send, so the caller drops it outside the lock.
-    pub(crate) fn release(
-        &mut self,
-        id: u64,
-        count: u64,
-    ) -> Result<Option<Arc<dyn Dispatch>>, RemoteError> {
+    pub(crate) fn release(&mut self, id: u64, count: u64) -> Result<Option<O>, RemoteError> {
         let Some(position) = self.position(id) else {
             return Err(RemoteError::NoSuchObject { id });
         };
@@ -202,7 +191,7 @@ impl ExportTable {
         slot.site_or_next = self.free;
         self.free = position;
         self.live -= 1;
-        let hash = self.hasher.hash_one(ObjKey::of_dispatch(&*object));
+        let hash = self.hasher.hash_one(object.key());
         if let Ok(entry) = self.index.find_entry(hash, |&p| p == position) {
             entry.remove();
         }
@@ -239,15 +228,15 @@ impl ExportTable {
         self.index.shrink_to_fit(|&p| {
             let o = slots[p as usize]
                 .object
-                .as_deref()
+                .as_ref()
                 .expect("indexed slots are live");
-            hasher.hash_one(ObjKey::of_dispatch(o))
+            hasher.hash_one(o.key())
         });
     }
 
     /// Empties the table (the connection ended); the caller drops the result
     /// outside the lock.
-    pub(crate) fn drain(&mut self) -> Vec<Arc<dyn Dispatch>> {
+    pub(crate) fn drain(&mut self) -> Vec<O> {
         self.index.clear();
         self.free = NONE;
         self.live = 0;
@@ -259,6 +248,10 @@ impl ExportTable {
 
     pub(crate) fn len(&self) -> usize {
         self.live
+    }
+
+    pub(crate) fn is_empty(&self) -> bool {
+        self.live == 0
     }
 
     /// The trait and originating call site of every live handle.
@@ -274,21 +267,19 @@ impl ExportTable {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::dispatch::tests::Nop;
+    use crate::protocol::sim::Obj;
 
-    fn nop(addr: usize) -> (ObjKey, impl FnOnce() -> Arc<dyn Dispatch>) {
-        (
-            ObjKey {
-                addr,
-                fingerprint: 0,
-            },
-            move || Arc::new(Nop(addr)) as Arc<dyn Dispatch>,
-        )
+    fn nop(addr: usize) -> (ObjKey, impl FnOnce() -> Obj) {
+        let obj = Obj {
+            owner: 0,
+            serial: addr as u64,
+        };
+        (obj.key(), move || obj)
     }
 
     #[test]
     fn a_resend_during_a_release_keeps_the_object() {
-        let mut t = ExportTable::default();
+        let mut t = ExportTable::<Obj>::default();
         let (k, make) = nop(1);
         let id = t.send(k, 0, make).0;
         assert_eq!(
@@ -311,7 +302,7 @@ mod tests {
 
     #[test]
     fn over_release_is_a_protocol_error_and_changes_nothing() {
-        let mut t = ExportTable::default();
+        let mut t = ExportTable::<Obj>::default();
         let (k, make) = nop(1);
         let id = t.send(k, 0, make).0;
         assert!(matches!(t.release(id, 2), Err(RemoteError::Protocol(_))));
@@ -326,7 +317,7 @@ mod tests {
 
     #[test]
     fn memory_comes_back_when_most_handles_are_released() {
-        let mut t = ExportTable::default();
+        let mut t = ExportTable::<Obj>::default();
         let (k, make) = nop(1);
         let keep = t.send(k, 0, make).0;
         let ids: Vec<u64> = (0..100_000)
@@ -354,7 +345,7 @@ mod tests {
 
     #[test]
     fn ids_stay_unique_through_reuse_and_reset() {
-        let mut t = ExportTable::default();
+        let mut t = ExportTable::<Obj>::default();
         let mut seen = std::collections::HashSet::new();
         for round in 0..3 {
             let ids: Vec<u64> = (0..2000)

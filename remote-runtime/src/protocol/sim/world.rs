@@ -1,0 +1,1226 @@
+//! The simulated world: peers, connections, the network and the clock.
+
+use std::collections::{HashMap, VecDeque};
+
+use serde::{Deserialize, Serialize};
+
+use super::Failure;
+use crate::protocol::conn::{Arrived, Config, Conn, Event};
+use crate::protocol::exports::ObjKey;
+use crate::protocol::Exported;
+use crate::wire::{self, codec, Frame, Header, Scope, WireCap, PREFIX};
+use crate::RemoteError;
+
+/// Serial numbers from here up are callback objects (served in order).
+const CALLBACK_BASE: u64 = 1 << 32;
+const LEASE_MS: u64 = 300;
+/// Frames take 0..=MAX_LATENCY ms; due work may lag by at most MAX_LAG ms.
+const MAX_LATENCY: u64 = 4;
+const MAX_LAG: u64 = 3;
+const STEPS: usize = 1_500;
+const SERVER: usize = 0;
+
+/// A simulated local object.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Obj {
+    pub(crate) owner: usize,
+    pub(crate) serial: u64,
+}
+
+impl Exported for Obj {
+    fn key(&self) -> ObjKey {
+        ObjKey {
+            addr: ((self.owner as u64) << 40 | self.serial) as usize,
+            fingerprint: 0,
+        }
+    }
+    fn interface_name(&self) -> &'static str {
+        "Sim"
+    }
+    fn ordered(&self) -> bool {
+        self.serial >= CALLBACK_BASE
+    }
+}
+
+/// Which lifetime protocol the peers speak.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Protocol {
+    /// This core: a frame that passes a handle home holds it until queued.
+    Counted,
+    /// The protocol before it: nothing holds a handle going home, and the
+    /// method's copy is dropped before its reply is queued.
+    UncountedPassBack,
+}
+
+/// Which faults the scheduler injects.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Faults {
+    None,
+    /// Pauses longer than a lease, kills, and peers that stop reading.
+    All,
+}
+
+/// What a simulated call asks of the server.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+enum Op {
+    /// Return a (possibly already lent) server object.
+    Give,
+    /// Return the client's object that came as the argument.
+    Echo,
+    /// The argument is the server's own object, passed back.
+    Back,
+    /// Keep the client's object for a while.
+    Keep,
+    /// Call the client's callback object this many times, then return.
+    Callbacks(u32),
+    /// Take longer than a lease.
+    Slow,
+}
+
+/// The payload of a simulated frame.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+enum Msg {
+    None,
+    Op { tag: u64, op: Op },
+    Answer { tag: u64, callbacks: u32 },
+    Callback { tag: u64, index: u32 },
+}
+
+enum Item {
+    Frame(Header, Msg),
+    Eof,
+}
+
+struct CallRec {
+    tag: u64,
+    /// `None` for a require or a ping.
+    op: Option<Op>,
+}
+
+/// One connection: side 0 is the server, side 1 the client.
+struct Link {
+    peers: [usize; 2],
+    ends: [Option<Conn<Obj, Msg>>; 2],
+    /// `to[s]`: what travels to side `s`, with its delivery time.
+    to: [VecDeque<(u64, Item)>; 2],
+    eof_sent: [bool; 2],
+    calls: [HashMap<u64, CallRec>; 2],
+    root: Option<u64>,
+    requiring: bool,
+}
+
+struct Proxy {
+    link: usize,
+    id: u64,
+}
+
+enum Stage {
+    Encode,
+    Submit,
+}
+
+/// A call being served.
+struct Job {
+    link: usize,
+    side: usize,
+    id: u64,
+    tag: u64,
+    op: Op,
+    args: Vec<Arrived<Obj>>,
+    stage: Stage,
+    ready_at: u64,
+    caps: Vec<WireCap>,
+    pins: Vec<u64>,
+    callbacks: u32,
+}
+
+struct CbJob {
+    link: usize,
+    side: usize,
+    seq: u64,
+    tag: u64,
+    index: u32,
+    ready_at: u64,
+}
+
+struct Peer {
+    alive: bool,
+    paused_until: u64,
+    deaf_until: u64,
+    available_since: u64,
+    reading_since: u64,
+    proxies: Vec<Proxy>,
+    jobs: Vec<Job>,
+    callbacks: VecDeque<CbJob>,
+    /// Callbacks run per call tag, and the last index seen.
+    seen: HashMap<u64, u32>,
+}
+
+impl Peer {
+    fn new() -> Peer {
+        Peer {
+            alive: true,
+            paused_until: 0,
+            deaf_until: 0,
+            available_since: 0,
+            reading_since: 0,
+            proxies: Vec::new(),
+            jobs: Vec::new(),
+            callbacks: VecDeque::new(),
+            seen: HashMap::new(),
+        }
+    }
+
+    fn running(&self, now: u64) -> bool {
+        self.alive && now >= self.paused_until
+    }
+
+    fn reading(&self, now: u64) -> bool {
+        self.running(now) && now >= self.deaf_until
+    }
+}
+
+/// splitmix64: small, fast and the same everywhere.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    }
+    fn below(&mut self, n: u64) -> u64 {
+        self.next() % n.max(1)
+    }
+    fn chance(&mut self, per_mille: u64) -> bool {
+        self.below(1000) < per_mille
+    }
+}
+
+fn config() -> Config {
+    Config {
+        lease_ms: LEASE_MS,
+        renew_cap_ms: 100,
+        min_peer_lease_ms: 100,
+        handshake_ms: 60_000,
+        max_handles: 1 << 20,
+        max_in_flight: 1 << 20,
+        release_delay_ms: 1,
+        releases_per_frame: 8,
+        max_frame: 1 << 20,
+    }
+}
+
+fn bytes(msg: &Msg) -> Vec<u8> {
+    let mut out = Vec::new();
+    codec::encode_into(msg, &mut out).expect("sim messages encode");
+    out
+}
+
+pub(crate) struct World {
+    seed: u64,
+    protocol: Protocol,
+    faults: Faults,
+    rng: Rng,
+    now: u64,
+    step: usize,
+    peers: Vec<Peer>,
+    links: Vec<Link>,
+    next_tag: u64,
+    quiescing: bool,
+    trace: Option<Vec<String>>,
+}
+
+type Check = Result<(), String>;
+
+impl World {
+    pub(crate) fn new(seed: u64, protocol: Protocol, faults: Faults) -> World {
+        let mut rng = Rng(seed);
+        let clients = 1 + rng.below(3) as usize;
+        let peers = (0..=clients).map(|_| Peer::new()).collect();
+        let links = (1..=clients)
+            .map(|client| Link {
+                peers: [SERVER, client],
+                ends: [Some(Conn::new(config(), 0)), Some(Conn::new(config(), 0))],
+                to: [VecDeque::new(), VecDeque::new()],
+                eof_sent: [false; 2],
+                calls: [HashMap::new(), HashMap::new()],
+                root: None,
+                requiring: false,
+            })
+            .collect();
+        World {
+            seed,
+            protocol,
+            faults,
+            rng,
+            now: 0,
+            step: 0,
+            peers,
+            links,
+            next_tag: 0,
+            quiescing: false,
+            trace: None,
+        }
+    }
+
+    /// The first `steps` actions, for replay tests.
+    pub(crate) fn trace(mut self, steps: usize) -> Vec<String> {
+        self.trace = Some(Vec::new());
+        for _ in 0..steps {
+            if self.step_once().is_err() {
+                break;
+            }
+        }
+        self.trace.take().unwrap_or_default()
+    }
+
+    fn note(&mut self, what: impl FnOnce() -> String) {
+        if let Some(trace) = &mut self.trace {
+            trace.push(format!("{} {}", self.now, what()));
+        }
+    }
+
+    fn fail(&self, what: String) -> Failure {
+        Failure {
+            seed: self.seed,
+            step: self.step,
+            what: format!("{what} (at {} ms)", self.now),
+        }
+    }
+
+    pub(crate) fn run(mut self) -> Result<(), Failure> {
+        if std::env::var_os("REMOTE_SIM_TRACE").is_some() {
+            self.trace = Some(Vec::new());
+        }
+        let mut result = Ok(());
+        for _ in 0..STEPS {
+            if let Err(e) = self.step_once() {
+                result = Err(e);
+                break;
+            }
+        }
+        let result = result.and_then(|()| self.quiesce());
+        if let (Err(_), Some(trace)) = (&result, &self.trace) {
+            for line in trace.iter().rev().take(60).rev() {
+                eprintln!("  {line}");
+            }
+        }
+        result.map_err(|e| self.fail(e))
+    }
+
+    fn step_once(&mut self) -> Check {
+        self.step += 1;
+        self.pump()?;
+        match self.rng.below(100) {
+            0..=29 => self.deliver_one(),
+            30..=44 => self.run_job(),
+            45..=54 => self.run_callback(),
+            55..=79 if !self.quiescing => self.client_action(),
+            80..=84 if !self.quiescing => self.server_drops(),
+            85 if !self.quiescing && self.faults == Faults::All => self.fault(),
+            _ => self.advance(),
+        }?;
+        self.timers();
+        self.pump()?;
+        self.check_alive_while_named()?;
+        self.check_no_orphan_calls()
+    }
+
+    // ----- the network --------------------------------------------------------
+
+    fn deliver_one(&mut self) -> Check {
+        let now = self.now;
+        let ready: Vec<(usize, usize)> = (0..self.links.len())
+            .flat_map(|l| [(l, 0), (l, 1)])
+            .filter(|&(l, s)| {
+                let link = &self.links[l];
+                link.ends[s].is_some()
+                    && self.peers[link.peers[s]].reading(now)
+                    && link.to[s].front().is_some_and(|(at, _)| *at <= now)
+            })
+            .collect();
+        if ready.is_empty() {
+            return Ok(());
+        }
+        let (l, s) = ready[self.rng.below(ready.len() as u64) as usize];
+        let (_, item) = self.links[l].to[s].pop_front().expect("front checked");
+        match item {
+            Item::Frame(header, msg) => {
+                self.note(|| format!("deliver {l}/{s} {header:?}"));
+                let end = self.links[l].ends[s].as_mut().expect("checked live");
+                end.handle(header, msg, now);
+            }
+            Item::Eof => {
+                self.note(|| format!("eof {l}/{s}"));
+                let end = self.links[l].ends[s].as_mut().expect("checked live");
+                end.close(RemoteError::Disconnected, RemoteError::Disconnected);
+            }
+        }
+        Ok(())
+    }
+
+    fn send(&mut self, l: usize, to: usize, item: Item) {
+        let link = &mut self.links[l];
+        if link.ends[to].is_none() {
+            return;
+        }
+        let at = self.now + self.rng.below(MAX_LATENCY + 1);
+        let at = link.to[to].back().map_or(at, |(last, _)| at.max(*last));
+        link.to[to].push_back((at, item));
+    }
+
+    /// Moves every end's output into the network and its events into the
+    /// peers, checking what arrives.
+    fn pump(&mut self) -> Check {
+        for l in 0..self.links.len() {
+            for s in 0..2 {
+                while let Some(end) = self.links[l].ends[s].as_mut() {
+                    if let Some(t) = end.poll_transmit() {
+                        let frame = Frame {
+                            buf: t.frame,
+                            start: PREFIX,
+                        };
+                        let (header, at) =
+                            wire::parse_frame(&frame).map_err(|e| format!("sim frame: {e}"))?;
+                        if matches!(header, Header::LeaseExpired) {
+                            self.check_fair_expiry(l, s)?;
+                        }
+                        let payload = &frame.buf[at..];
+                        let msg = if payload.is_empty() {
+                            Msg::None
+                        } else {
+                            codec::decode::<Msg>(payload)
+                                .map_err(|e| format!("sim payload: {e}"))?
+                                .0
+                        };
+                        self.send(l, 1 - s, Item::Frame(header, msg));
+                        continue;
+                    }
+                    match end.poll_event() {
+                        Some(event) => self.on_event(l, s, event)?,
+                        None => break,
+                    }
+                }
+                let closed = self.links[l].ends[s]
+                    .as_ref()
+                    .is_some_and(|e| e.is_closed());
+                if closed && !self.links[l].eof_sent[s] {
+                    self.links[l].eof_sent[s] = true;
+                    self.send(l, 1 - s, Item::Eof);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn end(&mut self, l: usize, s: usize) -> Option<&mut Conn<Obj, Msg>> {
+        self.links[l].ends[s].as_mut()
+    }
+
+    fn on_event(&mut self, l: usize, s: usize, event: Event<Obj, Msg>) -> Check {
+        let now = self.now;
+        let me = self.links[l].peers[s];
+        match event {
+            Event::Reply {
+                id,
+                caps,
+                payload,
+                awaited,
+                ..
+            } => {
+                let rec = self.links[l].calls[s].remove(&id);
+                if awaited != rec.is_some() {
+                    return Err(format!(
+                        "reply {id} awaited={awaited} but sim says otherwise"
+                    ));
+                }
+                for cap in caps {
+                    match cap {
+                        Arrived::Import { id: handle, .. } => {
+                            let keep = match &rec {
+                                Some(CallRec { op: None, .. }) => {
+                                    self.links[l].requiring = false;
+                                    self.links[l].root = Some(handle);
+                                    true
+                                }
+                                Some(CallRec {
+                                    op: Some(Op::Give), ..
+                                }) => true,
+                                _ => false,
+                            };
+                            if keep {
+                                self.peers[me].proxies.push(Proxy {
+                                    link: l,
+                                    id: handle,
+                                });
+                            } else if let Some(end) = self.end(l, s) {
+                                end.unhold(handle, now);
+                            }
+                        }
+                        Arrived::Local(obj) if obj.owner == me => {}
+                        Arrived::Local(obj) => {
+                            return Err(format!("peer {me} got back {obj:?}, not its own"))
+                        }
+                        Arrived::Invalid(e) => {
+                            return Err(format!(
+                                "reply {id} on link {l} carried a bad handle: {e:?}"
+                            ))
+                        }
+                    }
+                }
+                if let (
+                    Some(CallRec {
+                        tag,
+                        op: Some(Op::Callbacks(n)),
+                    }),
+                    Msg::Answer { callbacks, .. },
+                ) = (&rec, &payload)
+                {
+                    let ran = self.peers[me].seen.get(tag).copied().unwrap_or(0);
+                    if *callbacks != *n || ran != *n {
+                        return Err(format!(
+                            "call {tag} returned after {ran} of its {n} callbacks ran on the caller"
+                        ));
+                    }
+                }
+                Ok(())
+            }
+            Event::Call {
+                id,
+                object,
+                target,
+                caps,
+                payload,
+                order,
+                ..
+            } => {
+                if target.is_none() {
+                    return Err(format!(
+                        "call {id} on link {l} side {s} to object {object}, which was freed while the caller held it"
+                    ));
+                }
+                if let Some(bad) = caps.iter().find_map(|c| match c {
+                    Arrived::Invalid(e) => Some(e.clone()),
+                    _ => None,
+                }) {
+                    return Err(format!(
+                        "call {id} on link {l} carried a bad handle: {bad:?}"
+                    ));
+                }
+                match (order, payload) {
+                    (Some(seq), Msg::Callback { tag, index }) => {
+                        let ready_at = now + self.rng.below(5);
+                        self.peers[me].callbacks.push_back(CbJob {
+                            link: l,
+                            side: s,
+                            seq,
+                            tag,
+                            index,
+                            ready_at,
+                        });
+                        Ok(())
+                    }
+                    (None, Msg::Op { tag, op }) => {
+                        let delay = match op {
+                            Op::Slow => LEASE_MS + 100 + self.rng.below(400),
+                            _ => self.rng.below(6),
+                        };
+                        self.peers[me].jobs.push(Job {
+                            link: l,
+                            side: s,
+                            id,
+                            tag,
+                            op,
+                            args: caps,
+                            stage: Stage::Encode,
+                            ready_at: now + delay,
+                            caps: Vec::new(),
+                            pins: Vec::new(),
+                            callbacks: 0,
+                        });
+                        Ok(())
+                    }
+                    (order, payload) => Err(format!(
+                        "unexpected call: order {order:?}, payload {payload:?}"
+                    )),
+                }
+            }
+            Event::Require { id, .. } => {
+                let root = Obj {
+                    owner: me,
+                    serial: 0,
+                };
+                let end = self.end(l, s).expect("events come from live ends");
+                let answer = end.lend(root.key(), 0, || root).map(|(handle, _)| {
+                    vec![WireCap::Sender {
+                        id: handle,
+                        fingerprint: 0,
+                        props: None,
+                    }]
+                });
+                let answer = answer.ok().map(|caps| (true, caps, &[][..]));
+                end.finish(id, answer, now);
+                Ok(())
+            }
+            Event::Global { id, .. } => {
+                let end = self.end(l, s).expect("events come from live ends");
+                end.finish(id, Some((true, Vec::new(), &[][..])), now);
+                Ok(())
+            }
+            Event::Site { .. } | Event::Freed(_) => Ok(()),
+            Event::Failed { id, .. } => {
+                self.links[l].calls[s].remove(&id);
+                Ok(())
+            }
+            Event::Closed { why } => {
+                self.note(|| format!("closed {l}/{s}: {why}"));
+                self.drop_holds_on(l, s);
+                Ok(())
+            }
+        }
+    }
+
+    /// A closed end's holds mean nothing any more: forget them.
+    fn drop_holds_on(&mut self, l: usize, s: usize) {
+        let me = self.links[l].peers[s];
+        let peer = &mut self.peers[me];
+        peer.proxies.retain(|p| p.link != l);
+        peer.jobs.retain(|j| j.link != l);
+        peer.callbacks.retain(|c| c.link != l);
+        if s == 1 {
+            self.links[l].root = None;
+            self.links[l].requiring = false;
+        }
+    }
+
+    // ----- serving --------------------------------------------------------------
+
+    fn run_job(&mut self) -> Check {
+        let now = self.now;
+        let ready: Vec<(usize, usize)> = (0..self.peers.len())
+            .filter(|&p| self.peers[p].running(now))
+            .flat_map(|p| {
+                self.peers[p]
+                    .jobs
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, j)| j.ready_at <= now)
+                    .map(move |(i, _)| (p, i))
+                    .collect::<Vec<_>>()
+            })
+            .collect();
+        if ready.is_empty() {
+            return Ok(());
+        }
+        let (p, i) = ready[self.rng.below(ready.len() as u64) as usize];
+        let mut job = self.peers[p].jobs.swap_remove(i);
+        match job.stage {
+            Stage::Encode => {
+                self.note(|| format!("encode {:?} {}/{}", job.op, job.link, job.side));
+                self.encode(&mut job)?;
+                job.stage = Stage::Submit;
+                job.ready_at = now + self.rng.below(3);
+                self.peers[p].jobs.push(job);
+            }
+            Stage::Submit => {
+                self.note(|| format!("submit {:?} {}/{}", job.op, job.link, job.side));
+                let Some(end) = self.links[job.link].ends[job.side].as_mut() else {
+                    return Ok(());
+                };
+                let payload = bytes(&Msg::Answer {
+                    tag: job.tag,
+                    callbacks: job.callbacks,
+                });
+                end.finish(job.id, Some((true, job.caps, &payload)), now);
+                for pin in job.pins {
+                    end.unhold(pin, now);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Runs the method: builds its answer's capability table and lets go of
+    /// its arguments, as a dispatcher does before the reply is queued.
+    fn encode(&mut self, job: &mut Job) -> Check {
+        let now = self.now;
+        let me = self.links[job.link].peers[job.side];
+        let protocol = self.protocol;
+        let Some(end) = self.links[job.link].ends[job.side].as_mut() else {
+            return Ok(());
+        };
+        let mut kept = None;
+        for arg in std::mem::take(&mut job.args) {
+            match (job.op, arg) {
+                (Op::Echo, Arrived::Import { id, .. }) => {
+                    job.caps.push(WireCap::Receiver { id });
+                    if protocol == Protocol::Counted {
+                        if !end.hold(id) {
+                            return Err(format!("echo could not hold handle {id}"));
+                        }
+                        job.pins.push(id);
+                    }
+                    // The method's return value is dropped before its reply
+                    // is queued.
+                    end.unhold(id, now);
+                }
+                (Op::Keep, Arrived::Import { id, .. }) => kept = Some(id),
+                (Op::Callbacks(n), Arrived::Import { id, .. }) => {
+                    for index in 0..n {
+                        let msg = bytes(&Msg::Callback {
+                            tag: job.tag,
+                            index,
+                        });
+                        if end
+                            .call(id, 0, 0, Vec::new(), &msg, false, false, now)
+                            .is_err()
+                        {
+                            break;
+                        }
+                        job.callbacks += 1;
+                    }
+                    end.unhold(id, now);
+                }
+                (Op::Back, Arrived::Local(obj)) if obj.owner == me => {}
+                (_, Arrived::Import { id, .. }) => end.unhold(id, now),
+                (op, arg) => return Err(format!("{op:?} got argument {arg:?}")),
+            }
+        }
+        if job.op == Op::Give {
+            let obj = Obj {
+                owner: me,
+                serial: 1 + self.rng.below(6),
+            };
+            if let Ok((id, _)) = end.lend(obj.key(), 0, || obj) {
+                job.caps.push(WireCap::Sender {
+                    id,
+                    fingerprint: 0,
+                    props: None,
+                });
+            }
+        }
+        if let Some(id) = kept {
+            self.peers[me].proxies.push(Proxy { link: job.link, id });
+        }
+        Ok(())
+    }
+
+    fn run_callback(&mut self) -> Check {
+        let now = self.now;
+        let candidates: Vec<usize> = (0..self.peers.len())
+            .filter(|&p| {
+                self.peers[p].running(now)
+                    && self.peers[p]
+                        .callbacks
+                        .front()
+                        .is_some_and(|c| c.ready_at <= now)
+            })
+            .collect();
+        if candidates.is_empty() {
+            return Ok(());
+        }
+        let p = candidates[self.rng.below(candidates.len() as u64) as usize];
+        let cb = self.peers[p].callbacks.pop_front().expect("front checked");
+        let seen = self.peers[p].seen.entry(cb.tag).or_insert(0);
+        if cb.index != *seen {
+            return Err(format!(
+                "callback {} of call {} ran after {} others: out of order",
+                cb.index, cb.tag, seen
+            ));
+        }
+        *seen += 1;
+        self.note(|| format!("callback {} #{}", cb.tag, cb.index));
+        if let Some(end) = self.end(cb.link, cb.side) {
+            end.finish(0, None, now);
+            end.ordered_done(cb.seq);
+        }
+        Ok(())
+    }
+
+    // ----- clients --------------------------------------------------------------
+
+    fn client_action(&mut self) -> Check {
+        let now = self.now;
+        let l = self.rng.below(self.links.len() as u64) as usize;
+        let me = self.links[l].peers[1];
+        if !self.peers[me].running(now) || self.links[l].ends[1].is_none() {
+            return Ok(());
+        }
+        if self.links[l].ends[1]
+            .as_ref()
+            .is_some_and(|e| e.is_closed())
+        {
+            return Ok(());
+        }
+        let Some(root) = self.links[l].root else {
+            if !self.links[l].requiring {
+                let end = self.end(l, 1).expect("checked");
+                if let Ok(id) = end.require("root", "Sim", 0, 0, Scope::Exports, now) {
+                    self.links[l].requiring = true;
+                    self.next_tag += 1;
+                    let tag = self.next_tag;
+                    self.links[l].calls[1].insert(id, CallRec { tag, op: None });
+                }
+            }
+            return Ok(());
+        };
+        match self.rng.below(10) {
+            0..=5 => self.client_call(l, me, root),
+            6 | 7 => {
+                let mine: Vec<usize> = (0..self.peers[me].proxies.len())
+                    .filter(|&i| self.peers[me].proxies[i].link == l)
+                    .collect();
+                if let Some(&i) = mine.get(self.rng.below(mine.len() as u64 + 1) as usize) {
+                    let proxy = self.peers[me].proxies.swap_remove(i);
+                    if self.links[l].root == Some(proxy.id)
+                        && !self.peers[me]
+                            .proxies
+                            .iter()
+                            .any(|p| p.link == l && p.id == proxy.id)
+                    {
+                        self.links[l].root = None;
+                    }
+                    self.note(|| format!("drop {l} {}", proxy.id));
+                    let end = self.end(l, 1).expect("checked");
+                    end.unhold(proxy.id, now);
+                }
+                Ok(())
+            }
+            8 => {
+                let pending: Vec<u64> = self.links[l].calls[1].keys().copied().collect();
+                let mut pending = pending;
+                pending.sort_unstable();
+                if let Some(&id) = pending.get(self.rng.below(pending.len() as u64 + 1) as usize) {
+                    if self.links[l].calls[1]
+                        .get(&id)
+                        .is_some_and(|c| c.op.is_some())
+                    {
+                        self.links[l].calls[1].remove(&id);
+                        self.end(l, 1).expect("checked").cancel(id);
+                    }
+                }
+                Ok(())
+            }
+            _ => {
+                let end = self.end(l, 1).expect("checked");
+                if let Ok(id) = end.ping(now) {
+                    self.next_tag += 1;
+                    let tag = self.next_tag;
+                    // A ping's answer is a plain reply that carries nothing.
+                    self.links[l].calls[1].insert(
+                        id,
+                        CallRec {
+                            tag,
+                            op: Some(Op::Slow),
+                        },
+                    );
+                }
+                Ok(())
+            }
+        }
+    }
+
+    fn client_call(&mut self, l: usize, me: usize, root: u64) -> Check {
+        let now = self.now;
+        let op = match self.rng.below(12) {
+            0..=2 => Op::Give,
+            3..=5 => Op::Echo,
+            6 | 7 => Op::Back,
+            8 => Op::Keep,
+            9 | 10 => Op::Callbacks(1 + self.rng.below(4) as u32),
+            _ => Op::Slow,
+        };
+        // Calls go to the root or to another server object we hold.
+        let targets: Vec<u64> = self.peers[me]
+            .proxies
+            .iter()
+            .filter(|p| p.link == l)
+            .map(|p| p.id)
+            .collect();
+        let target = match self.rng.below(3) {
+            0 => targets
+                .get(self.rng.below(targets.len() as u64 + 1) as usize)
+                .copied()
+                .unwrap_or(root),
+            _ => root,
+        };
+        let mut caps = Vec::new();
+        let mut pins = Vec::new();
+        let mut drop_after = None;
+        let protocol = self.protocol;
+        let serial = match op {
+            Op::Echo | Op::Keep => Some(1 + self.rng.below(6)),
+            Op::Callbacks(_) => Some(CALLBACK_BASE + self.rng.below(3)),
+            _ => None,
+        };
+        let back = (op == Op::Back)
+            .then(|| {
+                let i = self.rng.below(targets.len() as u64 + 1) as usize;
+                targets.get(i).copied()
+            })
+            .flatten();
+        let drop_it = self.rng.chance(500);
+        let end = self.links[l].ends[1].as_mut().expect("checked");
+        if let Some(serial) = serial {
+            let obj = Obj { owner: me, serial };
+            match end.lend(obj.key(), 0, || obj) {
+                Ok((id, _)) => caps.push(WireCap::Sender {
+                    id,
+                    fingerprint: 0,
+                    props: None,
+                }),
+                Err(_) => return Ok(()),
+            }
+        }
+        let op = match (op, back) {
+            (Op::Back, Some(id)) => {
+                caps.push(WireCap::Receiver { id });
+                if protocol == Protocol::Counted {
+                    if !end.hold(id) {
+                        return Err(format!("client could not hold handle {id}"));
+                    }
+                    pins.push(id);
+                }
+                if drop_it {
+                    drop_after = Some(id);
+                }
+                Op::Back
+            }
+            (Op::Back, None) => Op::Give,
+            (op, _) => op,
+        };
+        // Dropping our proxy while the call is being encoded: the pin keeps
+        // the handle until the call is queued.
+        if let Some(id) = drop_after {
+            let proxies = &mut self.peers[me].proxies;
+            if let Some(i) = proxies.iter().position(|p| p.link == l && p.id == id) {
+                let proxy = proxies.swap_remove(i);
+                if self.links[l].root == Some(proxy.id)
+                    && !proxies.iter().any(|p| p.link == l && p.id == proxy.id)
+                {
+                    self.links[l].root = None;
+                }
+                self.links[l].ends[1]
+                    .as_mut()
+                    .expect("checked")
+                    .unhold(proxy.id, now);
+            } else {
+                return Ok(());
+            }
+        }
+        self.next_tag += 1;
+        let tag = self.next_tag;
+        let payload = bytes(&Msg::Op { tag, op });
+        let end = self.links[l].ends[1].as_mut().expect("checked");
+        let sent = end.call(target, 0, 0, caps, &payload, true, false, now);
+        for pin in pins {
+            end.unhold(pin, now);
+        }
+        if let Ok(id) = sent {
+            self.note(|| format!("call {l} {op:?} tag {tag}"));
+            self.links[l].calls[1].insert(id, CallRec { tag, op: Some(op) });
+        }
+        Ok(())
+    }
+
+    fn server_drops(&mut self) -> Check {
+        let now = self.now;
+        if !self.peers[SERVER].running(now) || self.peers[SERVER].proxies.is_empty() {
+            return Ok(());
+        }
+        let i = self.rng.below(self.peers[SERVER].proxies.len() as u64) as usize;
+        let proxy = self.peers[SERVER].proxies.swap_remove(i);
+        if let Some(end) = self.end(proxy.link, 0) {
+            end.unhold(proxy.id, now);
+        }
+        Ok(())
+    }
+
+    // ----- faults -----------------------------------------------------------------
+
+    fn fault(&mut self) -> Check {
+        let now = self.now;
+        let p = self.rng.below(self.peers.len() as u64) as usize;
+        if !self.peers[p].running(now) {
+            return Ok(());
+        }
+        let span = LEASE_MS + 100 + self.rng.below(LEASE_MS * 2);
+        match self.rng.below(3) {
+            0 => {
+                self.note(|| format!("pause {p}"));
+                let peer = &mut self.peers[p];
+                peer.paused_until = now + span;
+                peer.available_since = peer.paused_until;
+                peer.reading_since = peer.reading_since.max(peer.paused_until);
+            }
+            1 => {
+                self.note(|| format!("deaf {p}"));
+                let peer = &mut self.peers[p];
+                peer.deaf_until = now + span;
+                peer.reading_since = peer.deaf_until;
+            }
+            _ if p != SERVER => {
+                self.note(|| format!("kill {p}"));
+                self.kill(p);
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+
+    fn kill(&mut self, p: usize) {
+        let peer = &mut self.peers[p];
+        peer.alive = false;
+        peer.proxies.clear();
+        peer.jobs.clear();
+        peer.callbacks.clear();
+        for l in 0..self.links.len() {
+            let Some(s) = self.links[l].peers.iter().position(|&q| q == p) else {
+                continue;
+            };
+            let link = &mut self.links[l];
+            link.ends[s] = None;
+            link.to[s].clear();
+            link.calls[s].clear();
+            if !link.eof_sent[s] {
+                link.eof_sent[s] = true;
+                self.send(l, 1 - s, Item::Eof);
+            }
+        }
+    }
+
+    // ----- time -------------------------------------------------------------------
+
+    /// The earliest moment some work falls due for a peer that can do it.
+    fn next_due(&self) -> u64 {
+        let now = self.now;
+        let mut due = u64::MAX;
+        for link in &self.links {
+            for s in 0..2 {
+                let peer = &self.peers[link.peers[s]];
+                if let Some(end) = &link.ends[s] {
+                    if peer.running(now) {
+                        if let Some(at) = end.poll_timeout() {
+                            due = due.min(at);
+                        }
+                    }
+                    if peer.reading(now) {
+                        if let Some((at, _)) = link.to[s].front() {
+                            due = due.min(*at);
+                        }
+                    }
+                }
+            }
+        }
+        for peer in self.peers.iter().filter(|p| p.running(now)) {
+            for job in &peer.jobs {
+                due = due.min(job.ready_at);
+            }
+            if let Some(cb) = peer.callbacks.front() {
+                due = due.min(cb.ready_at);
+            }
+        }
+        due
+    }
+
+    /// Moves the clock, but never so far that due work lags by more than
+    /// `MAX_LAG`: a running peer is never starved by the scheduler.
+    fn advance(&mut self) -> Check {
+        let long = self.rng.chance(50);
+        let step = 1 + self.rng.below(if long { 60 } else { 4 });
+        let limit = self.next_due().saturating_add(MAX_LAG);
+        let mut target = (self.now + step).min(limit.max(self.now));
+        // Wake-ups of paused or deaf peers are events too.
+        for peer in &self.peers {
+            for at in [peer.paused_until, peer.deaf_until] {
+                if at > self.now {
+                    target = target.min(at.max(self.now));
+                }
+            }
+        }
+        if target == self.now && limit == u64::MAX {
+            target += 1;
+        }
+        self.now = target.max(self.now);
+        Ok(())
+    }
+
+    fn timers(&mut self) {
+        let now = self.now;
+        for l in 0..self.links.len() {
+            for s in 0..2 {
+                let running = self.peers[self.links[l].peers[s]].running(now);
+                // As a driver should: frames waiting to be read are read
+                // before the peer is judged silent.
+                let unread = self.links[l].to[s]
+                    .front()
+                    .is_some_and(|(at, _)| *at <= now);
+                if let (Some(end), true) = (self.links[l].ends[s].as_mut(), running) {
+                    if end.poll_timeout().is_some_and(|at| at <= now) {
+                        end.handle_timeout(now, !unread);
+                    }
+                }
+            }
+        }
+    }
+
+    // ----- invariants -------------------------------------------------------------
+
+    /// Invariant 1: every handle a peer holds, or a frame in flight names,
+    /// is alive at its owner.
+    fn check_alive_while_named(&self) -> Check {
+        for (l, link) in self.links.iter().enumerate() {
+            let (Some(a), Some(b)) = (&link.ends[0], &link.ends[1]) else {
+                continue;
+            };
+            if a.is_closed() || b.is_closed() {
+                continue;
+            }
+            for owner in 0..2 {
+                let importer = 1 - owner;
+                let end = link.ends[owner].as_ref().expect("checked");
+                let peer = &self.peers[link.peers[importer]];
+                let held = peer.proxies.iter().filter(|p| p.link == l).map(|p| p.id);
+                let in_jobs = peer.jobs.iter().filter(|j| j.link == l).flat_map(|j| {
+                    j.pins
+                        .iter()
+                        .copied()
+                        .chain(j.args.iter().filter_map(|a| match a {
+                            Arrived::Import { id, .. } => Some(*id),
+                            _ => None,
+                        }))
+                });
+                for id in held.chain(in_jobs) {
+                    if end.export(id).is_none() {
+                        return Err(format!(
+                            "object {id} of link {l} side {owner} was freed while the peer held a proxy for it"
+                        ));
+                    }
+                }
+                let caps = |d: usize| {
+                    link.to[d].iter().filter_map(|(_, item)| match item {
+                        Item::Frame(Header::Call { caps, .. }, _)
+                        | Item::Frame(Header::Reply { caps, .. }, _) => Some(caps),
+                        _ => None,
+                    })
+                };
+                for caps in caps(importer) {
+                    for cap in caps {
+                        if let WireCap::Sender { id, .. } = cap {
+                            if end.export(*id).is_none() {
+                                return Err(format!("object {id} of link {l} side {owner} was freed while a frame to its peer named it"));
+                            }
+                        }
+                    }
+                }
+                for caps in caps(owner) {
+                    for cap in caps {
+                        if let WireCap::Receiver { id } = cap {
+                            if end.export(*id).is_none() {
+                                return Err(format!("object {id} of link {l} side {owner} was freed while a frame passing it home was in flight"));
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Invariant 3: a closed end has no call waiting.
+    fn check_no_orphan_calls(&self) -> Check {
+        for (l, link) in self.links.iter().enumerate() {
+            for s in 0..2 {
+                if let Some(end) = &link.ends[s] {
+                    if end.is_closed() && (end.in_flight() > 0 || !link.calls[s].is_empty()) {
+                        return Err(format!(
+                            "link {l} side {s} closed with {} calls still pending",
+                            link.calls[s].len().max(end.in_flight())
+                        ));
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Invariant 4: end `s` of link `l` expires its peer only if the peer
+    /// was silent (paused) or we could not hear it (deaf) within the lease.
+    fn check_fair_expiry(&self, l: usize, s: usize) -> Check {
+        let link = &self.links[l];
+        let us = &self.peers[link.peers[s]];
+        let them = &self.peers[link.peers[1 - s]];
+        let window = self.now.saturating_sub(LEASE_MS);
+        if them.alive && them.available_since <= window && us.reading_since <= window {
+            return Err(format!(
+                "link {l} side {s} expired a peer that was running and heard for the whole lease"
+            ));
+        }
+        Ok(())
+    }
+
+    /// Invariant 2: once clients let go and the network drains, every
+    /// object is freed and nothing is held or pending.
+    fn quiesce(&mut self) -> Check {
+        self.quiescing = true;
+        let now = self.now;
+        for peer in &mut self.peers {
+            peer.paused_until = peer.paused_until.min(now);
+            peer.deaf_until = peer.deaf_until.min(now);
+        }
+        for _round in 0..50 {
+            for p in 0..self.peers.len() {
+                for proxy in std::mem::take(&mut self.peers[p].proxies) {
+                    let s = usize::from(p != SERVER);
+                    let now = self.now;
+                    if let Some(end) = self.end(proxy.link, s) {
+                        end.unhold(proxy.id, now);
+                    }
+                }
+            }
+            for link in &mut self.links {
+                link.root = None;
+            }
+            for _ in 0..400 {
+                self.step_once()?;
+            }
+            let idle = self.links.iter().all(|l| {
+                l.to[0].is_empty() && l.to[1].is_empty() && l.calls.iter().all(|c| c.is_empty())
+            }) && self
+                .peers
+                .iter()
+                .all(|p| p.jobs.is_empty() && p.callbacks.is_empty() && p.proxies.is_empty());
+            if idle {
+                // Staged releases wait for their delay.
+                self.now += 10;
+                self.timers();
+                self.pump()?;
+                for _ in 0..100 {
+                    self.step_once()?;
+                }
+                break;
+            }
+        }
+        for (l, link) in self.links.iter().enumerate() {
+            for s in 0..2 {
+                if let Some(end) = &link.ends[s] {
+                    if end.is_closed() {
+                        continue;
+                    }
+                    if end.exported() > 0 || end.imported() > 0 || end.in_flight() > 0 {
+                        return Err(format!(
+                            "after quiescing, link {l} side {s} still has {} exported, {} imported, {} calls pending",
+                            end.exported(),
+                            end.imported(),
+                            end.in_flight()
+                        ));
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+}
