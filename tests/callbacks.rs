@@ -238,6 +238,31 @@ macro_rules! callback_tests {
                 assert_eq!(got, (0..2000).collect::<Vec<_>>());
             }
 
+            /// Progress events a call emitted have all run by the time the
+            /// call returns, blocking or async (they used to trail it).
+            #[test]
+            fn events_a_call_emitted_have_run_when_it_returns() {
+                let f = fixture::<$transport>();
+                let events: EventsProxy = (f.connect)().require("events").unwrap();
+                let seen = Arc::new(AtomicU64::new(0));
+                for round in 0..50u64 {
+                    let s = seen.clone();
+                    let listener = Callback::new(move |(_,): (u32,)| {
+                        s.fetch_add(1, Ordering::SeqCst);
+                    });
+                    if round % 2 == 0 {
+                        events.fire(listener, 20).unwrap();
+                    } else {
+                        futures::executor::block_on(events.to_async().fire(listener, 20)).unwrap();
+                    }
+                    assert_eq!(
+                        seen.load(Ordering::SeqCst),
+                        20 * (round + 1),
+                        "round {round}"
+                    );
+                }
+            }
+
             #[test]
             fn a_callback_may_call_the_server_while_the_caller_waits_on_it() {
                 let f = fixture::<$transport>();

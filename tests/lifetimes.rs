@@ -80,6 +80,10 @@ struct Fixture {
 }
 
 fn fixture<T: Transport>() -> Fixture {
+    fixture_with::<T>(Options::new())
+}
+
+fn fixture_with<T: Transport>(options: Options) -> Fixture {
     let (dropped_tx, counter_dropped) = unbounded();
     let (entered_tx, slow_entered) = unbounded();
     let (slow_release, release_rx) = unbounded();
@@ -94,7 +98,7 @@ fn fixture<T: Transport>() -> Fixture {
         slow_release: release_rx,
         slow_dropped: events_tx,
     };
-    let server = Server::new();
+    let server = Server::with_options(options);
     server.export("holder", Arc::new(holder) as Arc<dyn Holder>);
     server.export("calculator", Calc::new().0 as Arc<dyn Calculator>);
     let connect = T::serve(&server);
@@ -108,18 +112,43 @@ fn fixture<T: Transport>() -> Fixture {
     }
 }
 
-/// Holds the first release frame until the test opens the gate.
-struct HoldFirstRelease {
+/// Once armed, holds the next reply until the test opens the gate.
+struct HoldNextReply {
     held: Sender<()>,
     gate: Receiver<()>,
     armed: Mutex<bool>,
 }
 
-impl FrameHook for HoldFirstRelease {
+impl FrameHook for HoldNextReply {
     fn before_send(&self, kind: FrameKind) -> Verdict {
-        if kind == FrameKind::Release && std::mem::take(&mut *self.armed.lock().unwrap()) {
+        if kind == FrameKind::Reply && std::mem::take(&mut *self.armed.lock().unwrap()) {
             self.held.send(()).unwrap();
             self.gate.recv_timeout(BOUND).expect("test opens the gate");
+        }
+        Verdict::Send
+    }
+}
+
+/// Tells the test each time a release frame is written.
+struct SignalReleases(Sender<()>);
+
+impl FrameHook for SignalReleases {
+    fn before_send(&self, kind: FrameKind) -> Verdict {
+        if kind == FrameKind::Release {
+            let _ = self.0.send(());
+        }
+        Verdict::Send
+    }
+}
+
+/// Holds every reply back a few milliseconds before it is written, as a busy
+/// socket or a descheduled writer would.
+struct LateReplies;
+
+impl FrameHook for LateReplies {
+    fn before_send(&self, kind: FrameKind) -> Verdict {
+        if kind == FrameKind::Reply {
+            std::thread::sleep(std::time::Duration::from_millis(3));
         }
         Verdict::Send
     }
@@ -136,27 +165,37 @@ macro_rules! lifetime_tests {
 
             #[test]
             fn a_handle_resent_while_its_release_is_in_flight_stays_alive() {
-                let f = fixture::<$transport>();
                 let (held_tx, held) = bounded(1);
                 let (open, gate) = bounded(1);
-                let hook = Arc::new(HoldFirstRelease {
+                let hook = Arc::new(HoldNextReply {
                     held: held_tx,
                     gate,
-                    armed: Mutex::new(true),
+                    armed: Mutex::new(false),
                 });
-                let client = connect_with::<$transport>(&f, Options::new().hook(hook));
+                let f = fixture_with::<$transport>(Options::new().hook(hook.clone()));
+                let (released_tx, released) = unbounded();
+                let client = connect_with::<$transport>(
+                    &f,
+                    Options::new().hook(Arc::new(SignalReleases(released_tx))),
+                );
                 let holder: HolderProxy = client.require("holder").unwrap();
                 let first = holder.get().unwrap();
                 assert_eq!(first.next().unwrap(), 0);
-                drop(first);
-                // The release (covering one receipt) is now held in transit.
+                // The server sends the same object again; its reply waits.
+                *hook.armed.lock().unwrap() = true;
+                let second = holder.to_async().get();
                 held.recv_timeout(BOUND)
-                    .expect("release reached the transport");
-                // Meanwhile the server sends the same object again.
-                let second = holder.get().unwrap();
+                    .expect("the server sent the counter again");
                 assert_eq!(f.server.stats().exported, 2, "holder + counter");
+                // Meanwhile the client releases its first receipt: the
+                // release and the re-send cross on the wire.
+                drop(first);
+                released
+                    .recv_timeout(BOUND)
+                    .expect("the release was written");
                 open.send(()).unwrap();
-                // The stale release arrives; the second receipt keeps it alive.
+                let second = futures::executor::block_on(second).unwrap().to_blocking();
+                // The stale release arrived; the second receipt keeps it alive.
                 client.sync().unwrap();
                 assert_eq!(
                     f.server.stats().exported,
@@ -169,6 +208,38 @@ macro_rules! lifetime_tests {
                 assert_eq!(f.server.stats().exported, 1, "only the holder is left");
                 // The holder itself still owns the counter: no drop.
                 assert!(f.counter_dropped.try_recv().is_err());
+            }
+
+            /// A proxy the server returns to its owner holds the handle
+            /// until its reply is queued, so the server's release (its copy
+            /// is dropped as the method returns) can never overtake the
+            /// reply. Before the counted protocol this failed on every
+            /// iteration with `NoSuchObject`.
+            #[test]
+            fn a_handle_passed_home_survives_a_reply_that_leaves_late() {
+                let server = Server::with_options(Options::new().hook(Arc::new(LateReplies)));
+                server.export("calculator", Calc::new().0 as Arc<dyn Calculator>);
+                let connect = <$transport>::serve(&server);
+                let client = connect();
+                let calc: CalculatorProxy = client.require("calculator").unwrap();
+                let mine = Remote::<dyn Counter>::new(TestCounter {
+                    value: 5.into(),
+                    live: Arc::new(AtomicU64::new(1)),
+                    dropped: None,
+                });
+                for round in 0..20 {
+                    let back = calc
+                        .echo_counter(mine.clone())
+                        .unwrap_or_else(|e| panic!("round {round}: {e}"));
+                    assert!(
+                        remote::Proxy::as_remote(&back)
+                            .local()
+                            .is_some_and(|a| Arc::ptr_eq(a, mine.local().unwrap())),
+                        "round {round}: not our own object"
+                    );
+                }
+                client.sync().unwrap();
+                assert_eq!(server.stats().imported, 0, "the server let go of it");
             }
 
             #[test]

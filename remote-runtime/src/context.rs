@@ -32,6 +32,7 @@ pub(crate) struct EncodeCx {
     /// Export IDs whose send count this encode raised; undone if the frame is
     /// never sent.
     pub(crate) counted: Vec<u64>,
+    pub(crate) pins: Vec<Arc<ImportEntry>>,
     pub(crate) error: Option<RemoteError>,
 }
 
@@ -51,6 +52,9 @@ pub(crate) struct Encoded {
     pub(crate) payload: Vec<u8>,
     pub(crate) caps: Vec<WireCap>,
     pub(crate) counted: Vec<u64>,
+    /// Proxies this payload passes home to their owner: held until the
+    /// frame is queued, so their release cannot overtake it.
+    pub(crate) pins: Vec<Arc<ImportEntry>>,
 }
 
 /// Encodes `value` for `session`, collecting the capabilities it carries.
@@ -65,6 +69,7 @@ pub(crate) fn encode<T: Serialize + ?Sized>(
             site,
             caps: Vec::new(),
             counted: Vec::new(),
+            pins: Vec::new(),
             error: None,
         }))
     });
@@ -79,6 +84,7 @@ pub(crate) fn encode<T: Serialize + ?Sized>(
             payload,
             caps: cx.caps,
             counted: cx.counted,
+            pins: cx.pins,
         }),
         Err(e) => {
             session.uncount(&cx.counted);
@@ -120,7 +126,7 @@ impl EncodeCx {
     /// peer.
     pub(crate) fn pass_back(
         &mut self,
-        entry: &ImportEntry,
+        entry: &Arc<ImportEntry>,
         interface: &str,
     ) -> Result<u32, RemoteError> {
         if !Arc::ptr_eq(&entry.session, &self.session) {
@@ -128,6 +134,7 @@ impl EncodeCx {
                 interface: interface.to_string(),
             });
         }
+        self.pins.push(entry.clone());
         Ok(self.push(WireCap::Receiver { id: entry.id }))
     }
 

@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use crossbeam_channel::{unbounded, RecvTimeoutError, Sender};
 
-use crate::lease::now_ms;
+use crate::clock::now_ms;
 use crate::session::Session;
 
 /// How long the janitor waits after the first drop of a burst before sending
@@ -21,6 +21,8 @@ const COALESCE: Duration = Duration::from_micros(300);
 enum Job {
     Flush(Weak<Session>),
     Watch(Weak<Session>),
+    /// Look at every connection now: a deadline moved earlier.
+    Wake,
 }
 
 fn jobs() -> &'static Sender<Job> {
@@ -51,6 +53,7 @@ fn jobs() -> &'static Sender<Job> {
                             watched.push(weak);
                             next_round = now;
                         }
+                        Ok(Job::Wake) => next_round = now,
                         Err(RecvTimeoutError::Timeout) => {}
                         Err(RecvTimeoutError::Disconnected) => return,
                     }
@@ -61,6 +64,7 @@ fn jobs() -> &'static Sender<Job> {
                                 watched.push(weak);
                                 next_round = now;
                             }
+                            Job::Wake => next_round = now,
                         }
                     }
                     flush.sort_by_key(|w| w.as_ptr() as usize);
@@ -77,7 +81,7 @@ fn jobs() -> &'static Sender<Job> {
                         let mut soonest = u64::MAX;
                         watched.retain(|weak| match weak.upgrade() {
                             Some(session) => {
-                                let again = session.maintain(now, on_time);
+                                let again = session.maintain(on_time);
                                 soonest = soonest.min(again);
                                 again != u64::MAX
                             }
@@ -104,6 +108,11 @@ pub(crate) fn schedule(session: Weak<Session>) {
             }
         }
     }
+}
+
+/// Asks for a maintenance round now (a peer's lease became known).
+pub(crate) fn wake() {
+    let _ = jobs().send(Job::Wake);
 }
 
 /// Starts looking after a new connection's leases.

@@ -6,6 +6,7 @@
 
 mod callback;
 mod client;
+mod clock;
 mod connection;
 mod context;
 mod diagnostics;
@@ -13,18 +14,17 @@ mod dispatch;
 mod error;
 mod handle;
 mod janitor;
-mod lease;
 mod options;
 mod process;
-// Used by the simulator only until the session is moved onto it.
-#[allow(dead_code)]
 mod protocol;
 mod reader;
 mod registry;
 mod remote;
+mod replies;
 mod rt;
 #[doc(hidden)]
 pub use rt::block_on;
+mod serve;
 mod server;
 mod session;
 mod stats;

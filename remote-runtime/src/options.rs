@@ -49,6 +49,8 @@ pub struct Options {
     pub(crate) max_collection: usize,
     pub(crate) drain_timeout: Duration,
     pub(crate) runtime: Option<tokio::runtime::Handle>,
+    pub(crate) handshake_timeout: Duration,
+    pub(crate) min_peer_lease: Duration,
 }
 
 impl Default for Options {
@@ -66,6 +68,8 @@ impl Default for Options {
             max_collection: 1 << 24,
             drain_timeout: Duration::from_secs(10),
             runtime: None,
+            handshake_timeout: Duration::from_secs(10),
+            min_peer_lease: Duration::from_millis(100),
         }
     }
 }
@@ -85,6 +89,8 @@ impl fmt::Debug for Options {
             .field("max_collection", &self.max_collection)
             .field("drain_timeout", &self.drain_timeout)
             .field("runtime", &self.runtime.is_some())
+            .field("handshake_timeout", &self.handshake_timeout)
+            .field("min_peer_lease", &self.min_peer_lease)
             .finish()
     }
 }
@@ -109,7 +115,23 @@ impl Options {
     /// a third of it. A peer busy in a call we are serving is never expired
     /// for that silence. Default 30 s.
     pub fn lease(mut self, lease: Duration) -> Self {
-        self.lease = lease.max(Duration::from_millis(30));
+        self.lease = lease.max(Duration::from_millis(100));
+        self
+    }
+
+    /// The shortest lease this side accepts from a peer: a peer that
+    /// announces less is renewed as if it had announced this, so it cannot
+    /// make us send a renewal every millisecond. Default 100 ms, the
+    /// shortest lease [`Options::lease`] accepts.
+    pub fn min_peer_lease(mut self, floor: Duration) -> Self {
+        self.min_peer_lease = floor.max(Duration::from_millis(1));
+        self
+    }
+
+    /// How long a new connection has to introduce itself (its first frame);
+    /// one that stays silent longer is closed. Default 10 s.
+    pub fn handshake_timeout(mut self, timeout: Duration) -> Self {
+        self.handshake_timeout = timeout.max(Duration::from_millis(1));
         self
     }
 

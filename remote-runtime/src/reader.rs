@@ -46,6 +46,7 @@ fn run(link: Arc<dyn Link>, keep: Keep, generation: u64, weak: Weak<Session>) {
                 READER.with(|r| *r.borrow_mut() = Some((weak.clone(), generation)));
                 session.handle_frame(frame);
                 READER.with(|r| *r.borrow_mut() = None);
+                link.handled();
             }
             Err(e) => {
                 session.close(&e);

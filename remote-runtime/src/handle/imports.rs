@@ -1,9 +1,11 @@
-//! The importer's side of handles: one shared entry per remote object, however
-//! many times it arrived and however many proxies were cloned from it.
+//! The importer's side of handles, as proxies see it: one shared entry per
+//! remote object, however many times it arrived and however many proxies were
+//! cloned from it. The entry is one holder of the handle in the protocol
+//! core's import ledger (which counts receipts); dropping the last proxy
+//! gives that hold back.
 
 use std::any::Any;
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 
 use serde::de::DeserializeOwned;
@@ -13,14 +15,13 @@ use crate::wire::codec;
 use crate::session::Session;
 
 /// One remote object as seen by the process that imported it. Every proxy of
-/// that object shares one `ImportEntry`; when the last one is dropped the
-/// owner is told how many receipts to release.
+/// that object shares one `ImportEntry`; when the last one is dropped its
+/// hold on the handle goes, and the owner is told once nothing else holds
+/// it.
 pub(crate) struct ImportEntry {
     pub(crate) session: Arc<Session>,
     pub(crate) id: u64,
     pub(crate) fingerprint: u64,
-    /// How many times this entry's handle arrived; released as one count.
-    received: AtomicU64,
     /// The object's property snapshot: as it arrived, then decoded on first
     /// use.
     props: Mutex<Snapshot>,
@@ -35,6 +36,16 @@ enum Snapshot {
 }
 
 impl ImportEntry {
+    /// A new entry, owning the hold its handle's arrival took.
+    pub(crate) fn new(session: Arc<Session>, id: u64, fingerprint: u64) -> Self {
+        ImportEntry {
+            session,
+            id,
+            fingerprint,
+            props: Mutex::default(),
+        }
+    }
+
     /// Keeps the snapshot that came with a handle, unless this entry already
     /// has one (a handle that arrives again keeps its first snapshot).
     pub(crate) fn offer_snapshot(&self, bytes: Vec<u8>) {
@@ -69,73 +80,37 @@ impl ImportEntry {
 
 impl Drop for ImportEntry {
     fn drop(&mut self) {
-        let received = *self.received.get_mut();
         self.session
-            .import_dropped(self.id, self as *const ImportEntry, received);
+            .import_dropped(self.id, self as *const ImportEntry);
     }
 }
 
-/// Live imports of one connection, by the owner's handle ID.
+/// The live proxy entry of each imported handle of one connection.
 #[derive(Default)]
 pub(crate) struct ImportTable {
     by_id: HashMap<u64, Weak<ImportEntry>>,
 }
 
-/// What happened when a handle arrived.
-pub(crate) enum Imported {
-    Entry(Arc<ImportEntry>),
-    /// The same ID is already live with another trait: the peer is confused
-    /// or hostile.
-    Conflict {
-        known: u64,
-    },
-}
-
 impl ImportTable {
-    /// Accounts for one arrival of handle `id`.
-    pub(crate) fn receive(
-        &mut self,
-        session: &Arc<Session>,
-        id: u64,
-        fingerprint: u64,
-    ) -> Imported {
-        if let Some(entry) = self.by_id.get(&id).and_then(Weak::upgrade) {
-            if entry.fingerprint != fingerprint {
-                return Imported::Conflict {
-                    known: entry.fingerprint,
-                };
-            }
-            entry.received.fetch_add(1, Ordering::Relaxed);
-            return Imported::Entry(entry);
-        }
-        let entry = Arc::new(ImportEntry {
-            session: session.clone(),
-            id,
-            fingerprint,
-            received: AtomicU64::new(1),
-            props: Mutex::default(),
-        });
-        self.by_id.insert(id, Arc::downgrade(&entry));
-        Imported::Entry(entry)
+    /// The entry of handle `id`, if one is alive.
+    pub(crate) fn live(&self, id: u64) -> Option<Arc<ImportEntry>> {
+        self.by_id.get(&id).and_then(Weak::upgrade)
+    }
+
+    /// Makes `entry` the entry of handle `id`.
+    pub(crate) fn insert(&mut self, id: u64, entry: &Arc<ImportEntry>) {
+        self.by_id.insert(id, Arc::downgrade(entry));
     }
 
     /// Forgets `id` if its slot still holds the entry at `ptr` (a newer entry
     /// for the same ID, created while the old one was being dropped, stays).
-    pub(crate) fn forget(&mut self, id: u64, ptr: *const ImportEntry) -> bool {
-        match self.by_id.get(&id) {
-            Some(w) if Weak::as_ptr(w) == ptr => {
-                self.by_id.remove(&id);
-                true
-            }
-            _ => false,
+    pub(crate) fn forget(&mut self, id: u64, ptr: *const ImportEntry) {
+        if self.by_id.get(&id).is_some_and(|w| Weak::as_ptr(w) == ptr) {
+            self.by_id.remove(&id);
         }
     }
 
     pub(crate) fn clear(&mut self) {
         self.by_id.clear();
-    }
-
-    pub(crate) fn len(&self) -> usize {
-        self.by_id.len()
     }
 }

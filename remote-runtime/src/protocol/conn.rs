@@ -134,8 +134,8 @@ enum Phase {
 /// A call of ours waiting for its reply.
 #[derive(Debug)]
 struct Waiting {
-    /// Ordered calls issued before this call was sent, when it must wait
-    /// for the ones issued after (see [`Conn::call`]).
+    /// The last one-way ordered call issued before this call was sent,
+    /// when it must wait for the ones issued after (see [`Conn::call`]).
     after_order: Option<u64>,
 }
 
@@ -144,8 +144,27 @@ struct Waiting {
 #[derive(Debug)]
 struct Order<O, P> {
     issued: u64,
+    /// The last one-way ordered call issued: replies wait for these only
+    /// (a two-way callback has its own answer, which its caller may stop
+    /// waiting for).
+    last_oneway: u64,
+    /// Two-way ordered calls handed out and not yet done.
+    twoway: std::collections::BTreeSet<u64>,
     done: u64,
     held: VecDeque<(u64, Event<O, P>)>,
+}
+
+impl<O, P> Order<O, P> {
+    /// What a reply arriving now waits for: the last one-way callback, but
+    /// not past a two-way callback still running (its caller may have
+    /// stopped waiting for it; the callbacks behind it cannot run before it
+    /// ends, and a reply held for them would wait on the peer's user code).
+    fn barrier(&self) -> u64 {
+        match self.twoway.range(self.done + 1..).next() {
+            Some(&running) if running <= self.last_oneway => running - 1,
+            _ => self.last_oneway,
+        }
+    }
 }
 
 /// One connection's protocol state.
@@ -189,6 +208,8 @@ impl<O: Exported, P> Conn<O, P> {
             events: VecDeque::new(),
             order: Order {
                 issued: 0,
+                last_oneway: 0,
+                twoway: Default::default(),
                 done: 0,
                 held: VecDeque::new(),
             },
@@ -274,24 +295,35 @@ impl<O: Exported, P> Conn<O, P> {
     }
 
     /// The live local object behind `id`.
+    #[cfg(test)]
     pub(crate) fn export(&self, id: u64) -> Option<O> {
         self.exports.get(id)
     }
 
     /// Holds an imported handle while an outgoing frame names it. False when
-    /// the handle is not live on this connection.
+    /// the handle is not live on this connection. (The runtime holds a
+    /// handle by keeping its proxy entry, itself one holder, alive.)
+    #[cfg(test)]
     pub(crate) fn hold(&mut self, id: u64) -> bool {
         !self.is_closed() && self.imports.hold(id)
     }
 
     /// Drops one hold of an imported handle; the last stages its release.
-    pub(crate) fn unhold(&mut self, id: u64, now: u64) {
-        if let Some(release) = self.imports.unhold(id) {
-            self.staged.push(release);
-            if self.release_at.is_none() {
-                self.release_at = Some(now.saturating_add(self.config.release_delay_ms));
-            }
+    /// True when that armed the release timer (the first release of a
+    /// batch).
+    pub(crate) fn unhold(&mut self, id: u64, now: u64) -> bool {
+        let Some(release) = self.imports.unhold(id) else {
+            return false;
+        };
+        if self.is_closed() {
+            return false;
         }
+        self.staged.push(release);
+        if self.release_at.is_some() {
+            return false;
+        }
+        self.release_at = Some(now.saturating_add(self.config.release_delay_ms));
+        true
     }
 
     /// Queues every staged release now, as few frames as possible.
@@ -329,9 +361,10 @@ impl<O: Exported, P> Conn<O, P> {
     /// Sends a call to the peer's object `object`. With `reply` it returns
     /// the call's ID to wait on, else 0.
     ///
-    /// Its reply is held back until every ordered call (callback) that
-    /// arrived after it was sent has run, so events a call caused are seen
-    /// before it returns. A call made from inside an ordered call
+    /// Its reply is held back until every one-way ordered call (callback)
+    /// that arrived after it was sent has run, so events a call caused are seen
+    /// before it returns (up to a two-way callback still running: see
+    /// `Order::barrier`). A call made from inside an ordered call
     /// (`inside_ordered`) is exempt: later callbacks queue behind the one
     /// that is waiting, and holding its reply for them would deadlock.
     #[allow(clippy::too_many_arguments)]
@@ -347,7 +380,7 @@ impl<O: Exported, P> Conn<O, P> {
         now: u64,
     ) -> Result<u64, RemoteError> {
         let id = if reply {
-            let after = (!inside_ordered).then_some(self.order.issued);
+            let after = (!inside_ordered).then_some(self.order.last_oneway);
             self.register(after)?
         } else {
             self.check_open()?;
@@ -508,6 +541,7 @@ impl<O: Exported, P> Conn<O, P> {
     /// Ordered call `seq` has run: replies held for it go out.
     pub(crate) fn ordered_done(&mut self, seq: u64) {
         self.order.done = self.order.done.max(seq);
+        self.order.twoway.remove(&seq);
         while self
             .order
             .held
@@ -540,8 +574,8 @@ impl<O: Exported, P> Conn<O, P> {
                 let barrier = waiting
                     .as_ref()
                     .and_then(|w| w.after_order)
-                    .filter(|&after| self.order.issued > after)
-                    .map(|_| self.order.issued)
+                    .filter(|&after| self.order.last_oneway > after)
+                    .map(|_| self.order.barrier())
                     .filter(|&b| b > self.order.done);
                 let event = Event::Reply {
                     id,
@@ -566,6 +600,11 @@ impl<O: Exported, P> Conn<O, P> {
                 let target = self.exports.get(object);
                 let order = target.as_ref().filter(|t| t.ordered()).map(|_| {
                     self.order.issued += 1;
+                    if id == 0 {
+                        self.order.last_oneway = self.order.issued;
+                    } else {
+                        self.order.twoway.insert(self.order.issued);
+                    }
                     self.order.issued
                 });
                 self.lease.begin_busy();
@@ -764,19 +803,18 @@ impl<O: Exported, P> Conn<O, P> {
         }
         self.phase = Phase::Closed(calls_get.clone());
         // A reply still held behind callbacks that will now never run is not
-        // handed out: its call fails like the others.
-        let mut ids: Vec<u64> = self
-            .order
-            .held
-            .drain(..)
-            .filter_map(|(_, event)| match event {
-                Event::Reply {
-                    id, awaited: true, ..
-                } => Some(id),
-                _ => None,
-            })
-            .collect();
-        ids.extend(self.calls.drain().map(|(id, _)| id));
+        // handed out: its call fails like the others, and the reply goes to
+        // the driver unawaited (to be dropped outside any lock).
+        let mut ids: Vec<u64> = self.calls.drain().map(|(id, _)| id).collect();
+        for (_, mut event) in std::mem::take(&mut self.order.held) {
+            if let Event::Reply { id, awaited, .. } = &mut event {
+                if *awaited {
+                    ids.push(*id);
+                }
+                *awaited = false;
+            }
+            self.events.push_back(event);
+        }
         ids.sort_unstable();
         for id in ids {
             self.events.push_back(Event::Failed {
@@ -827,6 +865,11 @@ impl<O: Exported, P> Conn<O, P> {
                 Err(e)
             }
         }
+    }
+
+    /// Whether frames wait to be sent.
+    pub(crate) fn has_transmit(&self) -> bool {
+        !self.out.is_empty()
     }
 
     /// The next frame to send, in the order they were queued.

@@ -61,6 +61,7 @@ impl ImportLedger {
 
     /// Adds a holder to a live handle (an outgoing frame that names it).
     /// False when the handle is not live here.
+    #[cfg(test)]
     pub(crate) fn hold(&mut self, id: u64) -> bool {
         match self.slots.get_mut(&id) {
             Some(slot) => {
@@ -85,6 +86,7 @@ impl ImportLedger {
     }
 
     /// Whether handle `id` is live here.
+    #[cfg(test)]
     pub(crate) fn contains(&self, id: u64) -> bool {
         self.slots.contains_key(&id)
     }

@@ -2,13 +2,15 @@
 //! crossbeam channels. No runtime, no sockets; frames are still encoded, so
 //! values are copied exactly as they would be between processes.
 //!
-//! Replies skip the channel: the thread that produced a reply hands it
-//! straight to the waiting side's session, which wakes the caller. A blocking
-//! call therefore costs two thread switches, as a bare channel ping-pong does.
-//! Everything else (calls, callbacks, releases) keeps its order through the
-//! channel.
+//! Replies skip the channel when nothing sent before them is still on its
+//! way: the thread that produced a reply hands it straight to the waiting
+//! side's session, which wakes the caller. A blocking call therefore costs
+//! two thread switches, as a bare channel ping-pong does. Everything else
+//! (calls, callbacks, releases) goes through the channel, and a reply takes
+//! the channel too while the peer has not finished handling every frame
+//! sent before it: the connection keeps its order either way.
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock, Weak};
 
 use crossbeam_channel::{unbounded, Receiver, Sender};
@@ -19,10 +21,14 @@ use crate::session::Session;
 use crate::wire::{Frame, PREFIX};
 use crate::RemoteError;
 
-/// The sessions at both ends, once they exist.
+/// The sessions at both ends, once they exist, and per direction (indexed
+/// by the receiving side) the frames sent through the channel and the frames
+/// the receiver finished handling.
 #[derive(Default)]
 struct Ends {
     sessions: [OnceLock<Weak<Session>>; 2],
+    sent: [AtomicU64; 2],
+    handled: [AtomicU64; 2],
 }
 
 /// One end of an in-process connection. An empty message is end-of-stream.
@@ -65,10 +71,13 @@ impl Link for ChannelLink {
         if self.closed.load(Ordering::Acquire) {
             return Err(RemoteError::Disconnected);
         }
-        if kind == FrameKind::Reply {
-            let peer = self.ends.sessions[1 - self.side]
-                .get()
-                .and_then(Weak::upgrade);
+        let to = 1 - self.side;
+        // Only this side's writer sends, so nothing can join the channel
+        // between this check and the hand-over.
+        let in_order = self.ends.handled[to].load(Ordering::Acquire)
+            == self.ends.sent[to].load(Ordering::Acquire);
+        if kind == FrameKind::Reply && in_order {
+            let peer = self.ends.sessions[to].get().and_then(Weak::upgrade);
             if let Some(peer) = peer {
                 if !peer.is_closed() {
                     peer.handle_frame(Frame {
@@ -79,13 +88,19 @@ impl Link for ChannelLink {
                 }
             }
         }
-        self.to_peer
-            .send(frame)
-            .map_err(|_| RemoteError::Disconnected)
+        self.ends.sent[to].fetch_add(1, Ordering::AcqRel);
+        self.to_peer.send(frame).map_err(|_| {
+            self.ends.sent[to].fetch_sub(1, Ordering::AcqRel);
+            RemoteError::Disconnected
+        })
     }
 
     fn attach(&self, session: Weak<Session>) {
         let _ = self.ends.sessions[self.side].set(session);
+    }
+
+    fn handled(&self) {
+        self.ends.handled[self.side].fetch_add(1, Ordering::AcqRel);
     }
 
     fn recv(&self) -> Result<Frame, RemoteError> {

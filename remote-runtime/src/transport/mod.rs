@@ -28,4 +28,6 @@ pub(crate) trait Link: Send + Sync + 'static {
     /// Tells the link which session receives its frames (a transport that can
     /// hand replies straight to the peer's session uses it).
     fn attach(&self, _session: Weak<Session>) {}
+    /// The reader finished handling a frame this link's `recv` returned.
+    fn handled(&self) {}
 }

@@ -431,12 +431,17 @@ impl World {
                 awaited,
                 ..
             } => {
-                let rec = self.links[l].calls[s].remove(&id);
-                if awaited != rec.is_some() {
-                    return Err(format!(
-                        "reply {id} awaited={awaited} but sim says otherwise"
-                    ));
-                }
+                // An unawaited reply (cancelled, or failed by a close) only
+                // gives back what it carried.
+                let rec = if awaited {
+                    let rec = self.links[l].calls[s].remove(&id);
+                    if rec.is_none() {
+                        return Err(format!("reply {id} awaited by the core but not by the sim"));
+                    }
+                    rec
+                } else {
+                    None
+                };
                 for cap in caps {
                     match cap {
                         Arrived::Import { id: handle, .. } => {
@@ -685,7 +690,9 @@ impl World {
                     end.unhold(id, now);
                 }
                 (Op::Back, Arrived::Local(obj)) if obj.owner == me => {}
-                (_, Arrived::Import { id, .. }) => end.unhold(id, now),
+                (_, Arrived::Import { id, .. }) => {
+                    end.unhold(id, now);
+                }
                 (op, arg) => return Err(format!("{op:?} got argument {arg:?}")),
             }
         }

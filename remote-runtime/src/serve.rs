@@ -1,0 +1,384 @@
+//! Serving: running the calls, requires and global reads a peer sends us,
+//! and answering them through the core.
+//!
+//! Plain methods run on the reader that received the call (the reader role
+//! moves on if one blocks or runs long, see `reader`); `async fn` methods
+//! run as tasks; calls to callbacks run one at a time, in arrival order, on
+//! the connection's callback thread.
+
+use std::cell::Cell;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Condvar, Mutex};
+
+use crate::connection::Access;
+use crate::context::{Cap, Encoded};
+use crate::dispatch::{panic_message, Call, Dispatch};
+use crate::session::{lock, Payload, Session};
+use crate::wire::{Scope, WireCap};
+use crate::{reader, RemoteError};
+
+/// The most bytes of callback invocations a connection may have waiting to
+/// run; a peer that floods past it is disconnected (nothing is dropped
+/// silently).
+const QUEUED_CALLBACK_BYTES: usize = 256 * 1024 * 1024;
+
+thread_local! {
+    /// Set while this thread runs a callback (an ordered call).
+    static IN_ORDERED: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Whether this thread is running a callback: replies to its calls are not
+/// held for later callbacks, which queue behind it.
+pub(crate) fn inside_ordered() -> bool {
+    IN_ORDERED.with(Cell::get)
+}
+
+/// Calls being served, for a graceful shutdown.
+#[derive(Default)]
+pub(crate) struct Serving {
+    running: Mutex<usize>,
+    all_done: Condvar,
+    draining: AtomicBool,
+}
+
+/// A call queued for the connection's callback thread.
+pub(crate) struct OrderedCall {
+    target: Arc<dyn Dispatch>,
+    id: u64,
+    method: u32,
+    site: u32,
+    payload: Payload,
+    caps: Vec<Cap>,
+    seq: u64,
+}
+
+/// What serving a call produced: its reply, or a future of it (an async
+/// method, run on the async runtime).
+enum Served {
+    Now(Result<Encoded, RemoteError>),
+    Later {
+        future: crate::dispatch::Deferred,
+        method: String,
+    },
+}
+
+impl Session {
+    /// A call arrived (its handles accounted for): serve it.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn on_call(
+        self: &Arc<Self>,
+        id: u64,
+        object: u64,
+        target: Option<Arc<dyn Dispatch>>,
+        method: u32,
+        site: u32,
+        caps: Vec<Cap>,
+        payload: Payload,
+        order: Option<u64>,
+    ) {
+        if let Err(refused) = self.begin_serving(id != 0) {
+            self.finish_call(id, Err(refused));
+            if let Some(seq) = order {
+                self.ordered_done(seq);
+            }
+            return;
+        }
+        match (target, order) {
+            (Some(target), Some(seq)) => self.queue_ordered(OrderedCall {
+                target,
+                id,
+                method,
+                site,
+                payload,
+                caps,
+                seq,
+            }),
+            (target, _) => {
+                let bytes = &payload.frame.buf[payload.at..];
+                let served = reader::serving(self, || {
+                    self.serve_call(target, object, method, site, bytes, caps)
+                });
+                self.complete_served(id, site, served);
+            }
+        }
+    }
+
+    /// Callback `seq` has run (or will never run): replies held for it may
+    /// go to their callers.
+    fn ordered_done(&self, seq: u64) {
+        self.input(|core, _| core.ordered_done(seq));
+    }
+
+    fn queue_ordered(self: &Arc<Self>, call: OrderedCall) {
+        let mut queue = lock(&self.ordered);
+        if queue.is_none() && !self.is_closed() {
+            let (tx, rx) = crossbeam_channel::unbounded::<OrderedCall>();
+            let weak = Arc::downgrade(self);
+            let spawned = std::thread::Builder::new()
+                .name("remote-callbacks".into())
+                .spawn(move || {
+                    IN_ORDERED.with(|c| c.set(true));
+                    for call in rx {
+                        let Some(session) = weak.upgrade() else {
+                            return;
+                        };
+                        session
+                            .queued_bytes
+                            .fetch_sub(call.payload.frame.buf.len(), Ordering::AcqRel);
+                        let bytes = &call.payload.frame.buf[call.payload.at..];
+                        let served = session.serve_call(
+                            Some(call.target.clone()),
+                            0,
+                            call.method,
+                            call.site,
+                            bytes,
+                            call.caps,
+                        );
+                        session.complete_served(call.id, call.site, served);
+                        session.ordered_done(call.seq);
+                    }
+                });
+            match spawned {
+                Ok(_) => *queue = Some(tx),
+                Err(e) => tracing::error!(error = %e, "could not start a callback thread"),
+            }
+        }
+        // Callbacks queue without a count limit, so none is ever dropped,
+        // but a peer that floods them faster than they run is cut off
+        // before their bytes exhaust memory.
+        let bytes = call.payload.frame.buf.len();
+        let queued = self.queued_bytes.fetch_add(bytes, Ordering::AcqRel) + bytes;
+        if queued > QUEUED_CALLBACK_BYTES {
+            drop(queue);
+            self.queued_bytes.fetch_sub(bytes, Ordering::AcqRel);
+            self.abandon(call);
+            self.close(&RemoteError::LimitExceeded {
+                what: "bytes of callbacks queued on this connection".into(),
+                limit: QUEUED_CALLBACK_BYTES as u64,
+            });
+            return;
+        }
+        let unsent = match queue.as_ref() {
+            Some(tx) => tx.send(call).err().map(|e| {
+                self.queued_bytes
+                    .fetch_sub(e.0.payload.frame.buf.len(), Ordering::AcqRel);
+                e.0
+            }),
+            None => Some(call),
+        };
+        drop(queue);
+        if let Some(call) = unsent {
+            self.abandon(call);
+        }
+    }
+
+    /// A callback that will not run: its call is answered and its place in
+    /// the order given up.
+    fn abandon(&self, call: OrderedCall) {
+        self.finish_call(call.id, Err(RemoteError::Disconnected));
+        self.end_serving();
+        self.ordered_done(call.seq);
+    }
+
+    /// Counts a call being served; refused once the connection is draining
+    /// or past the limit of calls in flight.
+    fn begin_serving(&self, wants_reply: bool) -> Result<(), RemoteError> {
+        if self.serving.draining.load(Ordering::Acquire) {
+            return Err(RemoteError::Disconnected);
+        }
+        let mut running = lock(&self.serving.running);
+        // Calls that want a reply are refused past the limit (the caller is
+        // told). One-way calls (callbacks) are never dropped silently: their
+        // queue is bounded in bytes instead (see `queue_ordered`).
+        if wants_reply && *running >= self.options.max_in_flight {
+            return Err(RemoteError::LimitExceeded {
+                what: "calls in flight on this connection".into(),
+                limit: self.options.max_in_flight as u64,
+            });
+        }
+        *running += 1;
+        Ok(())
+    }
+
+    fn end_serving(&self) {
+        let mut running = lock(&self.serving.running);
+        *running = running.saturating_sub(1);
+        if *running == 0 {
+            self.serving.all_done.notify_all();
+        }
+    }
+
+    /// Sends the reply of a served call now, or once its future completes.
+    fn complete_served(self: &Arc<Self>, id: u64, site: u32, served: Served) {
+        match served {
+            Served::Now(outcome) => {
+                self.finish_call(id, outcome);
+                self.end_serving();
+            }
+            Served::Later { future, method } => {
+                let session = self.clone();
+                crate::rt::spawn(
+                    self.options.runtime.as_ref(),
+                    Box::pin(async move {
+                        let outcome = match crate::rt::CatchUnwind(future).await {
+                            Ok(encode) => encode(&session, site),
+                            Err(panic) => {
+                                let message = panic_message(&*panic);
+                                tracing::warn!(peer = %session.peer, %method, %message, "remote method panicked");
+                                Err(RemoteError::Panic { method, message })
+                            }
+                        };
+                        session.finish_call(id, outcome);
+                        session.end_serving();
+                    }),
+                );
+            }
+        }
+    }
+
+    /// Stops taking new calls; calls already running go on.
+    pub(crate) fn begin_drain(&self) {
+        self.serving.draining.store(true, Ordering::Release);
+    }
+
+    /// Waits (at most until `deadline`) for running calls to finish, then
+    /// tells the peer goodbye and closes.
+    pub(crate) fn finish_drain(&self, deadline: std::time::Instant) {
+        let running = lock(&self.serving.running);
+        let wait = deadline.saturating_duration_since(std::time::Instant::now());
+        let (running, _) = self
+            .serving
+            .all_done
+            .wait_timeout_while(running, wait, |n| *n > 0)
+            .unwrap_or_else(|e| e.into_inner());
+        if *running > 0 {
+            tracing::warn!(peer = %self.peer, running = *running, "closing with calls still running");
+        }
+        drop(running);
+        self.goodbye();
+    }
+
+    fn serve_call(
+        self: &Arc<Self>,
+        target: Option<Arc<dyn Dispatch>>,
+        object: u64,
+        method: u32,
+        site: u32,
+        payload: &[u8],
+        caps: Vec<Cap>,
+    ) -> Served {
+        let Some(target) = target else {
+            return Served::Now(Err(RemoteError::NoSuchObject { id: object }));
+        };
+        let mut call = Call {
+            session: self,
+            payload,
+            caps,
+            site,
+            reply: None,
+            deferred: None,
+        };
+        let span = tracing::trace_span!("call", interface = target.interface_name(), method);
+        let _enter = span.enter();
+        let method_name = || {
+            format!(
+                "{}::{}",
+                target.interface_name(),
+                target.method_name(method).unwrap_or("?")
+            )
+        };
+        match catch_unwind(AssertUnwindSafe(|| target.dispatch(method, &mut call))) {
+            Ok(Ok(())) => match (call.reply.take(), call.deferred.take()) {
+                (Some(reply), _) => Served::Now(Ok(reply)),
+                (None, Some(future)) => Served::Later {
+                    future,
+                    method: method_name(),
+                },
+                (None, None) => Served::Now(Err(RemoteError::Encode(
+                    "the dispatcher produced no reply".into(),
+                ))),
+            },
+            Ok(Err(e)) => Served::Now(Err(e)),
+            Err(panic) => {
+                let method = method_name();
+                let message = panic_message(&*panic);
+                tracing::warn!(peer = %self.peer, %method, %message, "remote method panicked");
+                Served::Now(Err(RemoteError::Panic { method, message }))
+            }
+        }
+    }
+
+    pub(crate) fn serve_require(
+        self: &Arc<Self>,
+        name: &str,
+        interface: &str,
+        fingerprint: u64,
+        site: u32,
+        scope: Scope,
+    ) -> Result<Encoded, RemoteError> {
+        if scope == Scope::Exports && !self.registry.allows(self, &Access::Export(name)) {
+            tracing::debug!(peer = %self.peer, name, "require denied by the access policy");
+            return Err(RemoteError::Denied {
+                resource: format!("export {name:?}"),
+            });
+        }
+        let export = match scope {
+            Scope::Exports => self.registry.get(name),
+            Scope::Connection => lock(&self.attached).get(name).cloned(),
+        };
+        let export = export.ok_or_else(|| RemoteError::NoSuchExport {
+            name: match scope {
+                Scope::Exports => name.to_string(),
+                Scope::Connection => format!("{name} (on this connection)"),
+            },
+        })?;
+        if export.object.fingerprint() != fingerprint {
+            return Err(RemoteError::Mismatch {
+                what: format!(
+                    "export {name:?} (the server exports a {})",
+                    export.object.interface_name()
+                ),
+                expected: interface.to_string(),
+                expected_fingerprint: fingerprint,
+                found_fingerprint: export.object.fingerprint(),
+            });
+        }
+        let object = export.object.clone();
+        let (id, created) = self.count_send(export.key, site, move || object)?;
+        let props = match created.as_deref().and_then(crate::dispatch::take_snapshot) {
+            Some(Err(e)) => {
+                self.uncount(&[id]);
+                return Err(e);
+            }
+            Some(Ok(props)) => Some(props),
+            None => None,
+        };
+        Ok(Encoded {
+            payload: Vec::new(),
+            caps: vec![WireCap::Sender {
+                id,
+                fingerprint,
+                props,
+            }],
+            counted: vec![id],
+            pins: Vec::new(),
+        })
+    }
+
+    pub(crate) fn serve_global(
+        self: &Arc<Self>,
+        name: &str,
+        site: u32,
+    ) -> Result<Encoded, RemoteError> {
+        match self.registry.global(name) {
+            _ if !self.registry.allows(self, &Access::Global(name)) => Err(RemoteError::Denied {
+                resource: format!("global {name:?}"),
+            }),
+            Some(value) => value(self, site),
+            None => Err(RemoteError::NoSuchExport {
+                name: format!("global {name}"),
+            }),
+        }
+    }
+}
