@@ -95,10 +95,40 @@ fn fixture<T: Transport>(options: Options) -> Fixture {
     }
 }
 
+/// Plays a caller that sends nothing while it waits: no renewals.
+struct NeverRenew;
+impl remote::FrameHook for NeverRenew {
+    fn before_send(&self, kind: remote::FrameKind) -> remote::Verdict {
+        if kind == remote::FrameKind::Renew {
+            remote::Verdict::Drop
+        } else {
+            remote::Verdict::Send
+        }
+    }
+}
+
 macro_rules! async_server_tests {
     ($module:ident, $transport:ty) => {
         mod $module {
             use super::*;
+
+            /// A caller waiting on an `async fn` that runs three leases is
+            /// not expired for its silence: we owe it a reply. (It used to
+            /// be, once the method left the reader.)
+            #[test]
+            fn a_caller_waiting_on_a_long_async_call_keeps_its_lease() {
+                let lease = Duration::from_millis(200);
+                let f = fixture::<$transport>(Options::new().lease(lease));
+                let client = <$transport as Transport>::connect_with(
+                    &f.server,
+                    Options::new().hook(Arc::new(NeverRenew)),
+                );
+                let service: ServiceProxy = client.require("service").unwrap();
+                let ms = (lease * 3).as_millis() as u64;
+                assert_eq!(service.sleep_ms(ms), Ok(ms));
+                assert_eq!(service.quick(4), Ok(5), "still connected");
+                assert!(!client.is_closed());
+            }
 
             #[test]
             fn async_methods_answer_blocking_and_async_proxies() {

@@ -405,3 +405,57 @@ mod garbage {
         }
     }
 }
+
+/// A peer cannot make the server renew its lease every millisecond by
+/// announcing a tiny one: the announced lease is held to the floor
+/// (`Options::min_peer_lease`, 100 ms by default: a renewal every 33 ms).
+#[test]
+fn a_tiny_announced_lease_is_held_to_the_floor() {
+    let f = fixture(Options::new());
+    let mut stream = UnixStream::connect(&f.path).unwrap();
+    stream.write_all(&testing::hello_frame(1)).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_millis(50)))
+        .unwrap();
+    let start = std::time::Instant::now();
+    let mut renewals = 0;
+    while start.elapsed() < Duration::from_secs(1) {
+        match testing::read_frame(&mut stream) {
+            Ok(frame) if testing::frame_kind(&frame) == Some(remote::FrameKind::Renew) => {
+                renewals += 1
+            }
+            Ok(_) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+            Err(e) => panic!("connection failed: {e}"),
+        }
+    }
+    assert!(
+        (5..=40).contains(&renewals),
+        "{renewals} renewals in one second"
+    );
+    f.assert_good_client_fine();
+}
+
+/// A connection that never introduces itself is closed at the handshake
+/// deadline instead of being held forever.
+#[test]
+fn a_connection_that_never_says_hello_is_closed() {
+    let f = fixture(Options::new().handshake_timeout(Duration::from_millis(200)));
+    let mut silent = UnixStream::connect(&f.path).unwrap();
+    silent
+        .set_read_timeout(Some(Duration::from_millis(100)))
+        .unwrap();
+    let start = std::time::Instant::now();
+    loop {
+        assert!(start.elapsed() < BOUND, "still open after {BOUND:?}");
+        match testing::read_frame(&mut silent) {
+            Ok(_) => continue,
+            Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => break,
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => continue,
+            Err(e) => panic!("unexpected error: {e}"),
+        }
+    }
+    assert!(start.elapsed() >= Duration::from_millis(150));
+    eventually("the server forgot it", || f.server.stats().connections == 1);
+    f.assert_good_client_fine();
+}

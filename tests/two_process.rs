@@ -58,6 +58,13 @@ fn main() {
                 Ok(())
             },
         ),
+        libtest_mimic::Trial::test(
+            "an_idle_client_in_another_process_keeps_its_objects",
+            || {
+                an_idle_client_in_another_process_keeps_its_objects();
+                Ok(())
+            },
+        ),
         libtest_mimic::Trial::test("a_spawned_child_connects_back_and_both_sides_call", || {
             a_spawned_child_connects_back_and_both_sides_call();
             Ok(())
@@ -219,6 +226,32 @@ fn a_stopped_client_loses_its_lease_and_is_told_when_it_resumes() {
     writeln!(stdin, "call").unwrap();
     let answer = lines.recv_timeout(BOUND).expect("child answered");
     assert_eq!(answer, "Some(Err(LeaseExpired))");
+    drop(stdin);
+    assert!(child.wait().unwrap().success());
+}
+
+/// A client process that holds objects and does nothing renews from the
+/// moment it learns the server's lease. (Its first renewal used to be
+/// planned before the server's Hello arrived, seconds too late for a short
+/// lease.)
+fn an_idle_client_in_another_process_keeps_its_objects() {
+    use std::io::Write;
+    let lease = Duration::from_millis(300);
+    let path = socket_path("idle-client");
+    let calc = Arc::new(MyCalc::default());
+    let server = Server::with_options(remote::Options::new().lease(lease));
+    server.export("calculator", calc.clone() as Arc<dyn Calculator>);
+    let _listener = server.listen_unix(&path).unwrap();
+    let (mut child, lines) =
+        spawn_with_lines(&["hold", path.to_str().unwrap(), "20"], "holding 20");
+    assert_eq!(calc.live(), 20);
+    // Idle for five leases: the scenario under test.
+    std::thread::sleep(lease * 5);
+    assert_eq!(calc.live(), 20, "a live client's objects were released");
+    let mut stdin = child.stdin.take().expect("stdin");
+    writeln!(stdin, "call").unwrap();
+    let answer = lines.recv_timeout(BOUND).expect("child answered");
+    assert_eq!(answer, "Some(Ok(0))");
     drop(stdin);
     assert!(child.wait().unwrap().success());
 }

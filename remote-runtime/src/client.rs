@@ -13,7 +13,6 @@ use serde::de::DeserializeOwned;
 
 use crate::options::Options;
 use crate::process::{ProcessInfo, MODULES_GLOBAL, PROCESS_GLOBAL};
-use crate::protocol::exports::ObjKey;
 use crate::registry::{Export, Registry};
 use crate::remote::{CallFuture, Interface, PendingReply, Proxy, Remote};
 use crate::session::Session;
@@ -244,7 +243,7 @@ impl Client {
     /// [`Connection::require`](crate::Connection::require): the other
     /// direction, where the server calls into this client.
     pub fn export<T: ?Sized + Interface>(&self, name: impl Into<String>, object: Arc<T>) {
-        let key = ObjKey::of(&object);
+        let key = crate::remote::key_of(&object);
         self.session.registry.insert(
             name.into(),
             Export {

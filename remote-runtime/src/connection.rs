@@ -5,7 +5,6 @@ use std::panic::Location;
 use std::sync::Arc;
 
 use crate::client::RequireFuture;
-use crate::protocol::exports::ObjKey;
 use crate::registry::Export;
 use crate::remote::{Interface, Proxy};
 use crate::session::Session;
@@ -60,7 +59,7 @@ impl Connection {
     /// connection: the window a renderer belongs to, its web contents. The
     /// connection keeps it until it ends.
     pub fn attach<T: ?Sized + Interface>(&self, name: impl Into<String>, object: Arc<T>) {
-        let key = ObjKey::of(&object);
+        let key = crate::remote::key_of(&object);
         self.session.attach_object(
             name.into(),
             Export {

@@ -21,6 +21,15 @@ use crate::session::{Incoming, Session};
 use crate::wire::WireCap;
 use crate::RemoteError;
 
+/// The identity of a local object as trait `T`: the address of its data and
+/// the trait's fingerprint.
+pub(crate) fn key_of<T: ?Sized + Interface>(object: &Arc<T>) -> ObjKey {
+    ObjKey {
+        addr: Arc::as_ptr(object) as *const () as usize,
+        fingerprint: T::FINGERPRINT,
+    }
+}
+
 /// Implemented by the macro for `dyn Trait` of every `#[remote_object]` trait:
 /// it ties the trait to its proxies and its dispatcher.
 pub trait Interface: Send + Sync + 'static {
@@ -184,9 +193,7 @@ impl<T: ?Sized + Interface> From<Arc<T>> for Remote<T> {
 impl<T: ?Sized + Interface> Serialize for Remote<T> {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         let (index, created) = context::encode_handle(T::NAME, |cx| match &self.inner {
-            Inner::Local(object) => {
-                cx.lend(ObjKey::of(object), || T::into_dispatch(object.clone()))
-            }
+            Inner::Local(object) => cx.lend(key_of(object), || T::into_dispatch(object.clone())),
             Inner::Proxy(r) => cx.pass_back(&r.entry, T::NAME).map(|index| (index, None)),
         })
         .map_err(serde::ser::Error::custom)?;

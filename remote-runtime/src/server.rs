@@ -11,7 +11,6 @@ use crate::connection::{Access, Connection};
 use crate::context;
 use crate::options::Options;
 use crate::process::{ProcessInfo, MODULES_GLOBAL, PROCESS_GLOBAL};
-use crate::protocol::exports::ObjKey;
 use crate::registry::{Export, Registry};
 use crate::remote::Interface;
 use crate::session::Session;
@@ -103,7 +102,7 @@ impl Server {
     /// `server.export("calculator", Arc::new(MyCalc) as Arc<dyn Calculator>)`.
     /// Names may be hierarchical (`"app"`, `"windows/main"`).
     pub fn export<T: ?Sized + Interface>(&self, name: impl Into<String>, object: Arc<T>) {
-        let key = ObjKey::of(&object);
+        let key = crate::remote::key_of(&object);
         let export = Export {
             object: T::into_dispatch(object),
             key,

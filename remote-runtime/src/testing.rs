@@ -72,6 +72,11 @@ pub fn read_frame(r: &mut impl Read) -> io::Result<Vec<u8>> {
     Ok(buf)
 }
 
+/// The kind of a frame read with [`read_frame`], if its header parses.
+pub fn frame_kind(bytes: &[u8]) -> Option<crate::FrameKind> {
+    codec::decode::<Header>(bytes).ok().map(|(h, _)| h.kind())
+}
+
 /// A reply as raw parts.
 #[derive(Debug)]
 pub struct RawReply {

@@ -9,7 +9,6 @@
 //! never reused on a connection.
 
 use std::hash::BuildHasher;
-use std::sync::Arc;
 
 use hashbrown::{DefaultHashBuilder, HashTable};
 
@@ -23,15 +22,6 @@ use crate::RemoteError;
 pub(crate) struct ObjKey {
     pub(crate) addr: usize,
     pub(crate) fingerprint: u64,
-}
-
-impl ObjKey {
-    pub(crate) fn of<T: ?Sized + crate::Interface>(object: &Arc<T>) -> ObjKey {
-        ObjKey {
-            addr: Arc::as_ptr(object) as *const () as usize,
-            fingerprint: T::FINGERPRINT,
-        }
-    }
 }
 
 const NONE: u32 = u32::MAX;
