@@ -16,7 +16,38 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use calc::{Calculator, CalculatorProxy, MathError, MyCalc};
-use remote::{Client, RemoteError, Server};
+use remote::{remote_object, Callback, Client, Listeners, RemoteError, Server};
+
+/// A feed of byte chunks to whoever subscribes.
+#[remote_object]
+pub trait Feed: Send + Sync {
+    fn subscribe(&self, listener: Callback<(Vec<u8>,)>);
+}
+
+#[derive(Default)]
+struct TheFeed {
+    listeners: Listeners<(Vec<u8>,)>,
+}
+
+impl Feed for TheFeed {
+    fn subscribe(&self, listener: Callback<(Vec<u8>,)>) {
+        self.listeners.add(listener);
+    }
+}
+
+/// Child role: subscribes to the feed at `path`, says so, then waits for
+/// stdin to close (the test stops it before that).
+fn subscribe(path: &str) -> Result<(), Box<dyn std::error::Error>> {
+    use std::io::{Read, Write};
+    let client = Client::connect_unix(path)?;
+    let feed: FeedProxy = client.require("feed")?;
+    feed.subscribe(Callback::new(|(_chunk,): (Vec<u8>,)| {}))?;
+    println!("subscribed");
+    std::io::stdout().flush()?;
+    let mut sink = Vec::new();
+    std::io::stdin().read_to_end(&mut sink)?;
+    Ok(())
+}
 
 const BOUND: Duration = Duration::from_secs(20);
 
@@ -29,6 +60,7 @@ fn main() {
             "serve" => roles::serve(&args[0]),
             "hold" => roles::hold(&args[0], args[1].parse().expect("count")),
             "child-client" => roles::child_client(),
+            "subscribe" => subscribe(&args[0]),
             other => panic!("unknown role {other}"),
         };
         result.expect("child role failed");
@@ -58,6 +90,10 @@ fn main() {
                 Ok(())
             },
         ),
+        libtest_mimic::Trial::test("a_stopped_listener_holds_up_no_one_else", || {
+            a_stopped_listener_holds_up_no_one_else();
+            Ok(())
+        }),
         libtest_mimic::Trial::test(
             "an_idle_client_in_another_process_keeps_its_objects",
             || {
@@ -228,6 +264,51 @@ fn a_stopped_client_loses_its_lease_and_is_told_when_it_resumes() {
     assert_eq!(answer, "Some(Err(LeaseExpired))");
     drop(stdin);
     assert!(child.wait().unwrap().success());
+}
+
+/// A subscriber process that stops (SIGSTOP) with its socket full holds up
+/// neither the emitting thread nor the other subscribers: emitting 24 MiB
+/// to both takes no longer than the live one needs to read it. (The emitter
+/// used to wait on the stopped one's socket for a whole lease.)
+fn a_stopped_listener_holds_up_no_one_else() {
+    let path = socket_path("stopped-listener");
+    let feed = Arc::new(TheFeed::default());
+    let server = Server::new();
+    server.export("feed", feed.clone() as Arc<dyn Feed>);
+    let _listener = server.listen_unix(&path).unwrap();
+    let mut child = spawn(&["subscribe", path.to_str().unwrap()], "subscribed");
+    let live = Client::connect_unix(&path).unwrap();
+    let (got_tx, got) = crossbeam_channel::unbounded();
+    let proxy: FeedProxy = live.require("feed").unwrap();
+    proxy
+        .subscribe(Callback::new(move |(chunk,): (Vec<u8>,)| {
+            got_tx.send(chunk.len()).unwrap();
+        }))
+        .unwrap();
+    assert_eq!(feed.listeners.len(), 2);
+    signal(&child, "-STOP");
+    let chunk = vec![7u8; 64 * 1024];
+    let start = Instant::now();
+    for _ in 0..384 {
+        assert_eq!(
+            feed.listeners.emit((chunk.clone(),)),
+            2,
+            "both still listed"
+        );
+    }
+    let emitting = start.elapsed();
+    for i in 0..384 {
+        let len = got
+            .recv_timeout(BOUND)
+            .unwrap_or_else(|_| panic!("event {i} late"));
+        assert_eq!(len, chunk.len());
+    }
+    assert!(
+        emitting < Duration::from_secs(5),
+        "emitting took {emitting:?}: the stopped listener held it up"
+    );
+    child.kill().expect("SIGKILL the stopped child");
+    child.wait().unwrap();
 }
 
 /// A client process that holds objects and does nothing renews from the

@@ -16,6 +16,9 @@ fn own_runtime() -> Option<&'static tokio::runtime::Runtime> {
         .get_or_init(|| {
             tokio::runtime::Builder::new_multi_thread()
                 .worker_threads(2)
+                // Writers to peers whose sockets are full: one per stalled
+                // connection at most, and never more than this.
+                .max_blocking_threads(64)
                 .thread_name("remote-async")
                 .enable_all()
                 .build()
@@ -36,6 +39,21 @@ pub(crate) fn spawn(handle: Option<&tokio::runtime::Handle>, task: Task) {
                 rt.spawn(task);
             }
             None => tracing::error!("no async runtime: an async method's call is dropped"),
+        },
+    }
+}
+
+/// Runs `job`, which may block, on `handle`'s blocking pool or the
+/// library's own; on this thread when there is no runtime at all.
+pub(crate) fn spawn_blocking(
+    handle: Option<&tokio::runtime::Handle>,
+    job: impl FnOnce() + Send + 'static,
+) {
+    match handle {
+        Some(handle) => drop(handle.spawn_blocking(job)),
+        None => match own_runtime() {
+            Some(rt) => drop(rt.spawn_blocking(job)),
+            None => job(),
         },
     }
 }

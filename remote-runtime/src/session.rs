@@ -77,12 +77,12 @@ impl Keep {
     }
 }
 
-/// Who is moving frames from the core to the link.
-#[derive(Default)]
-struct Writer {
-    active: bool,
-    /// Frames were queued while `active`: the writer looks again.
-    dirty: bool,
+/// The core and who is moving its frames to the link, under one lock.
+struct Locked {
+    conn: Core,
+    /// A thread is writing frames taken from `conn`; frames queued
+    /// meanwhile are left for it, and it takes them before it lets go.
+    writing: bool,
 }
 
 pub(crate) struct Session {
@@ -93,8 +93,7 @@ pub(crate) struct Session {
     pub(crate) attached: Mutex<HashMap<String, crate::registry::Export>>,
     /// A number unique to this connection in this process.
     pub(crate) serial: u64,
-    core: Mutex<Core>,
-    writer: Mutex<Writer>,
+    core: Mutex<Locked>,
     replies: Replies<Result<Incoming, RemoteError>>,
     /// The proxy entry of each imported handle, while one lives.
     entries: Mutex<ImportTable>,
@@ -142,6 +141,7 @@ fn config(options: &Options) -> Config {
         // Each entry is at most 20 bytes encoded; stay well under the limit.
         releases_per_frame: (options.max_frame / 32).max(1),
         max_frame: options.max_frame,
+        max_queued_bytes: (64 << 20).max(options.max_frame.saturating_mul(4)),
     }
 }
 
@@ -163,8 +163,10 @@ impl Session {
             registry,
             attached: Mutex::default(),
             serial: SERIAL.fetch_add(1, Ordering::Relaxed) + 1,
-            core: Mutex::new(Conn::new(config(&options), now_ms())),
-            writer: Mutex::default(),
+            core: Mutex::new(Locked {
+                conn: Conn::new(config(&options), now_ms()),
+                writing: false,
+            }),
             replies: Replies::default(),
             entries: Mutex::default(),
             closed: AtomicBool::new(false),
@@ -201,7 +203,7 @@ impl Session {
 
     /// True once the peer introduced itself (its Hello arrived).
     pub(crate) fn is_established(&self) -> bool {
-        lock(&self.core).is_established()
+        lock(&self.core).conn.is_established()
     }
 
     pub(crate) fn is_closed(&self) -> bool {
@@ -210,7 +212,7 @@ impl Session {
 
     /// The error a call on this closed connection gets.
     pub(crate) fn closed_error(&self) -> RemoteError {
-        lock(&self.core).closed_error()
+        lock(&self.core).conn.closed_error()
     }
 
     // ----- the one way in ----------------------------------------------------
@@ -220,74 +222,111 @@ impl Session {
     pub(crate) fn input<R>(&self, f: impl FnOnce(&mut Core, u64) -> R) -> R {
         let now = now_ms();
         let mut events = Vec::new();
-        let (result, queued) = {
-            let mut core = lock(&self.core);
-            let result = f(&mut core, now);
-            while let Some(event) = core.poll_event() {
+        let (result, first) = {
+            let mut locked = lock(&self.core);
+            let result = f(&mut locked.conn, now);
+            while let Some(event) = locked.conn.poll_event() {
                 events.push(event);
             }
-            (result, core.has_transmit())
+            let first = Self::claim_writes(&mut locked);
+            (result, first)
         };
+        if let Some(first) = first {
+            self.write_out(first);
+        }
         if !events.is_empty() {
             self.run_events(events);
-        }
-        if queued {
-            self.flush_out();
         }
         result
     }
 
-    /// Moves queued frames to the link, in order. One thread writes at a
-    /// time; frames queued meanwhile are picked up by that thread before it
-    /// lets go.
-    fn flush_out(&self) {
-        {
-            let mut writer = lock(&self.writer);
-            if writer.active {
-                writer.dirty = true;
-                return;
-            }
-            writer.active = true;
-            writer.dirty = false;
+    /// Takes the next frame to write if no other thread is writing: the
+    /// caller becomes the writer until the queue is empty.
+    fn claim_writes(locked: &mut Locked) -> Option<Transmit> {
+        if locked.writing {
+            return None;
         }
+        let first = locked.conn.poll_transmit()?;
+        locked.writing = true;
+        Some(first)
+    }
+
+    /// Writes frames out, in the order they were queued, until none is
+    /// left; the caller holds the writer role (see `claim_writes`).
+    ///
+    /// No thread waits here on a peer that does not read: when its socket
+    /// is full, the rest of the frame and the writer role go to a job on
+    /// the blocking pool, which finishes within the write deadline (or
+    /// closes this connection), and the caller goes on.
+    fn write_out(&self, first: Transmit) {
+        let mut next = Some(first);
         let mut failed = None;
-        loop {
-            loop {
-                let batch: Vec<Transmit> = {
-                    let mut core = lock(&self.core);
-                    std::iter::from_fn(|| core.poll_transmit()).collect()
-                };
-                if batch.is_empty() {
-                    break;
-                }
-                for t in batch {
-                    if failed.is_none() {
-                        if let Err(e) = self.write(t) {
-                            failed = Some(e);
-                        }
+        while let Some(t) = next {
+            if failed.is_none() {
+                match self.write(t) {
+                    Ok(None) => {}
+                    Ok(Some(rest)) => {
+                        self.hand_off(rest);
+                        return;
                     }
+                    Err(e) => failed = Some(e),
                 }
             }
-            let mut writer = lock(&self.writer);
-            if writer.dirty {
-                writer.dirty = false;
-                continue;
+            let mut locked = lock(&self.core);
+            next = locked.conn.poll_transmit();
+            if next.is_none() {
+                locked.writing = false;
             }
-            writer.active = false;
-            break;
         }
         if let Some(error) = failed {
             self.send_failed(error);
         }
     }
 
-    fn write(&self, t: Transmit) -> Result<(), RemoteError> {
+    /// Finishes a frame the socket could not take now, then the frames
+    /// queued behind it, on the blocking pool.
+    fn hand_off(&self, rest: Vec<u8>) {
+        let Some(this) = self.weak_self.upgrade() else {
+            // The session is going away: nothing waits for these frames.
+            lock(&self.core).writing = false;
+            return;
+        };
+        let runtime = self.options.runtime.clone();
+        crate::rt::spawn_blocking(runtime.as_ref(), move || {
+            if let Err(e) = this.link.finish_send(rest) {
+                lock(&this.core).writing = false;
+                this.send_failed(e);
+                return;
+            }
+            let next = {
+                let mut locked = lock(&this.core);
+                let next = locked.conn.poll_transmit();
+                if next.is_none() {
+                    locked.writing = false;
+                }
+                next
+            };
+            if let Some(next) = next {
+                this.write_out(next);
+            }
+        });
+    }
+
+    /// Writes whatever is queued, unless another thread is at it.
+    fn flush_out(&self) {
+        let first = Self::claim_writes(&mut lock(&self.core));
+        if let Some(first) = first {
+            self.write_out(first);
+        }
+    }
+
+    fn write(&self, t: Transmit) -> Result<Option<Vec<u8>>, RemoteError> {
         if let Some(hook) = &self.options.hook {
             if hook.before_send(t.kind) == Verdict::Drop {
-                return Ok(());
+                return Ok(None);
             }
         }
-        self.link.send(t.frame, t.kind)
+        self.link.try_send(t.frame, t.kind)
     }
 
     /// A write failed. When the peer closed its end, the reader is about to
@@ -455,7 +494,8 @@ impl Session {
         site: u32,
         make: impl FnOnce() -> Arc<dyn Dispatch>,
     ) -> Result<(u64, Option<Arc<dyn Dispatch>>), RemoteError> {
-        let mut core = lock(&self.core);
+        let mut locked = lock(&self.core);
+        let core = &mut locked.conn;
         let sent = core.lend(key, site, make)?;
         let live = core.exported();
         if live >= self.options.warn_handles && lock(&self.site_names).should_warn(live) {
@@ -699,7 +739,7 @@ impl Session {
     /// Gives up waiting for `id`; a reply that still arrives is dropped (and
     /// the handles it carried are released).
     pub(crate) fn cancel(&self, id: u64) {
-        lock(&self.core).cancel(id);
+        lock(&self.core).conn.cancel(id);
         self.replies.cancel(id);
     }
 
@@ -873,7 +913,8 @@ impl Session {
     }
 
     pub(crate) fn stats(&self) -> SessionStats {
-        let core = lock(&self.core);
+        let locked = lock(&self.core);
+        let core = &locked.conn;
         let lease = core.lease();
         SessionStats {
             peer: self.peer.clone(),

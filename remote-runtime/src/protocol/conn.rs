@@ -40,6 +40,9 @@ pub(crate) struct Config {
     pub(crate) releases_per_frame: usize,
     /// The largest frame we send.
     pub(crate) max_frame: usize,
+    /// Bytes queued for a peer that does not read, past which its
+    /// connection is closed.
+    pub(crate) max_queued_bytes: usize,
 }
 
 /// A frame to send, length prefix included; `kind` is what a frame hook
@@ -175,6 +178,7 @@ pub(crate) struct Conn<O, P> {
     lease: LeaseClock,
     phase: Phase,
     out: VecDeque<Transmit>,
+    out_bytes: usize,
     staged: Vec<(u64, u64)>,
     release_at: Option<u64>,
     calls: HashMap<u64, Waiting>,
@@ -201,6 +205,7 @@ impl<O: Exported, P> Conn<O, P> {
             imports: ImportLedger::default(),
             lease,
             out: VecDeque::new(),
+            out_bytes: 0,
             staged: Vec::new(),
             release_at: None,
             calls: HashMap::new(),
@@ -844,7 +849,15 @@ impl<O: Exported, P> Conn<O, P> {
     ) -> Result<(), RemoteError> {
         let frame = wire::build_frame(header, payload, self.config.max_frame)?;
         self.lease.sent(now);
+        self.out_bytes += frame.len();
         self.out.push_back(Transmit { frame, kind });
+        if self.out_bytes > self.config.max_queued_bytes && !self.is_closed() {
+            let why = RemoteError::LimitExceeded {
+                what: "bytes queued for a peer that does not read".into(),
+                limit: self.config.max_queued_bytes as u64,
+            };
+            self.close(why, RemoteError::Disconnected);
+        }
         Ok(())
     }
 
@@ -867,14 +880,11 @@ impl<O: Exported, P> Conn<O, P> {
         }
     }
 
-    /// Whether frames wait to be sent.
-    pub(crate) fn has_transmit(&self) -> bool {
-        !self.out.is_empty()
-    }
-
     /// The next frame to send, in the order they were queued.
     pub(crate) fn poll_transmit(&mut self) -> Option<Transmit> {
-        self.out.pop_front()
+        let t = self.out.pop_front()?;
+        self.out_bytes -= t.frame.len();
+        Some(t)
     }
 
     /// The next thing for the driver to do.

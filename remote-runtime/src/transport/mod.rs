@@ -21,6 +21,20 @@ use crate::RemoteError;
 pub(crate) trait Link: Send + Sync + 'static {
     /// Sends one complete frame (length prefix included).
     fn send(&self, frame: Vec<u8>, kind: FrameKind) -> Result<(), RemoteError>;
+    /// Sends one frame without waiting on the peer: `Ok(None)` when the
+    /// transport took it; `Ok(Some(rest))` when it is full, and then the
+    /// caller must pass `rest` to [`Link::finish_send`] (which may wait)
+    /// before it sends anything else. Transports that never wait keep this
+    /// default.
+    fn try_send(&self, frame: Vec<u8>, kind: FrameKind) -> Result<Option<Vec<u8>>, RemoteError> {
+        self.send(frame, kind).map(|()| None)
+    }
+    /// Writes the rest of a frame [`Link::try_send`] could not finish,
+    /// waiting as long as the transport's write deadline allows.
+    fn finish_send(&self, rest: Vec<u8>) -> Result<(), RemoteError> {
+        debug_assert!(rest.is_empty(), "this transport never leaves a rest");
+        Ok(())
+    }
     /// Blocks until the next frame arrives; only the active reader calls it.
     fn recv(&self) -> Result<Frame, RemoteError>;
     /// Closes both directions; a blocked `recv` on either end returns.

@@ -13,10 +13,18 @@ use crate::wire::{Frame, PREFIX};
 use crate::RemoteError;
 
 /// A socket the stream link can drive.
-pub(crate) trait Socket: Read + Write + Send + Sync + Sized + 'static {
+pub(crate) trait Socket:
+    Read + Write + std::os::fd::AsFd + Send + Sync + Sized + 'static
+{
     fn try_clone(&self) -> std::io::Result<Self>;
     fn shutdown(&self, how: Shutdown) -> std::io::Result<()>;
     fn set_write_timeout(&self, timeout: Option<Duration>) -> std::io::Result<()>;
+
+    /// Writes what fits in the socket's buffer now, never waiting (the
+    /// socket stays blocking for the reader, which shares it).
+    fn send_nowait(&self, buf: &[u8]) -> std::io::Result<usize> {
+        socket2::SockRef::from(self).send_with_flags(buf, libc::MSG_DONTWAIT | libc::MSG_NOSIGNAL)
+    }
 }
 
 impl Socket for std::net::TcpStream {
@@ -149,7 +157,76 @@ impl<S: Socket> StreamLink<S> {
     }
 }
 
+impl<S: Socket> StreamLink<S> {
+    /// Writes `buf`, then whatever was queued meanwhile, without waiting.
+    /// The caller has set `writing`; it stays set when the socket is full
+    /// and the unwritten rest is returned.
+    fn write_nowait(&self, mut buf: Vec<u8>) -> Result<Option<Vec<u8>>, RemoteError> {
+        let mut at = 0;
+        loop {
+            while at < buf.len() {
+                let sent = lock(&self.writer).send_nowait(&buf[at..]);
+                match sent {
+                    Ok(n) => at += n,
+                    Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                    Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                        return Ok(Some(buf.split_off(at)));
+                    }
+                    Err(e) => {
+                        let mut queue = lock(&self.queue);
+                        queue.failed = true;
+                        queue.writing = false;
+                        queue.pending = Vec::new();
+                        self.drained.notify_all();
+                        return Err(e.into());
+                    }
+                }
+            }
+            let mut queue = lock(&self.queue);
+            if queue.pending.is_empty() {
+                queue.writing = false;
+                return Ok(None);
+            }
+            buf.clear();
+            std::mem::swap(&mut buf, &mut queue.pending);
+            at = 0;
+            self.drained.notify_all();
+        }
+    }
+}
+
 impl<S: Socket> Link for StreamLink<S> {
+    fn try_send(&self, frame: Vec<u8>, kind: FrameKind) -> Result<Option<Vec<u8>>, RemoteError> {
+        let hold = kind == FrameKind::Reply
+            && READING.with(|r| r.get()) == self.address()
+            && self.more_buffered.load(Ordering::Acquire);
+        let buf = {
+            let mut queue = lock(&self.queue);
+            if queue.failed {
+                return Err(RemoteError::Disconnected);
+            }
+            // The reader is writing the replies it held back (or holds this
+            // one): it takes this frame along, in order.
+            if queue.writing || hold {
+                queue.pending.extend_from_slice(&frame);
+                return Ok(None);
+            }
+            queue.writing = true;
+            if queue.pending.is_empty() {
+                frame
+            } else {
+                let mut all = std::mem::take(&mut queue.pending);
+                all.extend_from_slice(&frame);
+                all
+            }
+        };
+        self.write_nowait(buf)
+    }
+
+    fn finish_send(&self, rest: Vec<u8>) -> Result<(), RemoteError> {
+        self.write_out(rest)
+    }
+
     fn send(&self, frame: Vec<u8>, kind: FrameKind) -> Result<(), RemoteError> {
         let hold = kind == FrameKind::Reply
             && READING.with(|r| r.get()) == self.address()

@@ -210,6 +210,7 @@ fn config() -> Config {
         release_delay_ms: 1,
         releases_per_frame: 8,
         max_frame: 1 << 20,
+        max_queued_bytes: 1 << 30,
     }
 }
 
