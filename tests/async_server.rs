@@ -20,6 +20,8 @@ pub trait Service: Send + Sync {
     async fn greet(&self, name: &str) -> String;
     async fn sleep_ms(&self, ms: u64) -> u64;
     async fn explode(&self) -> u32;
+    /// Never returns; tells the test when its future is dropped.
+    async fn hang(&self) -> u32;
     /// A plain method that blocks its thread until let go.
     fn block_for_go(&self) -> u32;
     fn quick(&self, x: u32) -> u32;
@@ -31,6 +33,16 @@ struct TheService {
     entered: crossbeam_channel::Sender<()>,
     block_go: crossbeam_channel::Receiver<()>,
     calls: AtomicU64,
+    hang_dropped: crossbeam_channel::Sender<()>,
+}
+
+/// Sends when dropped.
+struct Dropped(crossbeam_channel::Sender<()>);
+
+impl Drop for Dropped {
+    fn drop(&mut self) {
+        let _ = self.0.send(());
+    }
 }
 
 #[remote::async_trait]
@@ -52,6 +64,12 @@ impl Service for TheService {
         tokio::task::yield_now().await;
         panic!("async boom")
     }
+    async fn hang(&self) -> u32 {
+        let _guard = Dropped(self.hang_dropped.clone());
+        let _ = self.entered.send(());
+        std::future::pending::<()>().await;
+        0
+    }
     fn block_for_go(&self) -> u32 {
         self.block_go.recv_timeout(BOUND).expect("test lets it go");
         7
@@ -70,6 +88,7 @@ struct Fixture {
     go: Arc<Notify>,
     entered: crossbeam_channel::Receiver<()>,
     block_go: crossbeam_channel::Sender<()>,
+    hang_dropped: crossbeam_channel::Receiver<()>,
     connect: Connect,
 }
 
@@ -78,11 +97,13 @@ fn fixture<T: Transport>(options: Options) -> Fixture {
     let (block_go, block_rx) = crossbeam_channel::unbounded();
     let server = Server::with_options(options);
     let (entered_tx, entered) = crossbeam_channel::unbounded();
+    let (dropped_tx, hang_dropped) = crossbeam_channel::unbounded();
     let service = TheService {
         go: go.clone(),
         entered: entered_tx,
         block_go: block_rx,
         calls: AtomicU64::new(0),
+        hang_dropped: dropped_tx,
     };
     server.export("service", Arc::new(service) as Arc<dyn Service>);
     let connect = T::serve(&server);
@@ -91,6 +112,7 @@ fn fixture<T: Transport>(options: Options) -> Fixture {
         go,
         entered,
         block_go,
+        hang_dropped,
         connect,
     }
 }
@@ -111,6 +133,26 @@ macro_rules! async_server_tests {
     ($module:ident, $transport:ty) => {
         mod $module {
             use super::*;
+
+            /// Dropping an async call's future tells the server, which
+            /// aborts the method's task (its future is dropped); the
+            /// connection goes on.
+            #[test]
+            fn dropping_an_async_call_stops_the_servers_task() {
+                let f = fixture::<$transport>(Options::new());
+                let client = (f.connect)();
+                let service = client
+                    .require::<ServiceProxy>("service")
+                    .unwrap()
+                    .to_async();
+                let call = service.hang();
+                f.entered.recv_timeout(BOUND).expect("the method started");
+                drop(call);
+                f.hang_dropped
+                    .recv_timeout(BOUND)
+                    .expect("the server dropped the method's future");
+                assert_eq!(futures::executor::block_on(service.quick(1)), Ok(2));
+            }
 
             /// A caller waiting on an `async fn` that runs three leases is
             /// not expired for its silence: we owe it a reply. (It used to
@@ -310,6 +352,7 @@ fn a_local_object_with_async_methods_works_through_both_proxies() {
         entered: crossbeam_channel::unbounded().0,
         block_go: _rx,
         calls: AtomicU64::new(0),
+        hang_dropped: crossbeam_channel::unbounded().0,
     });
     drop(tx);
     let blocking = local.clone().into_proxy();

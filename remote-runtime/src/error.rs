@@ -142,6 +142,11 @@ pub enum RemoteError {
     /// An I/O error of the transport.
     #[error("transport error: {0}")]
     Io(String),
+
+    /// The caller stopped waiting (it dropped the call's future), so the
+    /// server stopped serving the call: the answer of an aborted `async fn`.
+    #[error("cancelled: the caller stopped waiting for this call")]
+    Cancelled,
 }
 
 impl From<std::io::Error> for RemoteError {

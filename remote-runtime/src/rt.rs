@@ -28,17 +28,21 @@ fn own_runtime() -> Option<&'static tokio::runtime::Runtime> {
         .as_ref()
 }
 
-/// Runs `task` on `handle`, or on the library's own runtime.
-pub(crate) fn spawn(handle: Option<&tokio::runtime::Handle>, task: Task) {
+/// Runs `task` on `handle`, or on the library's own runtime; returns a
+/// handle that aborts it, or the task itself when there is no runtime (for
+/// the caller to drop where it is safe to).
+pub(crate) fn spawn(
+    handle: Option<&tokio::runtime::Handle>,
+    task: Task,
+) -> Result<tokio::task::AbortHandle, Task> {
     match handle {
-        Some(handle) => {
-            handle.spawn(task);
-        }
+        Some(handle) => Ok(handle.spawn(task).abort_handle()),
         None => match own_runtime() {
-            Some(rt) => {
-                rt.spawn(task);
+            Some(rt) => Ok(rt.spawn(task).abort_handle()),
+            None => {
+                tracing::error!("no async runtime: an async method's call is dropped");
+                Err(task)
             }
-            None => tracing::error!("no async runtime: an async method's call is dropped"),
         },
     }
 }

@@ -7,6 +7,7 @@
 //! the connection's callback thread.
 
 use std::cell::Cell;
+use std::collections::HashMap;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
@@ -34,12 +35,52 @@ pub(crate) fn inside_ordered() -> bool {
     IN_ORDERED.with(Cell::get)
 }
 
-/// Calls being served, for a graceful shutdown.
+/// Calls being served, for a graceful shutdown, and the tasks of `async
+/// fn` methods by call ID, for a caller that stops waiting.
 #[derive(Default)]
 pub(crate) struct Serving {
     running: Mutex<usize>,
     all_done: Condvar,
     draining: AtomicBool,
+    tasks: Mutex<HashMap<u64, tokio::task::AbortHandle>>,
+}
+
+impl Serving {
+    /// The caller of `id` stopped waiting: abort its task, if it has one
+    /// (a plain method cannot be stopped and runs to its end).
+    pub(crate) fn cancel(&self, id: u64) {
+        if let Some(task) = lock(&self.tasks).remove(&id) {
+            task.abort();
+        }
+    }
+}
+
+/// Answers an `async fn` call however its task ends: with its value, or,
+/// when the task is aborted or dropped first, with `Cancelled`.
+struct Answer {
+    session: Arc<Session>,
+    id: u64,
+    done: bool,
+}
+
+impl Answer {
+    fn send(mut self, outcome: Result<Encoded, RemoteError>) {
+        self.done = true;
+        lock(&self.session.serving.tasks).remove(&self.id);
+        self.session.finish_call(self.id, outcome);
+        self.session.end_serving();
+    }
+}
+
+impl Drop for Answer {
+    fn drop(&mut self) {
+        if !self.done {
+            lock(&self.session.serving.tasks).remove(&self.id);
+            let why = RemoteError::Cancelled;
+            self.session.finish_call(self.id, Err(why));
+            self.session.end_serving();
+        }
+    }
 }
 
 /// A call queued for the connection's callback thread.
@@ -217,22 +258,39 @@ impl Session {
                 self.end_serving();
             }
             Served::Later { future, method } => {
-                let session = self.clone();
-                crate::rt::spawn(
+                let answer = Answer {
+                    session: self.clone(),
+                    id,
+                    done: false,
+                };
+                // Held while spawning, so a task that ends at once cannot
+                // remove its entry before it is made.
+                let mut tasks = lock(&self.serving.tasks);
+                let task = crate::rt::spawn(
                     self.options.runtime.as_ref(),
                     Box::pin(async move {
                         let outcome = match crate::rt::CatchUnwind(future).await {
-                            Ok(encode) => encode(&session, site),
+                            Ok(encode) => encode(&answer.session, site),
                             Err(panic) => {
                                 let message = panic_message(&*panic);
-                                tracing::warn!(peer = %session.peer, %method, %message, "remote method panicked");
+                                tracing::warn!(peer = %answer.session.peer, %method, %message, "remote method panicked");
                                 Err(RemoteError::Panic { method, message })
                             }
                         };
-                        session.finish_call(id, outcome);
-                        session.end_serving();
+                        answer.send(outcome);
                     }),
                 );
+                match task {
+                    Ok(task) if id != 0 => {
+                        tasks.insert(id, task);
+                    }
+                    Ok(_) => {}
+                    Err(task) => {
+                        // Dropping it answers the call; not under the lock.
+                        drop(tasks);
+                        drop(task);
+                    }
+                }
             }
         }
     }

@@ -419,6 +419,7 @@ impl Session {
                 // User `Drop` code runs here, with no lock held.
                 Event::Freed(objects) => drop(objects),
                 Event::Failed { id, error } => self.replies.complete(id, Err(error)),
+                Event::Cancel { id } => self.serving.cancel(id),
                 Event::Closed { why } => closed = Some(why),
             }
         }
@@ -739,7 +740,7 @@ impl Session {
     /// Gives up waiting for `id`; a reply that still arrives is dropped (and
     /// the handles it carried are released).
     pub(crate) fn cancel(&self, id: u64) {
-        lock(&self.core).conn.cancel(id);
+        self.input(|core, now| core.cancel(id, now));
         self.replies.cancel(id);
     }
 

@@ -119,6 +119,9 @@ pub(crate) enum Event<O, P> {
     Freed(Vec<O>),
     /// Call `id` will get no reply.
     Failed { id: u64, error: RemoteError },
+    /// The peer stopped waiting for its call `id`: stop serving it if that
+    /// is possible (the core still expects [`Conn::finish`] for it).
+    Cancel { id: u64 },
     /// The connection ended; `why` is what the driver logs.
     Closed { why: RemoteError },
 }
@@ -461,8 +464,11 @@ impl<O: Exported, P> Conn<O, P> {
 
     /// Stops waiting for `id`; a reply that still comes is handed out with
     /// `awaited: false`.
-    pub(crate) fn cancel(&mut self, id: u64) {
+    pub(crate) fn cancel(&mut self, id: u64, now: u64) {
         if self.calls.remove(&id).is_some() {
+            if !self.is_closed() {
+                self.push_control(Header::Cancel { id }, now);
+            }
             return;
         }
         // Its reply may have arrived and be held behind callbacks.
@@ -671,6 +677,7 @@ impl<O: Exported, P> Conn<O, P> {
                 line,
                 column,
             }),
+            Header::Cancel { id } => self.events.push_back(Event::Cancel { id }),
             Header::Goodbye => self.close(RemoteError::Disconnected, RemoteError::Disconnected),
             Header::LeaseExpired => {
                 self.close(RemoteError::LeaseExpired, RemoteError::LeaseExpired)

@@ -95,6 +95,9 @@ pub(crate) enum Header {
     /// The sender is shutting down: it finished the calls it was serving
     /// and closes the connection.
     Goodbye,
+    /// The sender no longer waits for the reply to its call `id`: the
+    /// receiver may stop serving it (an `async fn` task is aborted).
+    Cancel { id: u64 },
 }
 
 /// The kinds of frame a [`FrameHook`](crate::FrameHook) sees.
@@ -121,6 +124,8 @@ pub enum FrameKind {
     LeaseExpired,
     /// A server shutting down, telling its peer.
     Goodbye,
+    /// A caller telling the peer it stopped waiting for a call.
+    Cancel,
 }
 
 impl Header {
@@ -137,6 +142,7 @@ impl Header {
             Header::Site { .. } => FrameKind::Site,
             Header::LeaseExpired => FrameKind::LeaseExpired,
             Header::Goodbye => FrameKind::Goodbye,
+            Header::Cancel { .. } => FrameKind::Cancel,
         }
     }
 }

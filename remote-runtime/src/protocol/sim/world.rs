@@ -581,6 +581,26 @@ impl World {
                 self.links[l].calls[s].remove(&id);
                 Ok(())
             }
+            Event::Cancel { id } => {
+                // A call not yet run is dropped, as an aborted task is: its
+                // arguments let go and it is answered with nothing.
+                let jobs = &mut self.peers[me].jobs;
+                let Some(i) = jobs.iter().position(|j| {
+                    j.link == l && j.side == s && j.id == id && matches!(j.stage, Stage::Encode)
+                }) else {
+                    return Ok(());
+                };
+                let job = jobs.swap_remove(i);
+                self.note(|| format!("abort {l}/{s} call {id}"));
+                let end = self.end(l, s).expect("events come from live ends");
+                for arg in job.args {
+                    if let Arrived::Import { id, .. } = arg {
+                        end.unhold(id, now);
+                    }
+                }
+                end.finish(id, None, now);
+                Ok(())
+            }
             Event::Closed { why } => {
                 self.note(|| format!("closed {l}/{s}: {why}"));
                 self.drop_holds_on(l, s);
@@ -807,7 +827,7 @@ impl World {
                         .is_some_and(|c| c.op.is_some())
                     {
                         self.links[l].calls[1].remove(&id);
-                        self.end(l, 1).expect("checked").cancel(id);
+                        self.end(l, 1).expect("checked").cancel(id, now);
                     }
                 }
                 Ok(())
