@@ -51,6 +51,7 @@ pub struct Options {
     pub(crate) runtime: Option<tokio::runtime::Handle>,
     pub(crate) handshake_timeout: Duration,
     pub(crate) min_peer_lease: Duration,
+    pub(crate) max_busy_threads: usize,
 }
 
 impl Default for Options {
@@ -70,6 +71,7 @@ impl Default for Options {
             runtime: None,
             handshake_timeout: Duration::from_secs(10),
             min_peer_lease: Duration::from_millis(100),
+            max_busy_threads: 64,
         }
     }
 }
@@ -91,6 +93,7 @@ impl fmt::Debug for Options {
             .field("runtime", &self.runtime.is_some())
             .field("handshake_timeout", &self.handshake_timeout)
             .field("min_peer_lease", &self.min_peer_lease)
+            .field("max_busy_threads", &self.max_busy_threads)
             .finish()
     }
 }
@@ -125,6 +128,18 @@ impl Options {
     /// shortest lease [`Options::lease`] accepts.
     pub fn min_peer_lease(mut self, floor: Duration) -> Self {
         self.min_peer_lease = floor.max(Duration::from_millis(1));
+        self
+    }
+
+    /// The most threads one connection may keep busy beside its reader:
+    /// a method that blocks on a nested remote call, or runs longer than a
+    /// few milliseconds, hands the reader role to a new thread and keeps
+    /// its own. Past this bound a nested blocking call fails with
+    /// [`RemoteError::LimitExceeded`](crate::RemoteError::LimitExceeded)
+    /// (it never hangs), and slow calls keep the reader, so the
+    /// connection's next calls wait their turn. Default 64.
+    pub fn max_busy_threads(mut self, limit: usize) -> Self {
+        self.max_busy_threads = limit.max(1);
         self
     }
 

@@ -47,6 +47,12 @@ fn run(link: Arc<dyn Link>, keep: Keep, generation: u64, weak: Weak<Session>) {
                 session.handle_frame(frame);
                 READER.with(|r| *r.borrow_mut() = None);
                 link.handled();
+                if session.reader_gen.load(Ordering::Acquire) != generation {
+                    // This thread handed the reader role on while it served
+                    // (a nested call or a slow one) and is done now.
+                    session.retired.fetch_sub(1, Ordering::AcqRel);
+                    return;
+                }
             }
             Err(e) => {
                 session.close(&e);
@@ -77,27 +83,28 @@ pub(crate) fn serving<R>(session: &Session, user_code: impl FnOnce() -> R) -> R 
 }
 
 /// Called before any blocking wait: if this thread is a reader, a new reader
-/// takes over, so frames keep flowing while this thread waits.
-pub(crate) fn before_blocking() {
-    let Some((weak, generation)) = READER.with(|r| r.borrow_mut().take()) else {
-        return;
+/// takes over, so frames keep flowing while this thread waits. Refused with
+/// `LimitExceeded` when its connection already has
+/// `Options::max_busy_threads` former readers busy in calls: the wait would
+/// need one more thread, so the call fails instead (it never hangs).
+pub(crate) fn before_blocking() -> Result<(), crate::RemoteError> {
+    let Some((weak, generation)) = READER.with(|r| r.borrow().clone()) else {
+        return Ok(());
     };
     let Some(session) = weak.upgrade() else {
-        return;
+        return Ok(());
     };
-    if session
-        .reader_gen
-        .compare_exchange(
-            generation,
-            generation + 1,
-            Ordering::AcqRel,
-            Ordering::Acquire,
-        )
-        .is_ok()
-    {
-        tracing::trace!(peer = %session.peer, "reader handed off before a nested blocking call");
-        session.spawn_reader(generation + 1);
+    let limit = session.options.max_busy_threads;
+    if session.retired.load(Ordering::Acquire) >= limit {
+        tracing::warn!(peer = %session.peer, limit, "nested blocking call refused: too many threads busy on this connection");
+        return Err(crate::RemoteError::LimitExceeded {
+            what: "threads busy in nested or slow calls on this connection".into(),
+            limit: limit as u64,
+        });
     }
+    READER.with(|r| r.borrow_mut().take());
+    hand_off(&session, generation, "a nested blocking call");
+    Ok(())
 }
 
 /// How often the watchdog looks while a call runs: a call seen at two looks
@@ -146,7 +153,11 @@ fn watchdog() -> &'static crossbeam_channel::Sender<Weak<Session>> {
                         let call = session.busy_call.load(Ordering::Acquire);
                         if call != 0 {
                             any_busy = true;
-                            if call == *last_seen {
+                            // Past the bound, slow calls keep the reader:
+                            // the connection's next calls wait their turn.
+                            let room = session.retired.load(Ordering::Acquire)
+                                < session.options.max_busy_threads;
+                            if call == *last_seen && room {
                                 let generation = session.busy_gen.load(Ordering::Acquire);
                                 hand_off(&session, generation, "slow call");
                             }
@@ -176,6 +187,7 @@ fn hand_off(session: &Session, from: u64, why: &'static str) {
         .compare_exchange(from, from + 1, Ordering::AcqRel, Ordering::Acquire)
         .is_ok()
     {
+        session.retired.fetch_add(1, Ordering::AcqRel);
         session.busy_call.store(0, Ordering::Release);
         tracing::trace!(peer = %session.peer, why, "reader handed off");
         session.spawn_reader(from + 1);

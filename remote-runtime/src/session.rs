@@ -104,6 +104,9 @@ pub(crate) struct Session {
     /// and the reader's generation: read by the watchdog.
     pub(crate) busy_call: AtomicU64,
     pub(crate) busy_gen: AtomicU64,
+    /// Former readers still busy in a call they were serving (see
+    /// `reader`), bounded by `Options::max_busy_threads`.
+    pub(crate) retired: AtomicUsize,
     strong_readers: bool,
     pub(crate) options: Options,
     site_ids: Mutex<SiteIds>,
@@ -174,6 +177,7 @@ impl Session {
             reader_gen: AtomicU64::new(0),
             busy_call: AtomicU64::new(0),
             busy_gen: AtomicU64::new(0),
+            retired: AtomicUsize::new(0),
             strong_readers,
             site_ids: Mutex::default(),
             site_names: Mutex::new(SiteNames::new(options.warn_handles)),
@@ -718,7 +722,10 @@ impl Session {
     /// Blocks the calling thread until reply `id` arrives or the connection
     /// ends.
     pub(crate) fn wait(&self, id: u64) -> Result<Incoming, RemoteError> {
-        reader::before_blocking();
+        if let Err(e) = reader::before_blocking() {
+            self.cancel(id);
+            return Err(e);
+        }
         match self.replies.wait(id) {
             Found::Ready(result) => result,
             Found::Gone => Err(self.closed_error()),
