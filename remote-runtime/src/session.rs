@@ -819,10 +819,10 @@ impl Session {
     /// (`id` 0) nothing, undoing the sends its unsent value counted.
     pub(crate) fn finish_call(&self, id: u64, outcome: Result<Encoded, RemoteError>) {
         match outcome {
-            Ok(encoded) if id == 0 => {
-                self.input(|core, now| core.finish(0, None, now));
-                self.uncount(&encoded.counted);
-            }
+            // A one-way call owes nothing; the handles its unsent value
+            // counted are taken back.
+            Ok(encoded) if id == 0 => self.uncount(&encoded.counted),
+            Err(_) if id == 0 => {}
             Ok(Encoded {
                 payload,
                 caps,

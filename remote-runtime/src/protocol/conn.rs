@@ -504,11 +504,15 @@ impl<O: Exported, P> Conn<O, P> {
         answer: Option<(bool, Vec<WireCap>, &[u8])>,
         now: u64,
     ) -> Vec<O> {
+        if id == 0 {
+            // A one-way call owes nothing.
+            return Vec::new();
+        }
         self.lease.end_busy(now);
         let Some((ok, caps, payload)) = answer else {
             return Vec::new();
         };
-        if id == 0 || self.is_closed() {
+        if self.is_closed() {
             return Vec::new();
         }
         let header = Header::Reply { id, ok, caps };
@@ -618,7 +622,10 @@ impl<O: Exported, P> Conn<O, P> {
                     }
                     self.order.issued
                 });
-                self.lease.begin_busy();
+                // We owe the peer a reply only for a two-way call.
+                if id != 0 {
+                    self.lease.begin_busy();
+                }
                 self.events.push_back(Event::Call {
                     id,
                     object,
