@@ -97,7 +97,11 @@ pub(crate) struct Session {
     replies: Replies<Result<Incoming, RemoteError>>,
     /// The proxy entry of each imported handle, while one lives.
     entries: Mutex<ImportTable>,
+    /// Set the moment the core closes (before any waiter is woken), so a
+    /// caller that saw its call fail also sees the connection closed.
     closed: AtomicBool,
+    /// Set once `teardown` ran.
+    torn_down: AtomicBool,
     pub(crate) serving: Serving,
     pub(crate) reader_gen: AtomicU64,
     /// The call the current reader is running user code for (0 when none),
@@ -173,6 +177,7 @@ impl Session {
             replies: Replies::default(),
             entries: Mutex::default(),
             closed: AtomicBool::new(false),
+            torn_down: AtomicBool::new(false),
             serving: Serving::default(),
             reader_gen: AtomicU64::new(0),
             busy_call: AtomicU64::new(0),
@@ -229,6 +234,9 @@ impl Session {
         let (result, first) = {
             let mut locked = lock(&self.core);
             let result = f(&mut locked.conn, now);
+            if locked.conn.is_closed() {
+                self.closed.store(true, Ordering::Release);
+            }
             while let Some(event) = locked.conn.poll_event() {
                 events.push(event);
             }
@@ -877,7 +885,7 @@ impl Session {
     /// The core closed: send its last frames, close the transport and let go
     /// of everything the connection kept.
     fn teardown(&self, why: &RemoteError) {
-        if self.closed.swap(true, Ordering::AcqRel) {
+        if self.torn_down.swap(true, Ordering::AcqRel) {
             return;
         }
         match why {
