@@ -49,7 +49,9 @@ impl Serving {
     /// The caller of `id` stopped waiting: abort its task, if it has one
     /// (a plain method cannot be stopped and runs to its end).
     pub(crate) fn cancel(&self, id: u64) {
-        if let Some(task) = lock(&self.tasks).remove(&id) {
+        let task = lock(&self.tasks).remove(&id);
+        // Not under the lock: the task's answer takes it when it ends.
+        if let Some(task) = task {
             task.abort();
         }
     }
