@@ -242,6 +242,28 @@ macro_rules! lifetime_tests {
                 assert_eq!(server.stats().imported, 0, "the server let go of it");
             }
 
+            /// A plain method still running when its caller's connection
+            /// closes cannot be stopped: it is counted as orphaned until it
+            /// ends.
+            #[test]
+            fn calls_running_after_their_caller_left_are_counted() {
+                let f = fixture::<$transport>();
+                let client = (f.connect)();
+                let holder: HolderProxy = client.require("holder").unwrap();
+                let slow = holder.slow().unwrap();
+                assert_eq!(f.server.stats().orphaned_calls, 0);
+                let caller = std::thread::spawn(move || slow.wait());
+                f.slow_entered.recv_timeout(BOUND).expect("method started");
+                assert_eq!(f.server.stats().peers[0].serving, 1);
+                client.close();
+                assert_eq!(caller.join().unwrap(), Err(RemoteError::Disconnected));
+                eventually("the running call counted as orphaned", || {
+                    f.server.stats().orphaned_calls == 1
+                });
+                f.slow_release.send(()).unwrap();
+                eventually("the orphan ended", || f.server.stats().orphaned_calls == 0);
+            }
+
             #[test]
             fn one_object_received_twice_is_one_entry() {
                 let f = fixture::<$transport>();

@@ -30,6 +30,9 @@ pub(crate) struct Registry {
     names: RwLock<HashMap<String, Export>>,
     modules: RwLock<BTreeSet<String>>,
     globals: RwLock<HashMap<String, Arc<GlobalFn>>>,
+    /// Calls still running whose connection has closed (their caller is
+    /// gone): counted for `stats()`.
+    pub(crate) orphaned: std::sync::atomic::AtomicUsize,
 }
 
 fn read<T>(l: &RwLock<T>) -> std::sync::RwLockReadGuard<'_, T> {

@@ -39,10 +39,18 @@ pub(crate) fn inside_ordered() -> bool {
 /// fn` methods by call ID, for a caller that stops waiting.
 #[derive(Default)]
 pub(crate) struct Serving {
-    running: Mutex<usize>,
+    running: Mutex<Running>,
     all_done: Condvar,
     draining: AtomicBool,
     tasks: Mutex<HashMap<u64, tokio::task::AbortHandle>>,
+}
+
+/// The calls running now, and whether the connection has closed under
+/// them (they are then counted as orphaned until they end).
+#[derive(Default)]
+struct Running {
+    count: usize,
+    orphaned: bool,
 }
 
 impl Serving {
@@ -234,22 +242,41 @@ impl Session {
         // Calls that want a reply are refused past the limit (the caller is
         // told). One-way calls (callbacks) are never dropped silently: their
         // queue is bounded in bytes instead (see `queue_ordered`).
-        if wants_reply && *running >= self.options.max_in_flight {
+        if wants_reply && running.count >= self.options.max_in_flight {
             return Err(RemoteError::LimitExceeded {
                 what: "calls in flight on this connection".into(),
                 limit: self.options.max_in_flight as u64,
             });
         }
-        *running += 1;
+        running.count += 1;
         Ok(())
     }
 
     fn end_serving(&self) {
         let mut running = lock(&self.serving.running);
-        *running = running.saturating_sub(1);
-        if *running == 0 {
+        running.count = running.count.saturating_sub(1);
+        if running.orphaned {
+            self.registry.orphaned.fetch_sub(1, Ordering::AcqRel);
+        }
+        if running.count == 0 {
             self.serving.all_done.notify_all();
         }
+    }
+
+    /// The connection closed: calls still running have lost their caller.
+    pub(crate) fn orphan_running_calls(&self) {
+        let mut running = lock(&self.serving.running);
+        if !running.orphaned {
+            running.orphaned = true;
+            self.registry
+                .orphaned
+                .fetch_add(running.count, Ordering::AcqRel);
+        }
+    }
+
+    /// Calls of the peer's running now.
+    pub(crate) fn running_calls(&self) -> usize {
+        lock(&self.serving.running).count
     }
 
     /// Sends the reply of a served call now, or once its future completes.
@@ -310,10 +337,10 @@ impl Session {
         let (running, _) = self
             .serving
             .all_done
-            .wait_timeout_while(running, wait, |n| *n > 0)
+            .wait_timeout_while(running, wait, |r| r.count > 0)
             .unwrap_or_else(|e| e.into_inner());
-        if *running > 0 {
-            tracing::warn!(peer = %self.peer, running = *running, "closing with calls still running");
+        if running.count > 0 {
+            tracing::warn!(peer = %self.peer, running = running.count, "closing with calls still running");
         }
         drop(running);
         self.goodbye();

@@ -368,6 +368,11 @@ impl Server {
             connections: peers.len(),
             exported: peers.iter().map(|p| p.exported).sum(),
             imported: peers.iter().map(|p| p.imported).sum(),
+            orphaned_calls: self
+                .inner
+                .registry
+                .orphaned
+                .load(std::sync::atomic::Ordering::Acquire),
             peers,
         }
     }

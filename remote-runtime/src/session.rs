@@ -897,6 +897,7 @@ impl Session {
             _ => tracing::warn!(peer = %self.peer, reason = %why, "connection closed"),
         }
         self.flush_out();
+        self.orphan_running_calls();
         lock(&self.entries).clear();
         lock(&self.ordered).take();
         self.link.close();
@@ -938,6 +939,7 @@ impl Session {
             imported: core.imported(),
             in_flight: core.in_flight(),
             closed: core.is_closed(),
+            serving: self.running_calls(),
             lease: std::time::Duration::from_millis(lease.own_ms()),
             lease_remaining: std::time::Duration::from_millis(lease.remaining_ms(now_ms())),
             renew_every: std::time::Duration::from_millis(lease.renew_interval_ms()),

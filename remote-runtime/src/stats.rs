@@ -14,6 +14,8 @@ pub struct SessionStats {
     pub imported: usize,
     /// Our calls still waiting for a reply.
     pub in_flight: usize,
+    /// The peer's calls running here now.
+    pub serving: usize,
     /// Whether the connection has ended.
     pub closed: bool,
     /// How long the peer may stay silent before everything it holds of ours
@@ -35,6 +37,10 @@ pub struct ServerStats {
     pub exported: usize,
     /// Proxies the server holds of its clients' objects, summed.
     pub imported: usize,
+    /// Calls still running whose caller is gone (its connection closed
+    /// while they ran): plain methods cannot be stopped, so they are
+    /// counted here until they end.
+    pub orphaned_calls: usize,
     /// One entry per open connection.
     pub peers: Vec<SessionStats>,
 }
