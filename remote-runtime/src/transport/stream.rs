@@ -4,7 +4,7 @@
 use std::io::{BufReader, Read, Write};
 use std::net::Shutdown;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Condvar, Mutex, MutexGuard};
+use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
 
 use super::Link;
@@ -54,7 +54,6 @@ impl Socket for std::os::unix::net::UnixStream {
 pub(crate) struct StreamLink<S: Socket> {
     writer: Mutex<S>,
     queue: Mutex<WriteQueue>,
-    drained: Condvar,
     reader: Mutex<BufReader<S>>,
     /// Set by the reader when more received bytes wait in its buffer: its
     /// replies are then held back and written together before it next
@@ -71,9 +70,6 @@ struct WriteQueue {
     writing: bool,
     failed: bool,
 }
-
-/// Senders wait (back-pressure) once this much is queued behind a write.
-const QUEUE_LIMIT: usize = 8 * 1024 * 1024;
 
 /// Whether `buffered` starts with a whole frame.
 fn has_whole_frame(buffered: &[u8]) -> bool {
@@ -105,7 +101,6 @@ impl<S: Socket> StreamLink<S> {
         Ok(StreamLink {
             writer: Mutex::new(socket),
             queue: Mutex::default(),
-            drained: Condvar::new(),
             reader: Mutex::new(BufReader::with_capacity(64 * 1024, reader)),
             more_buffered: AtomicBool::new(false),
             max_frame: options.max_frame,
@@ -130,7 +125,6 @@ impl<S: Socket> StreamLink<S> {
                 queue.failed = true;
                 queue.writing = false;
                 queue.pending = Vec::new();
-                self.drained.notify_all();
                 return Err(e.into());
             }
             if queue.pending.is_empty() {
@@ -139,7 +133,6 @@ impl<S: Socket> StreamLink<S> {
             }
             buf.clear();
             std::mem::swap(&mut buf, &mut queue.pending);
-            self.drained.notify_all();
         }
     }
 
@@ -177,7 +170,6 @@ impl<S: Socket> StreamLink<S> {
                         queue.failed = true;
                         queue.writing = false;
                         queue.pending = Vec::new();
-                        self.drained.notify_all();
                         return Err(e.into());
                     }
                 }
@@ -190,7 +182,6 @@ impl<S: Socket> StreamLink<S> {
             buf.clear();
             std::mem::swap(&mut buf, &mut queue.pending);
             at = 0;
-            self.drained.notify_all();
         }
     }
 }
@@ -228,34 +219,10 @@ impl<S: Socket> Link for StreamLink<S> {
     }
 
     fn send(&self, frame: Vec<u8>, kind: FrameKind) -> Result<(), RemoteError> {
-        let hold = kind == FrameKind::Reply
-            && READING.with(|r| r.get()) == self.address()
-            && self.more_buffered.load(Ordering::Acquire);
-        let buf = {
-            let mut queue = lock(&self.queue);
-            // Back-pressure: a peer that does not read cannot make us queue
-            // without bound.
-            while queue.writing && queue.pending.len() > QUEUE_LIMIT && !queue.failed {
-                queue = self.drained.wait(queue).unwrap_or_else(|e| e.into_inner());
-            }
-            if queue.failed {
-                return Err(RemoteError::Disconnected);
-            }
-            if queue.writing || hold {
-                queue.pending.extend_from_slice(&frame);
-                return Ok(());
-            }
-            queue.writing = true;
-            if queue.pending.is_empty() {
-                frame
-            } else {
-                // Held-back replies go first.
-                let mut all = std::mem::take(&mut queue.pending);
-                all.extend_from_slice(&frame);
-                all
-            }
-        };
-        self.write_out(buf)
+        match self.try_send(frame, kind)? {
+            None => Ok(()),
+            Some(rest) => self.finish_send(rest),
+        }
     }
 
     fn recv(&self) -> Result<Frame, RemoteError> {
