@@ -278,7 +278,7 @@ impl Session {
                 match self.write(t) {
                     Ok(None) => {}
                     Ok(Some(rest)) => {
-                        self.hand_off(rest);
+                        self.hand_off_writes(rest);
                         return;
                     }
                     Err(e) => failed = Some(e),
@@ -297,7 +297,7 @@ impl Session {
 
     /// Finishes a frame the socket could not take now, then the frames
     /// queued behind it, on the blocking pool.
-    fn hand_off(&self, rest: Vec<u8>) {
+    fn hand_off_writes(&self, rest: Vec<u8>) {
         let Some(this) = self.weak_self.upgrade() else {
             // The session is going away: nothing waits for these frames.
             lock(&self.core).writing = false;
@@ -358,7 +358,6 @@ impl Session {
     /// Runs what the core handed out.
     fn run_events(&self, events: Vec<CoreEvent>) {
         let mut closed = None;
-        let this = self.weak_self.upgrade();
         for event in events {
             match event {
                 Event::Reply {
@@ -368,7 +367,7 @@ impl Session {
                     payload,
                     awaited,
                 } => {
-                    let caps = self.attach_caps(this.as_ref(), caps);
+                    let caps = self.attach_caps(caps);
                     let incoming = Incoming {
                         frame: payload.frame,
                         payload_at: payload.at,
@@ -391,8 +390,8 @@ impl Session {
                     payload,
                     order,
                 } => {
-                    let caps = self.attach_caps(this.as_ref(), caps);
-                    match &this {
+                    let caps = self.attach_caps(caps);
+                    match self.weak_self.upgrade() {
                         Some(this) => {
                             this.on_call(id, object, target, method, site, caps, payload, order)
                         }
@@ -407,7 +406,7 @@ impl Session {
                     site,
                     scope,
                 } => {
-                    let outcome = match &this {
+                    let outcome = match self.weak_self.upgrade() {
                         Some(this) => {
                             this.serve_require(&name, &interface, fingerprint, site, scope)
                         }
@@ -416,7 +415,7 @@ impl Session {
                     self.finish_call(id, outcome);
                 }
                 Event::Global { id, name, site } => {
-                    let outcome = match &this {
+                    let outcome = match self.weak_self.upgrade() {
                         Some(this) => this.serve_global(&name, site),
                         None => Err(RemoteError::Disconnected),
                     };
@@ -443,14 +442,11 @@ impl Session {
     /// Turns a received frame's capability table into handles: each import
     /// joins the live proxy entry of its handle, or starts a new one that
     /// owns the arrival's hold.
-    fn attach_caps(
-        &self,
-        this: Option<&Arc<Session>>,
-        caps: Vec<Arrived<Arc<dyn Dispatch>>>,
-    ) -> Vec<Cap> {
+    fn attach_caps(&self, caps: Vec<Arrived<Arc<dyn Dispatch>>>) -> Vec<Cap> {
         if caps.is_empty() {
             return Vec::new();
         }
+        let this = self.weak_self.upgrade();
         let mut merged = Vec::new();
         let caps = caps
             .into_iter()
@@ -460,7 +456,7 @@ impl Session {
                     fingerprint,
                     props,
                 } => {
-                    let Some(this) = this else {
+                    let Some(this) = &this else {
                         merged.push(id);
                         return Cap::Invalid(RemoteError::Disconnected);
                     };
@@ -635,11 +631,7 @@ impl Session {
         };
         // The frame is queued: handles it passes home may go now.
         drop(pins);
-        if let Err(e) = sent {
-            self.uncount(&counted);
-            return Err(e);
-        }
-        Ok(sent.unwrap_or(0))
+        sent.inspect_err(|_| self.uncount(&counted))
     }
 
     /// Encodes and sends a call; returns its ID for [`Session::wait`] or
@@ -930,6 +922,8 @@ impl Session {
     }
 
     pub(crate) fn stats(&self) -> SessionStats {
+        // Taken before the core: nothing else is locked under it.
+        let serving = self.running_calls();
         let locked = lock(&self.core);
         let core = &locked.conn;
         let lease = core.lease();
@@ -939,7 +933,7 @@ impl Session {
             imported: core.imported(),
             in_flight: core.in_flight(),
             closed: core.is_closed(),
-            serving: self.running_calls(),
+            serving,
             lease: std::time::Duration::from_millis(lease.own_ms()),
             lease_remaining: std::time::Duration::from_millis(lease.remaining_ms(now_ms())),
             renew_every: std::time::Duration::from_millis(lease.renew_interval_ms()),

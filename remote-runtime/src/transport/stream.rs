@@ -111,29 +111,49 @@ impl<S: Socket> StreamLink<S> {
         self as *const Self as usize
     }
 
-    /// Writes `first` and then whatever was queued meanwhile, until the queue
-    /// is empty. The caller has set `writing`.
-    fn write_out(&self, mut buf: Vec<u8>) -> Result<(), RemoteError> {
+    /// Writes `buf`, then whatever was queued meanwhile, until the queue is
+    /// empty. The caller has set `writing`. With `wait` it blocks (up to the
+    /// socket's write timeout); without, a full socket stops it, `writing`
+    /// stays set and the unwritten rest is returned.
+    fn drain(&self, mut buf: Vec<u8>, wait: bool) -> Result<Option<Vec<u8>>, RemoteError> {
         loop {
-            let result = if buf.is_empty() {
-                Ok(())
-            } else {
-                lock(&self.writer).write_all(&buf)
-            };
-            let mut queue = lock(&self.queue);
-            if let Err(e) = result {
-                queue.failed = true;
-                queue.writing = false;
-                queue.pending = Vec::new();
-                return Err(e.into());
+            let mut at = 0;
+            while at < buf.len() {
+                let sent = {
+                    let mut writer = lock(&self.writer);
+                    if wait {
+                        writer.write(&buf[at..])
+                    } else {
+                        writer.send_nowait(&buf[at..])
+                    }
+                };
+                match sent {
+                    Ok(0) => return Err(self.fail(std::io::ErrorKind::WriteZero.into())),
+                    Ok(n) => at += n,
+                    Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                    Err(e) if e.kind() == std::io::ErrorKind::WouldBlock && !wait => {
+                        return Ok(Some(buf.split_off(at)));
+                    }
+                    Err(e) => return Err(self.fail(e)),
+                }
             }
+            let mut queue = lock(&self.queue);
             if queue.pending.is_empty() {
                 queue.writing = false;
-                return Ok(());
+                return Ok(None);
             }
             buf.clear();
             std::mem::swap(&mut buf, &mut queue.pending);
         }
+    }
+
+    /// A write failed: nothing more goes out on this link.
+    fn fail(&self, error: std::io::Error) -> RemoteError {
+        let mut queue = lock(&self.queue);
+        queue.failed = true;
+        queue.writing = false;
+        queue.pending = Vec::new();
+        error.into()
     }
 
     /// Writes what replies the reader held back, unless a writer is at it.
@@ -146,43 +166,7 @@ impl<S: Socket> StreamLink<S> {
             queue.writing = true;
             std::mem::take(&mut queue.pending)
         };
-        self.write_out(held)
-    }
-}
-
-impl<S: Socket> StreamLink<S> {
-    /// Writes `buf`, then whatever was queued meanwhile, without waiting.
-    /// The caller has set `writing`; it stays set when the socket is full
-    /// and the unwritten rest is returned.
-    fn write_nowait(&self, mut buf: Vec<u8>) -> Result<Option<Vec<u8>>, RemoteError> {
-        let mut at = 0;
-        loop {
-            while at < buf.len() {
-                let sent = lock(&self.writer).send_nowait(&buf[at..]);
-                match sent {
-                    Ok(n) => at += n,
-                    Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-                    Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
-                        return Ok(Some(buf.split_off(at)));
-                    }
-                    Err(e) => {
-                        let mut queue = lock(&self.queue);
-                        queue.failed = true;
-                        queue.writing = false;
-                        queue.pending = Vec::new();
-                        return Err(e.into());
-                    }
-                }
-            }
-            let mut queue = lock(&self.queue);
-            if queue.pending.is_empty() {
-                queue.writing = false;
-                return Ok(None);
-            }
-            buf.clear();
-            std::mem::swap(&mut buf, &mut queue.pending);
-            at = 0;
-        }
+        self.drain(held, true).map(drop)
     }
 }
 
@@ -211,11 +195,11 @@ impl<S: Socket> Link for StreamLink<S> {
                 all
             }
         };
-        self.write_nowait(buf)
+        self.drain(buf, false)
     }
 
     fn finish_send(&self, rest: Vec<u8>) -> Result<(), RemoteError> {
-        self.write_out(rest)
+        self.drain(rest, true).map(drop)
     }
 
     fn send(&self, frame: Vec<u8>, kind: FrameKind) -> Result<(), RemoteError> {
