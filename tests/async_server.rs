@@ -343,6 +343,7 @@ async_server_tests!(unix, Unix);
 async_server_tests!(tcp, Tcp);
 #[cfg(feature = "tls")]
 async_server_tests!(tls, Tls);
+async_server_tests!(duplex, Duplex);
 
 #[test]
 fn a_local_object_with_async_methods_works_through_both_proxies() {

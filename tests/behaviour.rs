@@ -388,6 +388,7 @@ behaviour_tests!(unix, Unix);
 behaviour_tests!(tcp, Tcp);
 #[cfg(feature = "tls")]
 behaviour_tests!(tls, Tls);
+behaviour_tests!(duplex, Duplex);
 
 /// The same trait as `common::Calculator`, as an older build had it.
 mod old {

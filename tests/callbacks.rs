@@ -387,20 +387,28 @@ macro_rules! callback_tests {
                 let events: EventsProxy = client.require("events").unwrap();
                 let (ran_tx, ran) = unbounded();
                 let (gate_tx, gate) = unbounded::<()>();
-                events
-                    .fire(
-                        Callback::new(move |(i,): (u32,)| {
-                            let _ = ran_tx.send(i);
-                            // The first invocation waits, so the rest queue up.
-                            if i == 0 {
-                                let _ = gate.recv_timeout(BOUND);
-                            }
-                        }),
-                        500,
-                    )
-                    .unwrap();
+                // `fire` returns once the invocations it made have run (its
+                // reply waits for them), so it waits on its own thread.
+                let firing = {
+                    let events = events.clone();
+                    std::thread::spawn(move || {
+                        events.fire(
+                            Callback::new(move |(i,): (u32,)| {
+                                let _ = ran_tx.send(i);
+                                // The first invocation waits, so the rest
+                                // queue up.
+                                if i == 0 {
+                                    let _ = gate.recv_timeout(BOUND);
+                                }
+                            }),
+                            500,
+                        )
+                    })
+                };
                 assert_eq!(ran.recv_timeout(BOUND).unwrap(), 0);
                 client.close();
+                // The call ends with the connection, before the queue drains.
+                assert_eq!(firing.join().unwrap(), Err(RemoteError::Disconnected));
                 drop(gate_tx);
                 // The queued invocations run or are dropped; either way the
                 // callback thread ends and nothing is left on either side.
@@ -458,6 +466,7 @@ callback_tests!(unix, Unix);
 callback_tests!(tcp, Tcp);
 #[cfg(feature = "tls")]
 callback_tests!(tls, Tls);
+callback_tests!(duplex, Duplex);
 
 #[test]
 fn a_local_callback_runs_in_place_and_never_closes() {

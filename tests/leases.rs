@@ -115,3 +115,4 @@ lease_tests!(unix, Unix);
 lease_tests!(tcp, Tcp);
 #[cfg(feature = "tls")]
 lease_tests!(tls, Tls);
+lease_tests!(duplex, Duplex);

@@ -376,6 +376,7 @@ lifetime_tests!(unix, Unix);
 lifetime_tests!(tcp, Tcp);
 #[cfg(feature = "tls")]
 lifetime_tests!(tls, Tls);
+lifetime_tests!(duplex, Duplex);
 
 #[test]
 fn release_counts_are_batched() {

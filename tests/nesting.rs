@@ -94,3 +94,4 @@ nesting_tests!(unix, Unix);
 nesting_tests!(tcp, Tcp);
 #[cfg(feature = "tls")]
 nesting_tests!(tls, Tls);
+nesting_tests!(duplex, Duplex);

@@ -376,3 +376,4 @@ surface_tests!(unix, Unix);
 surface_tests!(tcp, Tcp);
 #[cfg(feature = "tls")]
 surface_tests!(tls, Tls);
+surface_tests!(duplex, Duplex);

@@ -11,13 +11,14 @@ use std::task::{Context, Poll};
 
 use serde::de::DeserializeOwned;
 
+use crate::driver::{stream, Wired};
 use crate::options::Options;
 use crate::process::{ProcessInfo, MODULES_GLOBAL, PROCESS_GLOBAL};
 use crate::registry::{Export, Registry};
 use crate::remote::{CallFuture, Interface, PendingReply, Proxy, Remote};
 use crate::session::Session;
 use crate::stats::SessionStats;
-use crate::transport::{child, tcp, unix, Link};
+use crate::transport::{child, tcp, unix};
 use crate::wire::Scope;
 use crate::{RemoteError, Server};
 
@@ -55,11 +56,44 @@ impl Client {
 
     /// [`Client::in_process`] with settings for the client's end.
     pub fn in_process_with(server: &Server, options: Options) -> Result<Client, RemoteError> {
-        Ok(Client::over(
-            server.in_process_link(),
-            "in-process".into(),
-            options,
-        ))
+        let wired = server.in_process_link(&options)?;
+        Ok(Client::over(wired, "in-process".into(), options))
+    }
+
+    /// Connects over a byte stream you bring: anything `AsyncRead +
+    /// AsyncWrite` whose other end a [`Server::serve_stream`] serves (stdio
+    /// of a child, an inherited socketpair, a vsock, a pipe pair joined
+    /// with `tokio::io::join`). Call it within the tokio runtime the stream
+    /// belongs to (or give that runtime in [`Options::runtime`]): the
+    /// connection's task runs there.
+    ///
+    /// ```
+    /// # extern crate remote_runtime as remote;
+    /// # #[tokio::main(flavor = "multi_thread")]
+    /// # async fn main() -> Result<(), remote::RemoteError> {
+    /// let server = remote::Server::new();
+    /// let (near, far) = tokio::io::duplex(64 * 1024);
+    /// server.serve_stream(far, "duplex")?;
+    /// let client = remote::Client::over_stream(near, "duplex")?;
+    /// assert!(!client.is_closed());
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn over_stream<T>(io: T, peer: &str) -> Result<Client, RemoteError>
+    where
+        T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Send + 'static,
+    {
+        Client::over_stream_with(io, peer, Options::default())
+    }
+
+    /// [`Client::over_stream`] with settings.
+    pub fn over_stream_with<T>(io: T, peer: &str, options: Options) -> Result<Client, RemoteError>
+    where
+        T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Send + 'static,
+    {
+        let rt = crate::rt::handle(&options)?;
+        let wired = stream::io(io, &options, rt);
+        Ok(Client::over(wired, peer.to_string(), options))
     }
 
     /// Connects to a server listening on the Unix socket at `path`.
@@ -72,9 +106,9 @@ impl Client {
         path: impl AsRef<Path>,
         options: Options,
     ) -> Result<Client, RemoteError> {
-        let link = unix::connect(path.as_ref(), &options)?;
+        let wired = unix::connect(path.as_ref(), &options)?;
         let peer = format!("unix:{}", path.as_ref().display());
-        Ok(Client::over(Arc::new(link), peer, options))
+        Ok(Client::over(wired, peer, options))
     }
 
     /// Connects to a server over TCP (`"127.0.0.1:7000"`, `"host:port"`),
@@ -88,8 +122,8 @@ impl Client {
         addr: impl std::net::ToSocketAddrs,
         options: Options,
     ) -> Result<Client, RemoteError> {
-        let (link, peer) = tcp::connect(addr, &options)?;
-        Ok(Client::over(Arc::new(link), peer, options))
+        let (wired, peer) = tcp::connect(addr, &options)?;
+        Ok(Client::over(wired, peer, options))
     }
 
     /// Connects to a TLS server ([`Server::listen_tls`]); `server_name` must
@@ -111,8 +145,8 @@ impl Client {
         config: Arc<rustls::ClientConfig>,
         options: Options,
     ) -> Result<Client, RemoteError> {
-        let (link, peer) = crate::transport::tls::connect(addr, server_name, config, &options)?;
-        Ok(Client::over(Arc::new(link), peer, options))
+        let (wired, peer) = crate::transport::tls::connect(addr, server_name, config, &options)?;
+        Ok(Client::over(wired, peer, options))
     }
 
     /// In a process started by [`Server::spawn_child`], connects back to the
@@ -124,14 +158,14 @@ impl Client {
 
     /// [`Client::from_parent`] with settings.
     pub fn from_parent_with(options: Options) -> Result<Client, RemoteError> {
-        let link = child::connect_parent(&options)?;
-        Ok(Client::over(Arc::new(link), "parent".into(), options))
+        let wired = child::connect_parent(&options)?;
+        Ok(Client::over(wired, "parent".into(), options))
     }
 
-    fn over(link: Arc<dyn Link>, peer: String, options: Options) -> Client {
+    fn over(wired: Wired, peer: String, options: Options) -> Client {
         let registry = Arc::new(Registry::default());
         Client {
-            session: Session::start(link, registry, peer, false, options, &|_| {}),
+            session: Session::start(wired, registry, peer, false, options, &|_| {}),
             cache: Arc::default(),
         }
     }

@@ -29,9 +29,15 @@ pub trait Dispatch: Send + Sync + 'static {
     fn dispatch(&self, method: u32, call: &mut Call<'_>) -> Result<(), RemoteError>;
     /// For recovering the typed object when a handle comes back to its owner.
     fn as_any(&self) -> &dyn Any;
-    /// True for callbacks: their calls run one at a time, in arrival order,
-    /// on the connection's callback thread instead of the reader.
+    /// True for callbacks: their calls run one at a time, in arrival order.
     fn ordered(&self) -> bool {
+        false
+    }
+    /// True when method `index` is an `async fn`: its call makes a future
+    /// (no user code runs) and the future runs as a task, so it needs no
+    /// thread of the blocking pool.
+    fn runs_async(&self, index: u32) -> bool {
+        let _ = index;
         false
     }
     /// The object's property snapshot, encoded, when its trait has

@@ -131,13 +131,12 @@ impl Options {
         self
     }
 
-    /// The most threads one connection may keep busy beside its reader:
-    /// a method that blocks on a nested remote call, or runs longer than a
-    /// few milliseconds, hands the reader role to a new thread and keeps
-    /// its own. Past this bound a nested blocking call fails with
+    /// The most threads serving one connection's calls that may wait on a
+    /// nested blocking remote call at once (a method that calls back into
+    /// its caller, or into anyone else). Past it such a call fails with
     /// [`RemoteError::LimitExceeded`](crate::RemoteError::LimitExceeded)
-    /// (it never hangs), and slow calls keep the reader, so the
-    /// connection's next calls wait their turn. Default 64.
+    /// instead of taking one more thread: nesting never hangs and never
+    /// grows threads without bound. Default 64.
     pub fn max_busy_threads(mut self, limit: usize) -> Self {
         self.max_busy_threads = limit.max(1);
         self
@@ -182,9 +181,14 @@ impl Options {
         self
     }
 
-    /// The tokio runtime that runs `async fn` methods of this side's objects.
-    /// Default: a small runtime of the library's own (two worker threads),
-    /// started on first use.
+    /// The tokio runtime this side's connections run on: their tasks (one
+    /// per connection), `async fn` methods, and on its blocking pool plain
+    /// methods and callbacks. Default: the ambient runtime when the
+    /// connection is made inside a multi-thread one, else a small runtime
+    /// of the library's own (two worker threads, at most 256 serving
+    /// threads, which exist only while calls run), started on first use.
+    /// A current-thread runtime is used only when given here; blocking
+    /// proxies must then not be called on its thread.
     pub fn runtime(mut self, handle: tokio::runtime::Handle) -> Self {
         self.runtime = Some(handle);
         self

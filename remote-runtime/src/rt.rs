@@ -1,5 +1,6 @@
-//! Where `async fn` methods run: the runtime given in the options, or a
-//! small one of the library's own, started on first use.
+//! The runtime connections and `async fn` methods run on: the one given
+//! in the options, the ambient multi-thread runtime, or a small one of the
+//! library's own, started on first use.
 
 use std::any::Any;
 use std::future::Future;
@@ -8,58 +9,64 @@ use std::pin::Pin;
 use std::sync::OnceLock;
 use std::task::{Context, Poll};
 
+use tokio::runtime::{Handle, RuntimeFlavor};
+
+use crate::options::Options;
+use crate::RemoteError;
+
 type Task = Pin<Box<dyn Future<Output = ()> + Send>>;
+
+/// Worker threads of the library's own runtime: they only move frames and
+/// poll `async fn` methods, so two are plenty.
+pub(crate) const OWN_WORKERS: usize = 2;
+
+/// The most threads the library's own runtime runs plain methods and
+/// callbacks on at once (threads exist only while calls run; idle ones
+/// exit after ten seconds).
+pub(crate) const OWN_SERVING_THREADS: usize = 256;
 
 fn own_runtime() -> Option<&'static tokio::runtime::Runtime> {
     static RUNTIME: OnceLock<Option<tokio::runtime::Runtime>> = OnceLock::new();
     RUNTIME
         .get_or_init(|| {
             tokio::runtime::Builder::new_multi_thread()
-                .worker_threads(2)
-                // Writers to peers whose sockets are full: one per stalled
-                // connection at most, and never more than this.
-                .max_blocking_threads(64)
-                .thread_name("remote-async")
+                .worker_threads(OWN_WORKERS)
+                .max_blocking_threads(OWN_SERVING_THREADS)
+                .thread_name("remote-rt")
                 .enable_all()
                 .build()
-                .inspect_err(|e| tracing::error!(error = %e, "could not start the async runtime"))
+                .inspect_err(|e| tracing::error!(error = %e, "could not start the runtime"))
                 .ok()
         })
         .as_ref()
 }
 
-/// Runs `task` on `handle`, or on the library's own runtime; returns a
-/// handle that aborts it, or the task itself when there is no runtime (for
-/// the caller to drop where it is safe to).
-pub(crate) fn spawn(
-    handle: Option<&tokio::runtime::Handle>,
-    task: Task,
-) -> Result<tokio::task::AbortHandle, Task> {
-    match handle {
-        Some(handle) => Ok(handle.spawn(task).abort_handle()),
-        None => match own_runtime() {
-            Some(rt) => Ok(rt.spawn(task).abort_handle()),
-            None => {
-                tracing::error!("no async runtime: an async method's call is dropped");
-                Err(task)
-            }
-        },
+/// The runtime a new connection runs on: `Options::runtime`, else the
+/// ambient runtime when it is a multi-thread one, else the library's own.
+/// (A current-thread runtime is only used when given explicitly: a
+/// blocking proxy called on its thread would stop its connections.)
+pub(crate) fn handle(options: &Options) -> Result<Handle, RemoteError> {
+    if let Some(handle) = &options.runtime {
+        return Ok(handle.clone());
     }
+    if let Ok(handle) = Handle::try_current() {
+        if handle.runtime_flavor() == RuntimeFlavor::MultiThread {
+            return Ok(handle);
+        }
+    }
+    own_runtime()
+        .map(|rt| rt.handle().clone())
+        .ok_or_else(|| RemoteError::Io("could not start the runtime (threads)".into()))
 }
 
-/// Runs `job`, which may block, on `handle`'s blocking pool or the
-/// library's own; on this thread when there is no runtime at all.
-pub(crate) fn spawn_blocking(
-    handle: Option<&tokio::runtime::Handle>,
-    job: impl FnOnce() + Send + 'static,
-) {
-    match handle {
-        Some(handle) => drop(handle.spawn_blocking(job)),
-        None => match own_runtime() {
-            Some(rt) => drop(rt.spawn_blocking(job)),
-            None => job(),
-        },
-    }
+/// Runs `task` on `handle`; returns a handle that aborts it.
+pub(crate) fn spawn(handle: &Handle, task: Task) -> tokio::task::AbortHandle {
+    handle.spawn(task).abort_handle()
+}
+
+/// Runs `job`, which may block, on `handle`'s blocking pool.
+pub(crate) fn spawn_blocking(handle: &Handle, job: impl FnOnce() + Send + 'static) {
+    drop(handle.spawn_blocking(job));
 }
 
 /// Runs a future to completion on this thread (a local object's async
@@ -99,4 +106,16 @@ impl<F: Future + Unpin> Future for CatchUnwind<F> {
             Err(panic) => Poll::Ready(Err(panic)),
         }
     }
+}
+
+/// Runs `future` on `handle` and blocks this thread until it is done.
+pub(crate) fn run<T: Send + 'static>(
+    handle: &Handle,
+    future: impl Future<Output = T> + Send + 'static,
+) -> Result<T, RemoteError> {
+    let (tx, rx) = std::sync::mpsc::sync_channel(1);
+    handle.spawn(async move {
+        let _ = tx.send(future.await);
+    });
+    crate::driver::blocking::wait(|| rx.recv()).map_err(|_| RemoteError::Disconnected)
 }

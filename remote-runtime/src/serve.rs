@@ -1,13 +1,14 @@
 //! Serving: running the calls, requires and global reads a peer sends us,
 //! and answering them through the core.
 //!
-//! Plain methods run on the reader that received the call (the reader role
-//! moves on if one blocks or runs long, see `reader`); `async fn` methods
-//! run as tasks; calls to callbacks run one at a time, in arrival order, on
-//! the connection's callback thread.
+//! Plain methods run on the runtime's blocking pool, each call on a thread
+//! of its own, so a slow one holds up nothing else; `async fn` methods run
+//! as tasks; calls to callbacks run one at a time, in arrival order, on one
+//! pool thread at a time; requires and globals (whose getters are user code)
+//! run on the pool too. Nothing of the user's runs on a connection's task.
 
 use std::cell::Cell;
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
@@ -15,9 +16,10 @@ use std::sync::{Arc, Condvar, Mutex};
 use crate::connection::Access;
 use crate::context::{Cap, Encoded};
 use crate::dispatch::{panic_message, Call, Dispatch};
+use crate::driver::blocking;
 use crate::session::{lock, Payload, Session};
 use crate::wire::{Scope, WireCap};
-use crate::{reader, RemoteError};
+use crate::RemoteError;
 
 /// The most bytes of callback invocations a connection may have waiting to
 /// run; a peer that floods past it is disconnected (nothing is dropped
@@ -93,7 +95,14 @@ impl Drop for Answer {
     }
 }
 
-/// A call queued for the connection's callback thread.
+/// Callbacks waiting to run, and whether a pool thread is running them.
+#[derive(Default)]
+pub(crate) struct Ordered {
+    queue: VecDeque<OrderedCall>,
+    running: bool,
+}
+
+/// A call queued to run in order.
 pub(crate) struct OrderedCall {
     target: Arc<dyn Dispatch>,
     id: u64,
@@ -145,14 +154,40 @@ impl Session {
                 caps,
                 seq,
             }),
-            (target, _) => {
+            (Some(target), None) if target.runs_async(method) => {
+                // Decoding the arguments and making the future runs no
+                // user code: the future runs as a task.
                 let bytes = &payload.frame.buf[payload.at..];
-                let served = reader::serving(self, || {
-                    self.serve_call(target, object, method, site, bytes, caps)
-                });
+                let served = self.serve_call(Some(target), object, method, site, bytes, caps);
                 self.complete_served(id, site, served);
             }
+            (target, _) => {
+                let this = self.clone();
+                crate::rt::spawn_blocking(&self.rt, move || {
+                    blocking::serving(&this, || {
+                        let bytes = &payload.frame.buf[payload.at..];
+                        let served = this.serve_call(target, object, method, site, bytes, caps);
+                        this.complete_served(id, site, served);
+                    })
+                });
+            }
         }
+    }
+
+    /// Serves a require or a global read (user code: property getters and
+    /// computed globals) on the blocking pool, then answers it.
+    pub(crate) fn on_lookup(
+        self: &Arc<Self>,
+        id: u64,
+        serve: impl FnOnce(&Arc<Session>) -> Result<Encoded, RemoteError> + Send + 'static,
+    ) {
+        let this = self.clone();
+        crate::rt::spawn_blocking(&self.rt, move || {
+            blocking::serving(&this, || {
+                let outcome = serve(&this);
+                this.finish_call(id, outcome);
+            })
+        });
     }
 
     /// Callback `seq` has run (or will never run): replies held for it may
@@ -162,46 +197,12 @@ impl Session {
     }
 
     fn queue_ordered(self: &Arc<Self>, call: OrderedCall) {
-        let mut queue = lock(&self.ordered);
-        if queue.is_none() && !self.is_closed() {
-            let (tx, rx) = crossbeam_channel::unbounded::<OrderedCall>();
-            let weak = Arc::downgrade(self);
-            let spawned = std::thread::Builder::new()
-                .name("remote-callbacks".into())
-                .spawn(move || {
-                    IN_ORDERED.with(|c| c.set(true));
-                    for call in rx {
-                        let Some(session) = weak.upgrade() else {
-                            return;
-                        };
-                        session
-                            .queued_bytes
-                            .fetch_sub(call.payload.frame.buf.len(), Ordering::AcqRel);
-                        let bytes = &call.payload.frame.buf[call.payload.at..];
-                        let served = session.serve_call(
-                            Some(call.target.clone()),
-                            0,
-                            call.method,
-                            call.site,
-                            bytes,
-                            call.caps,
-                        );
-                        session.complete_served(call.id, call.site, served);
-                        session.ordered_done(call.seq);
-                    }
-                });
-            match spawned {
-                Ok(_) => *queue = Some(tx),
-                Err(e) => tracing::error!(error = %e, "could not start a callback thread"),
-            }
-        }
         // Callbacks queue without a count limit, so none is ever dropped,
         // but a peer that floods them faster than they run is cut off
         // before their bytes exhaust memory.
         let bytes = call.payload.frame.buf.len();
         let queued = self.queued_bytes.fetch_add(bytes, Ordering::AcqRel) + bytes;
         if queued > QUEUED_CALLBACK_BYTES {
-            drop(queue);
             self.queued_bytes.fetch_sub(bytes, Ordering::AcqRel);
             self.abandon(call);
             self.close(&RemoteError::LimitExceeded {
@@ -210,18 +211,47 @@ impl Session {
             });
             return;
         }
-        let unsent = match queue.as_ref() {
-            Some(tx) => tx.send(call).err().map(|e| {
-                self.queued_bytes
-                    .fetch_sub(e.0.payload.frame.buf.len(), Ordering::AcqRel);
-                e.0
-            }),
-            None => Some(call),
+        let start = {
+            let mut ordered = lock(&self.ordered);
+            ordered.queue.push_back(call);
+            !std::mem::replace(&mut ordered.running, true)
         };
-        drop(queue);
-        if let Some(call) = unsent {
-            self.abandon(call);
+        if start {
+            let this = self.clone();
+            crate::rt::spawn_blocking(&self.rt, move || this.run_ordered());
         }
+    }
+
+    /// Runs queued callbacks, one at a time in arrival order, until none is
+    /// left (on one pool thread).
+    fn run_ordered(self: &Arc<Self>) {
+        IN_ORDERED.with(|c| c.set(true));
+        blocking::serving(self, || loop {
+            let call = {
+                let mut ordered = lock(&self.ordered);
+                match ordered.queue.pop_front() {
+                    Some(call) => call,
+                    None => {
+                        ordered.running = false;
+                        break;
+                    }
+                }
+            };
+            self.queued_bytes
+                .fetch_sub(call.payload.frame.buf.len(), Ordering::AcqRel);
+            let bytes = &call.payload.frame.buf[call.payload.at..];
+            let served = self.serve_call(
+                Some(call.target.clone()),
+                0,
+                call.method,
+                call.site,
+                bytes,
+                call.caps,
+            );
+            self.complete_served(call.id, call.site, served);
+            self.ordered_done(call.seq);
+        });
+        IN_ORDERED.with(|c| c.set(false));
     }
 
     /// A callback that will not run: its call is answered and its place in
@@ -296,7 +326,7 @@ impl Session {
                 // remove its entry before it is made.
                 let mut tasks = lock(&self.serving.tasks);
                 let task = crate::rt::spawn(
-                    self.options.runtime.as_ref(),
+                    &self.rt,
                     Box::pin(async move {
                         let outcome = match crate::rt::CatchUnwind(future).await {
                             Ok(encode) => encode(&answer.session, site),
@@ -309,16 +339,8 @@ impl Session {
                         answer.send(outcome);
                     }),
                 );
-                match task {
-                    Ok(task) if id != 0 => {
-                        tasks.insert(id, task);
-                    }
-                    Ok(_) => {}
-                    Err(task) => {
-                        // Dropping it answers the call; not under the lock.
-                        drop(tasks);
-                        drop(task);
-                    }
+                if id != 0 {
+                    tasks.insert(id, task);
                 }
             }
         }

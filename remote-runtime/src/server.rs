@@ -9,6 +9,7 @@ use serde::Serialize;
 
 use crate::connection::{Access, Connection};
 use crate::context;
+use crate::driver::{stream, Wired};
 use crate::options::Options;
 use crate::process::{ProcessInfo, MODULES_GLOBAL, PROCESS_GLOBAL};
 use crate::registry::{Export, Registry};
@@ -16,7 +17,7 @@ use crate::remote::Interface;
 use crate::session::Session;
 use crate::stats::ServerStats;
 use crate::transport::listener::Listener;
-use crate::transport::{child, in_process, tcp, unix, Link};
+use crate::transport::{child, in_process, tcp, unix};
 use crate::RemoteError;
 
 type ConnectHook = dyn Fn(&Connection) + Send + Sync;
@@ -224,8 +225,8 @@ impl Server {
         unix::listen(
             path.as_ref(),
             self.inner.options.clone(),
-            move |link, peer| {
-                server.serve(link, peer);
+            move |wired, peer| {
+                server.serve(wired, peer);
             },
         )
     }
@@ -235,8 +236,8 @@ impl Server {
     /// hosts. Both ends set `TCP_NODELAY`.
     pub fn listen_tcp(&self, addr: impl std::net::ToSocketAddrs) -> Result<Listener, RemoteError> {
         let server = self.clone();
-        tcp::listen(addr, self.inner.options.clone(), move |link, peer| {
-            server.serve(link, peer);
+        tcp::listen(addr, self.inner.options.clone(), move |wired, peer| {
+            server.serve(wired, peer);
         })
     }
 
@@ -254,8 +255,8 @@ impl Server {
             addr,
             config,
             self.inner.options.clone(),
-            move |link, peer| {
-                server.serve(link, peer);
+            move |wired, peer| {
+                server.serve(wired, peer);
             },
         )
     }
@@ -280,10 +281,10 @@ impl Server {
         command: &mut std::process::Command,
         setup: impl FnOnce(&Connection),
     ) -> Result<(std::process::Child, Connection), RemoteError> {
-        let (process, link) = child::spawn(command, &self.inner.options)?;
+        let (process, wired) = child::spawn(command, &self.inner.options)?;
         let peer = format!("child:{}", process.id());
         let setup = std::cell::Cell::new(Some(setup));
-        let session = self.serve_with(Arc::new(link), peer, &|connection| {
+        let session = self.serve_with(wired, peer, &|connection| {
             if let Some(setup) = setup.take() {
                 setup(connection);
             }
@@ -291,19 +292,29 @@ impl Server {
         Ok((process, Connection { session }))
     }
 
+    /// Serves one connection over a byte stream you bring (see
+    /// [`Client::over_stream`](crate::Client::over_stream)): stdio, an
+    /// inherited socketpair, a vsock. Call it within the tokio runtime the
+    /// stream belongs to (or give that runtime in [`Options::runtime`]).
+    /// `peer` names the other end in logs and stats.
+    pub fn serve_stream<T>(&self, io: T, peer: &str) -> Result<Connection, RemoteError>
+    where
+        T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Send + 'static,
+    {
+        let rt = crate::rt::handle(&self.inner.options)?;
+        let wired = stream::io(io, &self.inner.options, rt);
+        let session = self.serve(wired, peer.to_string());
+        Ok(Connection { session })
+    }
+
     /// Starts serving one connection.
-    pub(crate) fn serve(&self, link: Arc<dyn Link>, peer: String) -> Arc<Session> {
-        self.serve_with(link, peer, &|_| {})
+    pub(crate) fn serve(&self, wired: Wired, peer: String) -> Arc<Session> {
+        self.serve_with(wired, peer, &|_| {})
     }
 
     /// Starts serving one connection, with one more setup step after the
     /// `on_connect` hooks.
-    fn serve_with(
-        &self,
-        link: Arc<dyn Link>,
-        peer: String,
-        extra: &dyn Fn(&Connection),
-    ) -> Arc<Session> {
+    fn serve_with(&self, wired: Wired, peer: String, extra: &dyn Fn(&Connection)) -> Arc<Session> {
         let hooks: Vec<Arc<ConnectHook>> = self
             .inner
             .on_connect
@@ -333,7 +344,7 @@ impl Server {
             extra(&connection);
         };
         Session::start(
-            link,
+            wired,
             self.inner.registry.clone(),
             peer,
             true,
@@ -355,10 +366,14 @@ impl Server {
 
     /// A connected in-process pair: the server's end is served here, the
     /// client's end is returned.
-    pub(crate) fn in_process_link(&self) -> Arc<dyn Link> {
-        let (client, server) = in_process::pair();
-        self.serve(Arc::new(server), "in-process".into());
-        Arc::new(client)
+    pub(crate) fn in_process_link(&self, client: &Options) -> Result<Wired, RemoteError> {
+        let rt = [
+            crate::rt::handle(client)?,
+            crate::rt::handle(&self.inner.options)?,
+        ];
+        let (client, server) = in_process::pair(rt);
+        self.serve(server, "in-process".into());
+        Ok(client)
     }
 
     /// What every open connection holds right now.

@@ -1,8 +1,8 @@
 //! The session: one end of one connection, as the threads that use it see
 //! it. Its protocol state is a [`Conn`] behind one lock. The session feeds
-//! it (frames from the reader, local calls and drops, the time from the
-//! maintenance thread), runs the events it hands out, and writes the frames
-//! it queues, in the order it queued them.
+//! it (frames from the connection's task, local calls and drops, the time
+//! from the maintenance thread), runs the events it hands out, and hands
+//! the frames it queues to the link, in the order it queued them.
 //!
 //! Every input goes through [`Session::input`]: lock the core, apply, take
 //! the events, unlock, run the events, write what was queued. No user code
@@ -29,17 +29,18 @@ use crate::clock::now_ms;
 use crate::context::{self, Cap, Encoded};
 use crate::diagnostics::{dominant, SiteIds, SiteNames};
 use crate::dispatch::Dispatch;
+use crate::driver::{blocking, Wired};
 use crate::handle::imports::{ImportEntry, ImportTable};
 use crate::options::{Options, Verdict};
 use crate::protocol::conn::{Arrived, Config, Conn, Event, Transmit};
 use crate::protocol::exports::{ExportTable, ObjKey};
 use crate::registry::Registry;
 use crate::replies::{Found, Replies};
-use crate::serve::{OrderedCall, Serving};
+use crate::serve::{Ordered, Serving};
 use crate::stats::SessionStats;
 use crate::transport::Link;
 use crate::wire::{self, codec, Frame, Header, Scope};
-use crate::{janitor, reader, RemoteError};
+use crate::{janitor, RemoteError};
 
 /// A received frame's payload: the frame and where its payload starts.
 pub(crate) struct Payload {
@@ -60,8 +61,8 @@ pub(crate) struct Incoming {
 }
 
 /// Who keeps a session alive: a server's sessions live as long as their
-/// connection (the reader holds them); a client's live as long as the user
-/// holds the client or a proxy (the reader only has a weak reference).
+/// connection (its task holds them); a client's live as long as the user
+/// holds the client or a proxy (its task only has a weak reference).
 #[derive(Clone)]
 pub(crate) enum Keep {
     Strong(Arc<Session>),
@@ -103,20 +104,17 @@ pub(crate) struct Session {
     /// Set once `teardown` ran.
     torn_down: AtomicBool,
     pub(crate) serving: Serving,
-    pub(crate) reader_gen: AtomicU64,
-    /// The call the current reader is running user code for (0 when none),
-    /// and the reader's generation: read by the watchdog.
-    pub(crate) busy_call: AtomicU64,
-    pub(crate) busy_gen: AtomicU64,
-    /// Former readers still busy in a call they were serving (see
-    /// `reader`), bounded by `Options::max_busy_threads`.
-    pub(crate) retired: AtomicUsize,
-    strong_readers: bool,
+    /// Threads serving this connection's calls that wait on a reply now
+    /// (see `driver::blocking`), bounded by `Options::max_busy_threads`.
+    pub(crate) blocked: AtomicUsize,
+    /// The runtime the connection's task, its served calls and its `async
+    /// fn` methods run on.
+    pub(crate) rt: tokio::runtime::Handle,
     pub(crate) options: Options,
     site_ids: Mutex<SiteIds>,
     site_names: Mutex<SiteNames>,
-    /// Feeds the callback thread, started on the first callback.
-    pub(crate) ordered: Mutex<Option<crossbeam_channel::Sender<OrderedCall>>>,
+    /// Callbacks waiting to run, in order.
+    pub(crate) ordered: Mutex<Ordered>,
     pub(crate) queued_bytes: AtomicUsize,
     close_hooks: Mutex<CloseHooks>,
     pub(crate) weak_self: Weak<Session>,
@@ -153,20 +151,21 @@ fn config(options: &Options) -> Config {
 }
 
 impl Session {
-    /// Creates a session over `link`, lets `setup` prepare it (attach
-    /// per-connection objects) and then starts its reader.
+    /// Creates a session over `wired`, lets `setup` prepare it (attach
+    /// per-connection objects) and then starts its connection's task
+    /// (holding the session strongly when `strong`, as a server's).
     pub(crate) fn start(
-        link: Arc<dyn Link>,
+        wired: Wired,
         registry: Arc<Registry>,
         peer: String,
-        strong_readers: bool,
+        strong: bool,
         options: Options,
         setup: &dyn Fn(&Arc<Session>),
     ) -> Arc<Session> {
         static SERIAL: AtomicU64 = AtomicU64::new(0);
         let session = Arc::new_cyclic(|weak_self| Session {
             peer,
-            link,
+            link: wired.link.clone(),
             registry,
             attached: Mutex::default(),
             serial: SERIAL.fetch_add(1, Ordering::Relaxed) + 1,
@@ -179,11 +178,8 @@ impl Session {
             closed: AtomicBool::new(false),
             torn_down: AtomicBool::new(false),
             serving: Serving::default(),
-            reader_gen: AtomicU64::new(0),
-            busy_call: AtomicU64::new(0),
-            busy_gen: AtomicU64::new(0),
-            retired: AtomicUsize::new(0),
-            strong_readers,
+            blocked: AtomicUsize::new(0),
+            rt: wired.rt.clone(),
             site_ids: Mutex::default(),
             site_names: Mutex::new(SiteNames::new(options.warn_handles)),
             ordered: Mutex::default(),
@@ -195,19 +191,13 @@ impl Session {
         session.link.attach(Arc::downgrade(&session));
         setup(&session);
         session.flush_out();
-        session.spawn_reader(0);
-        janitor::register(Arc::downgrade(&session));
-        reader::watch(Arc::downgrade(&session));
-        session
-    }
-
-    pub(crate) fn spawn_reader(&self, generation: u64) {
-        let keep = if self.strong_readers {
-            Keep::Strong(self.weak_self.upgrade().expect("session alive"))
+        wired.start(if strong {
+            Keep::Strong(session.clone())
         } else {
-            Keep::Weak(self.weak_self.clone())
-        };
-        reader::spawn(self.link.clone(), keep, generation, self.weak_self.clone());
+            Keep::Weak(Arc::downgrade(&session))
+        });
+        janitor::register(Arc::downgrade(&session));
+        session
     }
 
     /// True once the peer introduced itself (its Hello arrived).
@@ -264,24 +254,16 @@ impl Session {
     }
 
     /// Writes frames out, in the order they were queued, until none is
-    /// left; the caller holds the writer role (see `claim_writes`).
-    ///
-    /// No thread waits here on a peer that does not read: when its socket
-    /// is full, the rest of the frame and the writer role go to a job on
-    /// the blocking pool, which finishes within the write deadline (or
-    /// closes this connection), and the caller goes on.
+    /// left; the caller holds the writer role (see `claim_writes`). No
+    /// thread waits here: the link queues what the transport cannot take
+    /// now for the connection's task.
     fn write_out(&self, first: Transmit) {
         let mut next = Some(first);
         let mut failed = None;
         while let Some(t) = next {
             if failed.is_none() {
-                match self.write(t) {
-                    Ok(None) => {}
-                    Ok(Some(rest)) => {
-                        self.hand_off_writes(rest);
-                        return;
-                    }
-                    Err(e) => failed = Some(e),
+                if let Err(e) = self.write(t) {
+                    failed = Some(e);
                 }
             }
             let mut locked = lock(&self.core);
@@ -291,37 +273,8 @@ impl Session {
             }
         }
         if let Some(error) = failed {
-            self.send_failed(error);
+            self.close(&error);
         }
-    }
-
-    /// Finishes a frame the socket could not take now, then the frames
-    /// queued behind it, on the blocking pool.
-    fn hand_off_writes(&self, rest: Vec<u8>) {
-        let Some(this) = self.weak_self.upgrade() else {
-            // The session is going away: nothing waits for these frames.
-            lock(&self.core).writing = false;
-            return;
-        };
-        let runtime = self.options.runtime.clone();
-        crate::rt::spawn_blocking(runtime.as_ref(), move || {
-            if let Err(e) = this.link.finish_send(rest) {
-                lock(&this.core).writing = false;
-                this.send_failed(e);
-                return;
-            }
-            let next = {
-                let mut locked = lock(&this.core);
-                let next = locked.conn.poll_transmit();
-                if next.is_none() {
-                    locked.writing = false;
-                }
-                next
-            };
-            if let Some(next) = next {
-                this.write_out(next);
-            }
-        });
     }
 
     /// Writes whatever is queued, unless another thread is at it.
@@ -332,27 +285,13 @@ impl Session {
         }
     }
 
-    fn write(&self, t: Transmit) -> Result<Option<Vec<u8>>, RemoteError> {
+    fn write(&self, t: Transmit) -> Result<(), RemoteError> {
         if let Some(hook) = &self.options.hook {
             if hook.before_send(t.kind) == Verdict::Drop {
-                return Ok(None);
+                return Ok(());
             }
         }
-        self.link.try_send(t.frame, t.kind)
-    }
-
-    /// A write failed. When the peer closed its end, the reader is about to
-    /// see why (a LeaseExpired or Goodbye frame may still be waiting ahead of
-    /// the end of the stream), so give it a moment to close the connection
-    /// with that reason; otherwise close now.
-    fn send_failed(&self, error: RemoteError) {
-        if error == RemoteError::Disconnected {
-            let until = std::time::Instant::now() + std::time::Duration::from_millis(200);
-            while !self.is_closed() && std::time::Instant::now() < until {
-                std::thread::sleep(std::time::Duration::from_millis(1));
-            }
-        }
-        self.close(&error);
+        self.link.send(t.frame, t.kind)
     }
 
     /// Runs what the core handed out.
@@ -405,22 +344,16 @@ impl Session {
                     fingerprint,
                     site,
                     scope,
-                } => {
-                    let outcome = match self.weak_self.upgrade() {
-                        Some(this) => {
-                            this.serve_require(&name, &interface, fingerprint, site, scope)
-                        }
-                        None => Err(RemoteError::Disconnected),
-                    };
-                    self.finish_call(id, outcome);
-                }
-                Event::Global { id, name, site } => {
-                    let outcome = match self.weak_self.upgrade() {
-                        Some(this) => this.serve_global(&name, site),
-                        None => Err(RemoteError::Disconnected),
-                    };
-                    self.finish_call(id, outcome);
-                }
+                } => match self.weak_self.upgrade() {
+                    Some(this) => this.on_lookup(id, move |this| {
+                        this.serve_require(&name, &interface, fingerprint, site, scope)
+                    }),
+                    None => self.finish_call(id, Err(RemoteError::Disconnected)),
+                },
+                Event::Global { id, name, site } => match self.weak_self.upgrade() {
+                    Some(this) => this.on_lookup(id, move |this| this.serve_global(&name, site)),
+                    None => self.finish_call(id, Err(RemoteError::Disconnected)),
+                },
                 Event::Site {
                     id,
                     file,
@@ -722,11 +655,14 @@ impl Session {
     /// Blocks the calling thread until reply `id` arrives or the connection
     /// ends.
     pub(crate) fn wait(&self, id: u64) -> Result<Incoming, RemoteError> {
-        if let Err(e) = reader::before_blocking() {
-            self.cancel(id);
-            return Err(e);
-        }
-        match self.replies.wait(id) {
+        let _leave = match blocking::before_blocking() {
+            Ok(leave) => leave,
+            Err(e) => {
+                self.cancel(id);
+                return Err(e);
+            }
+        };
+        match blocking::wait(|| self.replies.wait(id)) {
             Found::Ready(result) => result,
             Found::Gone => Err(self.closed_error()),
         }
@@ -797,7 +733,8 @@ impl Session {
 
     // ----- receiving -----------------------------------------------------------
 
-    /// Handles one frame from the peer. Runs on a reader thread.
+    /// Handles one frame from the peer. Runs on the connection's task (or,
+    /// for an in-process reply, on the thread that sent it).
     pub(crate) fn handle_frame(&self, frame: Frame) {
         let (header, at) = match wire::parse_frame(&frame) {
             Ok(parsed) => parsed,
@@ -891,13 +828,18 @@ impl Session {
         self.flush_out();
         self.orphan_running_calls();
         lock(&self.entries).clear();
-        lock(&self.ordered).take();
         self.link.close();
+        // User code (objects' `Drop`, close handlers): on the blocking
+        // pool, never on the connection's task.
         let attached = std::mem::take(&mut *lock(&self.attached));
-        drop(attached);
         let hooks = std::mem::take(&mut lock(&self.close_hooks).hooks);
-        for (_, hook) in hooks {
-            hook();
+        if !attached.is_empty() || !hooks.is_empty() {
+            crate::rt::spawn_blocking(&self.rt, move || {
+                drop(attached);
+                for (_, hook) in hooks {
+                    hook();
+                }
+            });
         }
     }
 

@@ -252,6 +252,23 @@ impl Transport for Tcp {
     }
 }
 
+/// A stream the user brings: an in-memory `tokio::io::duplex` pair,
+/// served with `Server::serve_stream` and joined with
+/// `Client::over_stream`.
+pub struct Duplex;
+impl Transport for Duplex {
+    const NAME: &'static str = "duplex";
+    fn serve(server: &Server) -> Box<dyn Fn() -> Client + Send + Sync> {
+        let server = server.clone();
+        Box::new(move || Self::connect_with(&server, remote::Options::default()))
+    }
+    fn connect_with(server: &Server, options: remote::Options) -> Client {
+        let (near, far) = tokio::io::duplex(256 * 1024);
+        server.serve_stream(far, "duplex").expect("serve a stream");
+        Client::over_stream_with(near, "duplex", options).expect("connect over a stream")
+    }
+}
+
 /// TLS over TCP on loopback, with a self-signed certificate for
 /// `localhost` made at first use.
 #[cfg(feature = "tls")]

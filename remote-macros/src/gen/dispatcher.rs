@@ -76,6 +76,18 @@ pub(crate) fn generate(model: &Interface, names: &Names) -> TokenStream {
         }
     });
 
+    // Only traits with `async fn` methods say which: the default is none.
+    let runs_async = if model.methods.iter().any(|m| m.is_async) {
+        let flags = model.methods.iter().map(|m| m.is_async);
+        quote! {
+            fn runs_async(&self, index: ::core::primitive::u32) -> ::core::primitive::bool {
+                const ASYNC: &[::core::primitive::bool] = &[#(#flags),*];
+                ::core::matches!(ASYNC.get(index as ::core::primitive::usize), #krate::__private::Some(true))
+            }
+        }
+    } else {
+        TokenStream::new()
+    };
     let props = &names.properties;
     let (snapshot_arm, snapshot_fn) = if model.has_properties() {
         (
@@ -134,6 +146,8 @@ pub(crate) fn generate(model: &Interface, names: &Names) -> TokenStream {
                     #krate::__private::None => #krate::__private::None,
                 }
             }
+
+            #runs_async
 
             fn dispatch(
                 &self,

@@ -9,7 +9,7 @@ use std::path::PathBuf;
 use std::process::{Child, Command};
 use std::time::{Duration, Instant};
 
-use super::stream::StreamLink;
+use crate::driver::Wired;
 use crate::options::Options;
 use crate::RemoteError;
 
@@ -24,7 +24,7 @@ const CONNECT_WITHIN: Duration = Duration::from_secs(30);
 pub(crate) fn spawn(
     command: &mut Command,
     options: &Options,
-) -> Result<(Child, StreamLink<UnixStream>), RemoteError> {
+) -> Result<(Child, Wired), RemoteError> {
     static SERIAL: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
     let dir = std::env::temp_dir().join(format!(
         "remote-child-{}-{}",
@@ -43,7 +43,7 @@ fn accept_child(
     command: &mut Command,
     path: &PathBuf,
     options: &Options,
-) -> Result<(Child, StreamLink<UnixStream>), RemoteError> {
+) -> Result<(Child, Wired), RemoteError> {
     let listener = UnixListener::bind(path)?;
     listener.set_nonblocking(true)?;
     let mut child = command.env(PARENT_SOCKET_ENV, path).spawn()?;
@@ -51,8 +51,7 @@ fn accept_child(
     loop {
         match listener.accept() {
             Ok((stream, _)) => {
-                stream.set_nonblocking(false)?;
-                return Ok((child, StreamLink::new(stream, options)?));
+                return Ok((child, super::unix::wire(stream, options)?));
             }
             Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
             Err(e) => return Err(e.into()),
@@ -74,12 +73,11 @@ fn accept_child(
 }
 
 /// The child's side: connects to the parent named by the environment.
-pub(crate) fn connect_parent(options: &Options) -> Result<StreamLink<UnixStream>, RemoteError> {
+pub(crate) fn connect_parent(options: &Options) -> Result<Wired, RemoteError> {
     let path = std::env::var_os(PARENT_SOCKET_ENV).ok_or_else(|| {
         RemoteError::Io(format!(
             "{PARENT_SOCKET_ENV} is not set: this process was not started by Server::spawn_child"
         ))
     })?;
-    let stream = UnixStream::connect(path)?;
-    Ok(StreamLink::new(stream, options)?)
+    super::unix::wire(UnixStream::connect(path)?, options)
 }

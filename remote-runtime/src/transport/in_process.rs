@@ -1,23 +1,25 @@
 //! In-process transport: two sessions in one process joined by a pair of
-//! crossbeam channels. No runtime, no sockets; frames are still encoded, so
-//! values are copied exactly as they would be between processes.
+//! channels, each end read by its connection's task. No sockets; frames are
+//! still encoded, so values are copied exactly as they would be between
+//! processes.
 //!
 //! Replies skip the channel when nothing sent before them is still on its
 //! way: the thread that produced a reply hands it straight to the waiting
-//! side's session, which wakes the caller. A blocking call therefore costs
-//! two thread switches, as a bare channel ping-pong does. Everything else
-//! (calls, callbacks, releases) goes through the channel, and a reply takes
-//! the channel too while the peer has not finished handling every frame
-//! sent before it: the connection keeps its order either way.
+//! side's session, which wakes the caller. Everything else (calls,
+//! callbacks, releases) goes through the channel, and a reply takes the
+//! channel too while the peer has not finished handling every frame sent
+//! before it: the connection keeps its order either way.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock, Weak};
 
-use crossbeam_channel::{unbounded, Receiver, Sender};
+use tokio::sync::mpsc::{unbounded_channel, UnboundedReceiver, UnboundedSender};
+use tokio::sync::Notify;
 
 use super::Link;
+use crate::driver::{blocking, ConnTask, Wired};
 use crate::options::FrameKind;
-use crate::session::Session;
+use crate::session::{Keep, Session};
 use crate::wire::{Frame, PREFIX};
 use crate::RemoteError;
 
@@ -33,37 +35,72 @@ struct Ends {
 
 /// One end of an in-process connection. An empty message is end-of-stream.
 pub(crate) struct ChannelLink {
-    to_peer: Sender<Vec<u8>>,
-    to_self: Sender<Vec<u8>>,
-    from_peer: Receiver<Vec<u8>>,
+    to_peer: UnboundedSender<Vec<u8>>,
     closed: AtomicBool,
+    /// Wakes this end's task when the link closes.
+    closing: Notify,
     ends: Arc<Ends>,
     side: usize,
 }
 
-/// A connected pair.
-pub(crate) fn pair() -> (ChannelLink, ChannelLink) {
-    let (a_tx, a_rx) = unbounded();
-    let (b_tx, b_rx) = unbounded();
+/// A connected pair, each end on its runtime.
+pub(crate) fn pair(rt: [tokio::runtime::Handle; 2]) -> (Wired, Wired) {
+    let (a_tx, a_rx) = unbounded_channel();
+    let (b_tx, b_rx) = unbounded_channel();
     let ends = Arc::new(Ends::default());
-    (
-        ChannelLink {
-            to_peer: b_tx.clone(),
-            to_self: a_tx.clone(),
-            from_peer: a_rx,
-            closed: AtomicBool::new(false),
-            ends: ends.clone(),
-            side: 0,
-        },
-        ChannelLink {
-            to_peer: a_tx,
-            to_self: b_tx,
-            from_peer: b_rx,
-            closed: AtomicBool::new(false),
-            ends,
-            side: 1,
-        },
-    )
+    let [a_rt, b_rt] = rt;
+    let a = Arc::new(ChannelLink {
+        to_peer: b_tx,
+        closed: AtomicBool::new(false),
+        closing: Notify::new(),
+        ends: ends.clone(),
+        side: 0,
+    });
+    let b = Arc::new(ChannelLink {
+        to_peer: a_tx,
+        closed: AtomicBool::new(false),
+        closing: Notify::new(),
+        ends,
+        side: 1,
+    });
+    (wire(a, a_rx, a_rt), wire(b, b_rx, b_rt))
+}
+
+fn wire(
+    link: Arc<ChannelLink>,
+    rx: UnboundedReceiver<Vec<u8>>,
+    rt: tokio::runtime::Handle,
+) -> Wired {
+    Wired {
+        link: link.clone(),
+        rt,
+        run: Box::new(move |keep| -> ConnTask { Box::pin(run(keep, rx, link)) }),
+    }
+}
+
+async fn run(keep: Keep, mut rx: UnboundedReceiver<Vec<u8>>, link: Arc<ChannelLink>) {
+    let end = loop {
+        if link.closed.load(Ordering::Acquire) {
+            break None;
+        }
+        tokio::select! {
+            biased;
+            () = link.closing.notified() => {}
+            got = rx.recv() => match got {
+                Some(buf) if buf.len() >= PREFIX => {
+                    let Some(session) = keep.get() else { break None };
+                    blocking::on_driver(|| session.handle_frame(Frame { buf, start: PREFIX }));
+                    link.ends.handled[link.side].fetch_add(1, Ordering::AcqRel);
+                }
+                _ => break Some(RemoteError::Disconnected),
+            },
+        }
+    };
+    if let Some(why) = end {
+        if let Some(session) = keep.get() {
+            session.close(&why);
+        }
+    }
 }
 
 impl Link for ChannelLink {
@@ -99,22 +136,11 @@ impl Link for ChannelLink {
         let _ = self.ends.sessions[self.side].set(session);
     }
 
-    fn handled(&self) {
-        self.ends.handled[self.side].fetch_add(1, Ordering::AcqRel);
-    }
-
-    fn recv(&self) -> Result<Frame, RemoteError> {
-        match self.from_peer.recv() {
-            Ok(buf) if buf.len() >= PREFIX => Ok(Frame { buf, start: PREFIX }),
-            _ => Err(RemoteError::Disconnected),
-        }
-    }
-
     fn close(&self) {
         if !self.closed.swap(true, Ordering::AcqRel) {
-            // Wake the peer's reader and our own.
+            // End the peer's stream, and wake our own task.
             let _ = self.to_peer.send(Vec::new());
-            let _ = self.to_self.send(Vec::new());
+            self.closing.notify_one();
         }
     }
 }

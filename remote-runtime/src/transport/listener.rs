@@ -6,8 +6,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 
-use super::stream::{Socket, StreamLink};
+use crate::driver::Wired;
 use crate::options::Options;
+use crate::RemoteError;
 
 /// Where a [`Listener`] accepts connections.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -88,11 +89,11 @@ impl Drop for Listener {
 
 /// A bound listening socket.
 pub(crate) trait Acceptor: Send + 'static {
-    type Stream: Socket;
+    type Stream: Send + 'static;
     fn accept(&self) -> io::Result<Self::Stream>;
     fn set_nonblocking(&self, on: bool) -> io::Result<()>;
-    /// Readies an accepted stream (blocking mode, TCP_NODELAY).
-    fn prepare(stream: &Self::Stream) -> io::Result<()>;
+    /// Wires an accepted stream to the driver.
+    fn wire(stream: Self::Stream, options: &Options) -> Result<Wired, RemoteError>;
 }
 
 impl Acceptor for std::os::unix::net::UnixListener {
@@ -103,8 +104,8 @@ impl Acceptor for std::os::unix::net::UnixListener {
     fn set_nonblocking(&self, on: bool) -> io::Result<()> {
         std::os::unix::net::UnixListener::set_nonblocking(self, on)
     }
-    fn prepare(stream: &Self::Stream) -> io::Result<()> {
-        stream.set_nonblocking(false)
+    fn wire(stream: Self::Stream, options: &Options) -> Result<Wired, RemoteError> {
+        super::unix::wire(stream, options)
     }
 }
 
@@ -116,29 +117,28 @@ impl Acceptor for std::net::TcpListener {
     fn set_nonblocking(&self, on: bool) -> io::Result<()> {
         std::net::TcpListener::set_nonblocking(self, on)
     }
-    fn prepare(stream: &Self::Stream) -> io::Result<()> {
-        stream.set_nonblocking(false)?;
-        stream.set_nodelay(true)
+    fn wire(stream: Self::Stream, options: &Options) -> Result<Wired, RemoteError> {
+        super::tcp::wire(stream, options)
     }
 }
 
-/// Runs the accept loop of `acceptor` on its own thread; `on_accept` gets a
-/// framed link and a peer label for each connection.
+/// Runs the accept loop of `acceptor` on its own thread; `on_accept` gets
+/// each connection, wired, and a peer label.
 pub(crate) fn spawn<A: Acceptor>(
     acceptor: A,
     addr: ListenAddr,
     options: Options,
     label: impl Fn(&A::Stream) -> String + Send + 'static,
     wake: Box<dyn Fn() + Send + Sync>,
-    on_accept: impl Fn(Arc<StreamLink<A::Stream>>, String) + Send + 'static,
+    on_accept: impl Fn(Wired, String) + Send + 'static,
 ) -> io::Result<Listener> {
     spawn_raw(
         acceptor,
         addr,
         label,
         wake,
-        move |stream, peer| match StreamLink::new(stream, &options) {
-            Ok(link) => on_accept(Arc::new(link), peer),
+        move |stream, peer| match A::wire(stream, &options) {
+            Ok(wired) => on_accept(wired, peer),
             Err(e) => tracing::warn!(error = %e, "accept failed"),
         },
     )
@@ -156,16 +156,12 @@ pub(crate) fn spawn_raw<A: Acceptor>(
 ) -> io::Result<Listener> {
     let stop = Arc::new(AtomicBool::new(false));
     let stopping = stop.clone();
-    let serve = move |stream: io::Result<A::Stream>| {
-        let prepared = stream.and_then(|s| {
-            A::prepare(&s)?;
-            let peer = label(&s);
-            Ok((s, peer))
-        });
-        match prepared {
-            Ok((stream, peer)) => on_stream(stream, peer),
-            Err(e) => tracing::warn!(error = %e, "accept failed"),
+    let serve = move |stream: io::Result<A::Stream>| match stream {
+        Ok(stream) => {
+            let peer = label(&stream);
+            on_stream(stream, peer)
         }
+        Err(e) => tracing::warn!(error = %e, "accept failed"),
     };
     let thread = std::thread::Builder::new()
         .name("remote-accept".into())

@@ -1,10 +1,10 @@
 //! Transports: how frames move between two sessions. Each transport is one
-//! file; all of them hand whole frames to the session through [`Link`].
+//! file; all of them hand whole frames to the session from a connection
+//! task (see `driver`), and take frames through [`Link`].
 
 pub(crate) mod child;
 pub(crate) mod in_process;
 pub(crate) mod listener;
-pub(crate) mod stream;
 pub(crate) mod tcp;
 #[cfg(feature = "tls")]
 pub(crate) mod tls;
@@ -14,34 +14,19 @@ use std::sync::Weak;
 
 use crate::options::FrameKind;
 use crate::session::Session;
-use crate::wire::Frame;
 use crate::RemoteError;
 
-/// A bidirectional frame pipe.
+/// Where a session puts the frames it sends.
 pub(crate) trait Link: Send + Sync + 'static {
-    /// Sends one complete frame (length prefix included).
+    /// Sends one complete frame (length prefix included), in order after
+    /// every frame sent before it. Never waits on the peer: what the
+    /// transport cannot take now is queued for the connection's task.
+    /// Fails only once the link is closed.
     fn send(&self, frame: Vec<u8>, kind: FrameKind) -> Result<(), RemoteError>;
-    /// Sends one frame without waiting on the peer: `Ok(None)` when the
-    /// transport took it; `Ok(Some(rest))` when it is full, and then the
-    /// caller must pass `rest` to [`Link::finish_send`] (which may wait)
-    /// before it sends anything else. Transports that never wait keep this
-    /// default.
-    fn try_send(&self, frame: Vec<u8>, kind: FrameKind) -> Result<Option<Vec<u8>>, RemoteError> {
-        self.send(frame, kind).map(|()| None)
-    }
-    /// Writes the rest of a frame [`Link::try_send`] could not finish,
-    /// waiting as long as the transport's write deadline allows.
-    fn finish_send(&self, rest: Vec<u8>) -> Result<(), RemoteError> {
-        debug_assert!(rest.is_empty(), "this transport never leaves a rest");
-        Ok(())
-    }
-    /// Blocks until the next frame arrives; only the active reader calls it.
-    fn recv(&self) -> Result<Frame, RemoteError>;
-    /// Closes both directions; a blocked `recv` on either end returns.
+    /// Closes the link: the connection's task writes what is queued (within
+    /// a bound), closes the transport and ends.
     fn close(&self);
     /// Tells the link which session receives its frames (a transport that can
     /// hand replies straight to the peer's session uses it).
     fn attach(&self, _session: Weak<Session>) {}
-    /// The reader finished handling a frame this link's `recv` returned.
-    fn handled(&self) {}
 }

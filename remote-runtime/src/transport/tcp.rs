@@ -2,18 +2,17 @@
 //! one is written whole, so Nagle's delay would only add latency).
 
 use std::net::{SocketAddr, TcpListener as StdListener, TcpStream, ToSocketAddrs};
-use std::sync::Arc;
 
 use super::listener::{self, ListenAddr, Listener};
-use super::stream::StreamLink;
+use crate::driver::{stream, Wired};
 use crate::options::Options;
 use crate::RemoteError;
 
-/// Binds `addr` and calls `on_accept` with a link for each connection.
+/// Binds `addr` and calls `on_accept` with each connection.
 pub(crate) fn listen(
     addr: impl ToSocketAddrs,
     options: Options,
-    on_accept: impl Fn(Arc<StreamLink<TcpStream>>, String) + Send + 'static,
+    on_accept: impl Fn(Wired, String) + Send + 'static,
 ) -> Result<Listener, RemoteError> {
     let acceptor = StdListener::bind(addr)?;
     let local = acceptor.local_addr()?;
@@ -22,15 +21,20 @@ pub(crate) fn listen(
         acceptor,
         ListenAddr::Tcp(local),
         options,
-        |s: &TcpStream| match s.peer_addr() {
-            Ok(a) => format!("tcp:{a}"),
-            Err(_) => "tcp:?".into(),
-        },
+        |s: &TcpStream| peer_label("tcp", s),
         Box::new(move || {
             let _ = TcpStream::connect_timeout(&wake_addr, std::time::Duration::from_secs(1));
         }),
         on_accept,
     )?)
+}
+
+/// `scheme:address` of the peer.
+pub(crate) fn peer_label(scheme: &str, s: &TcpStream) -> String {
+    match s.peer_addr() {
+        Ok(a) => format!("{scheme}:{a}"),
+        Err(_) => format!("{scheme}:?"),
+    }
 }
 
 /// Where to connect to wake our own accept loop (an unspecified bind address
@@ -46,16 +50,30 @@ pub(crate) fn wake_address(local: SocketAddr) -> SocketAddr {
     addr
 }
 
+/// Turns a connected std socket into a tokio one on `rt`.
+pub(crate) fn into_tokio(
+    stream: TcpStream,
+    rt: &tokio::runtime::Handle,
+) -> Result<tokio::net::TcpStream, RemoteError> {
+    stream.set_nodelay(true)?;
+    stream.set_nonblocking(true)?;
+    let _runtime = rt.enter();
+    Ok(tokio::net::TcpStream::from_std(stream)?)
+}
+
+/// Wires a connected std socket to the driver.
+pub(crate) fn wire(stream: TcpStream, options: &Options) -> Result<Wired, RemoteError> {
+    let rt = crate::rt::handle(options)?;
+    let stream = into_tokio(stream, &rt)?;
+    Ok(stream::socket(stream, options, rt))
+}
+
 /// Connects to a server.
 pub(crate) fn connect(
     addr: impl ToSocketAddrs,
     options: &Options,
-) -> Result<(StreamLink<TcpStream>, String), RemoteError> {
+) -> Result<(Wired, String), RemoteError> {
     let stream = TcpStream::connect(addr)?;
-    stream.set_nodelay(true)?;
-    let peer = match stream.peer_addr() {
-        Ok(a) => format!("tcp:{a}"),
-        Err(_) => "tcp:?".into(),
-    };
-    Ok((StreamLink::new(stream, options)?, peer))
+    let peer = peer_label("tcp", &stream);
+    Ok((wire(stream, options)?, peer))
 }

@@ -2,18 +2,17 @@
 
 use std::os::unix::net::{UnixListener as StdListener, UnixStream};
 use std::path::Path;
-use std::sync::Arc;
 
 use super::listener::{self, ListenAddr, Listener};
-use super::stream::StreamLink;
+use crate::driver::{stream, Wired};
 use crate::options::Options;
 use crate::RemoteError;
 
-/// Binds `path` and calls `on_accept` with a link for each connection.
+/// Binds `path` and calls `on_accept` with each connection.
 pub(crate) fn listen(
     path: &Path,
     options: Options,
-    on_accept: impl Fn(Arc<StreamLink<UnixStream>>, String) + Send + 'static,
+    on_accept: impl Fn(Wired, String) + Send + 'static,
 ) -> Result<Listener, RemoteError> {
     let acceptor = StdListener::bind(path)?;
     let label = format!("unix:{}", path.display());
@@ -30,11 +29,18 @@ pub(crate) fn listen(
     )?)
 }
 
+/// Wires a connected std socket to the driver.
+pub(crate) fn wire(stream: UnixStream, options: &Options) -> Result<Wired, RemoteError> {
+    let rt = crate::rt::handle(options)?;
+    stream.set_nonblocking(true)?;
+    let stream = {
+        let _runtime = rt.enter();
+        tokio::net::UnixStream::from_std(stream)?
+    };
+    Ok(stream::socket(stream, options, rt))
+}
+
 /// Connects to a server's socket.
-pub(crate) fn connect(
-    path: &Path,
-    options: &Options,
-) -> Result<StreamLink<UnixStream>, RemoteError> {
-    let stream = UnixStream::connect(path)?;
-    Ok(StreamLink::new(stream, options)?)
+pub(crate) fn connect(path: &Path, options: &Options) -> Result<Wired, RemoteError> {
+    wire(UnixStream::connect(path)?, options)
 }

@@ -1,0 +1,48 @@
+//! The driver: moves frames between a connection's transport and its
+//! session, with no thread of its own per connection.
+//!
+//! - Each connection is one task on a tokio runtime ([`stream`] for byte
+//!   streams, [`crate::transport::in_process`] for in-process pairs). It
+//!   reads frames and hands them to the session, and writes what the
+//!   session queued when the socket could not take it at once.
+//! - Frames leave through an [`outbound::Outbound`] queue: the thread that
+//!   produced a frame writes it straight to the socket when nothing is
+//!   queued ahead of it, and otherwise leaves it to the task. No thread
+//!   ever waits on a peer's socket, so a peer that stops reading holds up
+//!   nobody but itself; past its write deadline or its queue bound, that
+//!   connection alone is closed.
+//! - User code never runs on the task: plain methods, callbacks and
+//!   property getters run on the runtime's blocking pool ([`blocking`]
+//!   says which waits a thread may make there), `async fn` methods as
+//!   tasks.
+
+pub(crate) mod blocking;
+pub(crate) mod outbound;
+pub(crate) mod socket;
+pub(crate) mod stream;
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+
+use crate::session::Keep;
+use crate::transport::Link;
+
+/// A connection's transport, ready to run: the link sessions write to, and
+/// the task that reads (started once its session exists).
+pub(crate) struct Wired {
+    pub(crate) link: Arc<dyn Link>,
+    pub(crate) run: Box<dyn FnOnce(Keep) -> ConnTask + Send>,
+    pub(crate) rt: tokio::runtime::Handle,
+}
+
+/// The future of one connection's task.
+pub(crate) type ConnTask = Pin<Box<dyn Future<Output = ()> + Send>>;
+
+impl Wired {
+    /// Starts the connection's task for `keep`'s session.
+    pub(crate) fn start(self, keep: Keep) {
+        let task = (self.run)(keep);
+        drop(self.rt.spawn(task));
+    }
+}

@@ -1,0 +1,156 @@
+//! A connection's outbound queue, and the [`Link`] sessions write byte
+//! streams through.
+//!
+//! A frame is written straight to the socket by the thread that sent it
+//! when nothing is queued ahead of it and the socket takes it whole (the
+//! common case: no hop to another thread). Whatever the socket cannot take
+//! now is queued, in order, for the connection's task, which writes it as
+//! the socket drains. Nothing here ever waits on the peer.
+
+use std::io;
+use std::sync::{Mutex, MutexGuard};
+
+use tokio::sync::Notify;
+
+use crate::options::FrameKind;
+use crate::transport::Link;
+use crate::RemoteError;
+
+/// Writes what a socket takes now, never waiting.
+pub(crate) type SendNow = Box<dyn Fn(&[u8]) -> io::Result<usize> + Send + Sync>;
+
+/// Frames waiting for the connection's task, and how the link stands.
+pub(crate) struct Outbound {
+    queue: Mutex<Queue>,
+    /// Wakes the task: frames were queued, or the link closed.
+    pub(crate) wake: Notify,
+    /// The most bytes that may wait here; a peer that lets more pile up is
+    /// cut off.
+    limit: usize,
+}
+
+struct Queue {
+    pending: Vec<u8>,
+    /// The task is writing a batch it took from `pending`: frames sent
+    /// meanwhile must queue behind it.
+    busy: bool,
+    /// Set by `close`: nothing more is taken.
+    closed: bool,
+    /// Why the task must close the connection, if a sender found out first.
+    verdict: Option<RemoteError>,
+    /// The direct way to the socket; `None` for transports only the task
+    /// can write (TLS, a stream the user brought), and once closed.
+    direct: Option<SendNow>,
+}
+
+fn lock(m: &Mutex<Queue>) -> MutexGuard<'_, Queue> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+impl Outbound {
+    pub(crate) fn new(direct: Option<SendNow>, limit: usize) -> Outbound {
+        Outbound {
+            queue: Mutex::new(Queue {
+                pending: Vec::new(),
+                busy: false,
+                closed: false,
+                verdict: None,
+                direct,
+            }),
+            wake: Notify::new(),
+            limit,
+        }
+    }
+
+    /// Moves the queued bytes into `batch` (which the task has written out)
+    /// and marks the task busy with them; false when nothing is queued.
+    pub(crate) fn take(&self, batch: &mut Vec<u8>) -> bool {
+        let mut queue = lock(&self.queue);
+        batch.clear();
+        if queue.pending.is_empty() {
+            queue.busy = false;
+            return false;
+        }
+        std::mem::swap(batch, &mut queue.pending);
+        queue.busy = true;
+        true
+    }
+
+    /// Whether the link was closed, and why the connection must end if a
+    /// sender found a reason.
+    pub(crate) fn closed(&self) -> (bool, Option<RemoteError>) {
+        let mut queue = lock(&self.queue);
+        (queue.closed, queue.verdict.take())
+    }
+
+    /// The task saw the socket fail: later frames are dropped quietly (the
+    /// task is closing the connection with the reason it saw).
+    pub(crate) fn fail(&self) {
+        let mut queue = lock(&self.queue);
+        queue.direct = None;
+        queue.pending = Vec::new();
+        queue.closed = true;
+    }
+
+    fn queue(&self, queue: &mut Queue, bytes: &[u8]) {
+        if queue.pending.len() + bytes.len() > self.limit {
+            queue.pending = Vec::new();
+            queue.direct = None;
+            queue.verdict.get_or_insert(RemoteError::LimitExceeded {
+                what: "bytes queued for a peer that does not read them".into(),
+                limit: self.limit as u64,
+            });
+        } else {
+            queue.pending.extend_from_slice(bytes);
+        }
+    }
+}
+
+impl Link for Outbound {
+    fn send(&self, frame: Vec<u8>, _kind: FrameKind) -> Result<(), RemoteError> {
+        let mut queue = lock(&self.queue);
+        if queue.closed {
+            return Err(RemoteError::Disconnected);
+        }
+        if queue.verdict.is_some() {
+            return Ok(());
+        }
+        let mut at = 0;
+        if !queue.busy && queue.pending.is_empty() {
+            if let Some(direct) = &queue.direct {
+                while at < frame.len() {
+                    match direct(&frame[at..]) {
+                        Ok(0) => break,
+                        Ok(n) => at += n,
+                        Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                        // Full, or failed: the task finds out which.
+                        Err(_) => break,
+                    }
+                }
+                if at == frame.len() {
+                    return Ok(());
+                }
+            }
+        }
+        let wake = !queue.busy && queue.pending.is_empty();
+        self.queue(&mut queue, &frame[at..]);
+        let verdict = queue.verdict.is_some();
+        drop(queue);
+        if wake || verdict {
+            self.wake.notify_one();
+        }
+        Ok(())
+    }
+
+    fn close(&self) {
+        {
+            let mut queue = lock(&self.queue);
+            if queue.closed {
+                return;
+            }
+            queue.closed = true;
+            queue.direct = None;
+        }
+        self.wake.notify_one();
+    }
+}
