@@ -95,6 +95,26 @@ impl Drop for Answer {
     }
 }
 
+/// How fast method `method` of `target`'s trait has proven (see
+/// [`blocking::Pace`]); `None` for a method the trait does not have.
+fn pace(target: &dyn Dispatch, method: u32) -> Option<&'static blocking::Pace> {
+    type Paces = std::sync::RwLock<HashMap<(&'static str, u32), &'static blocking::Pace>>;
+    static PACES: std::sync::OnceLock<Paces> = std::sync::OnceLock::new();
+    target.method_name(method)?;
+    let key = (target.interface_name(), method);
+    let paces = PACES.get_or_init(Paces::default);
+    if let Some(pace) = paces.read().unwrap_or_else(|e| e.into_inner()).get(&key) {
+        return Some(pace);
+    }
+    let mut paces = paces.write().unwrap_or_else(|e| e.into_inner());
+    // One per method of the program's traits: a bounded set.
+    Some(
+        *paces
+            .entry(key)
+            .or_insert_with(|| Box::leak(Box::new(blocking::Pace::new()))),
+    )
+}
+
 /// Callbacks waiting to run, and whether a pool thread is running them.
 #[derive(Default)]
 pub(crate) struct Ordered {
@@ -162,14 +182,28 @@ impl Session {
                 self.complete_served(id, site, served);
             }
             (target, _) => {
-                let this = self.clone();
-                crate::rt::spawn_blocking(&self.rt, move || {
-                    blocking::serving(&this, || {
-                        let bytes = &payload.frame.buf[payload.at..];
-                        let served = this.serve_call(target, object, method, site, bytes, caps);
-                        this.complete_served(id, site, served);
-                    })
-                });
+                let pace = target.as_deref().and_then(|t| pace(t, method));
+                let serve = move |this: &Arc<Session>| {
+                    let bytes = &payload.frame.buf[payload.at..];
+                    let served = this.serve_call(target, object, method, site, bytes, caps);
+                    this.complete_served(id, site, served);
+                };
+                match pace {
+                    // Proven quick: run it here, on the connection's task.
+                    Some(pace) if pace.inline() && blocking::may_inline() => {
+                        let ((), took, waited) = blocking::serving(self, || serve(self));
+                        pace.ran(true, took, waited);
+                    }
+                    _ => {
+                        let this = self.clone();
+                        crate::rt::spawn_blocking(&self.rt, move || {
+                            let ((), took, waited) = blocking::serving(&this, || serve(&this));
+                            if let Some(pace) = pace {
+                                pace.ran(false, took, waited);
+                            }
+                        });
+                    }
+                }
             }
         }
     }
@@ -186,7 +220,7 @@ impl Session {
             blocking::serving(&this, || {
                 let outcome = serve(&this);
                 this.finish_call(id, outcome);
-            })
+            });
         });
     }
 
@@ -226,7 +260,7 @@ impl Session {
     /// left (on one pool thread).
     fn run_ordered(self: &Arc<Self>) {
         IN_ORDERED.with(|c| c.set(true));
-        blocking::serving(self, || loop {
+        let _ = blocking::serving(self, || loop {
             let call = {
                 let mut ordered = lock(&self.ordered);
                 match ordered.queue.pop_front() {

@@ -2,10 +2,11 @@
 //! stream the user brought): frames are a `u32` length prefix and the
 //! frame, checked against the limit before anything is allocated.
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::runtime::RuntimeFlavor;
 use tokio::time::Instant;
 
 use super::outbound::{Outbound, SendNow};
@@ -68,69 +69,143 @@ where
     let outbound = Arc::new(Outbound::new(direct, limit));
     let link = outbound.clone();
     let max_frame = options.max_frame;
-    let deadline = options.lease;
+    let write_deadline = options.lease;
+    let handle = rt.clone();
     Wired {
         link,
         rt,
         run: Box::new(move |keep| -> ConnTask {
-            Box::pin(run(keep, reader, writer, outbound, max_frame, deadline))
+            let io = Box::new(Io {
+                reader,
+                writer,
+                inbuf: Vec::with_capacity(READ_BUF),
+                start: 0,
+                batch: Vec::new(),
+                at: 0,
+                progress: Instant::now(),
+                flush: false,
+                failed: None,
+                reading: true,
+            });
+            let relay = Arc::new(Relay {
+                slot: Mutex::new(None),
+                keep,
+                outbound,
+                max_frame,
+                write_deadline,
+                inline: handle.runtime_flavor() == RuntimeFlavor::MultiThread,
+                rt: handle,
+            });
+            Box::pin(run(relay, io))
         }),
     }
 }
 
-async fn run<R, W>(
+/// Everything the connection's task works with, in one box that can move
+/// to a new task (see [`Relay`]).
+struct Io<R, W> {
+    reader: R,
+    writer: W,
+    inbuf: Vec<u8>,
+    /// Where the next frame starts in `inbuf` (handled frames before it go
+    /// once a read's frames are all handled).
+    start: usize,
+    /// Bytes taken from the outbound queue, written up to `at`.
+    batch: Vec<u8>,
+    at: usize,
+    /// When the batch being written last made progress.
+    progress: Instant,
+    /// A batch went out: flush (TLS may hold records back).
+    flush: bool,
+    /// Set once a write failed: the error, and until when to keep reading.
+    failed: Option<(RemoteError, Instant)>,
+    reading: bool,
+}
+
+/// What a connection's task shares with the code it runs: while it hands
+/// a frame to the session, its [`Io`] waits in `slot`, so that code (a
+/// method served inline, or an object's `Drop`) can hand the connection to
+/// a new task if it is about to block on a remote call, whose reply only
+/// a reading task can deliver.
+struct Relay<R, W> {
+    slot: Mutex<Option<Box<Io<R, W>>>>,
     keep: Keep,
-    mut reader: R,
-    mut writer: W,
     outbound: Arc<Outbound>,
     max_frame: usize,
     write_deadline: Duration,
-) where
-    R: AsyncRead + Unpin,
-    W: AsyncWrite + Unpin,
+    /// The runtime can move a blocked worker's tasks away
+    /// (`block_in_place`), so calls may run on the task.
+    inline: bool,
+    rt: tokio::runtime::Handle,
+}
+
+impl<R, W> blocking::HandOff for Relay<R, W>
+where
+    R: AsyncRead + Unpin + Send + 'static,
+    W: AsyncWrite + Unpin + Send + 'static,
 {
-    let mut inbuf: Vec<u8> = Vec::with_capacity(READ_BUF);
-    let mut batch: Vec<u8> = Vec::new();
-    let mut at = 0;
-    // When the batch being written last made progress.
-    let mut progress = Instant::now();
-    let mut flush = false;
-    // Set once a write failed: the error, and until when to keep reading.
-    let mut failed: Option<(RemoteError, Instant)> = None;
-    let mut reading = true;
+    fn hand_off(self: Arc<Self>) {
+        let io = self.slot.lock().unwrap_or_else(|e| e.into_inner()).take();
+        if let Some(io) = io {
+            let rt = self.rt.clone();
+            drop(rt.spawn(run(self, io)));
+        }
+    }
+
+    fn may_inline(&self) -> bool {
+        self.inline
+    }
+}
+
+async fn run<R, W>(relay: Arc<Relay<R, W>>, mut io: Box<Io<R, W>>)
+where
+    R: AsyncRead + Unpin + Send + 'static,
+    W: AsyncWrite + Unpin + Send + 'static,
+{
+    let outbound = relay.outbound.clone();
+    let write_deadline = relay.write_deadline;
     let end: Option<RemoteError> = loop {
         let (closed, verdict) = outbound.closed();
         if let Some(verdict) = verdict {
             break Some(verdict);
         }
-        if closed && failed.is_none() {
+        if closed && io.failed.is_none() {
             break None;
         }
-        if at == batch.len() && failed.is_none() {
-            at = 0;
-            if outbound.take(&mut batch) {
-                progress = Instant::now();
+        if io.at == io.batch.len() && io.failed.is_none() {
+            io.at = 0;
+            if outbound.take(&mut io.batch) {
+                io.progress = Instant::now();
             }
         }
-        let writing = at < batch.len() && failed.is_none();
-        if inbuf.capacity() - inbuf.len() < READ_BUF / 2 {
-            inbuf.reserve(READ_BUF);
+        let writing = io.at < io.batch.len() && io.failed.is_none();
+        if io.inbuf.capacity() - io.inbuf.len() < READ_BUF / 2 {
+            io.inbuf.reserve(READ_BUF);
         }
+        let Io {
+            reader,
+            writer,
+            inbuf,
+            start: _,
+            batch,
+            at,
+            progress,
+            flush,
+            failed,
+            reading,
+        } = &mut *io;
+        let mut got_bytes = false;
         tokio::select! {
-            read = reader.read_buf(&mut inbuf), if reading => match read {
+            read = reader.read_buf(inbuf), if *reading => match read {
                 Ok(0) => {
-                    reading = false;
+                    *reading = false;
                     if failed.is_none() {
                         break Some(RemoteError::Disconnected);
                     }
                 }
-                Ok(_) => {
-                    if let Err(e) = deliver(&keep, &mut inbuf, max_frame) {
-                        break Some(e);
-                    }
-                }
+                Ok(_) => got_bytes = true,
                 Err(e) => {
-                    reading = false;
+                    *reading = false;
                     if failed.is_none() {
                         break Some(e.into());
                     }
@@ -140,28 +215,28 @@ async fn run<R, W>(
             // records back); both may be cut short and tried again.
             wrote = async {
                 if writing {
-                    writer.write(&batch[at..]).await.map(Some)
+                    writer.write(&batch[*at..]).await.map(Some)
                 } else {
                     writer.flush().await.map(|()| None)
                 }
-            }, if writing || flush => match wrote {
+            }, if writing || *flush => match wrote {
                 Ok(Some(0)) => {
                     outbound.fail();
-                    failed = Some((std::io::Error::from(std::io::ErrorKind::WriteZero).into(), Instant::now() + LAST_WORD));
+                    *failed = Some((std::io::Error::from(std::io::ErrorKind::WriteZero).into(), Instant::now() + LAST_WORD));
                 }
                 Ok(Some(n)) => {
-                    at += n;
-                    progress = Instant::now();
-                    flush = at == batch.len();
+                    *at += n;
+                    *progress = Instant::now();
+                    *flush = *at == batch.len();
                 }
-                Ok(None) => flush = false,
+                Ok(None) => *flush = false,
                 Err(e) => {
                     outbound.fail();
-                    failed = Some((e.into(), Instant::now() + LAST_WORD));
+                    *failed = Some((e.into(), Instant::now() + LAST_WORD));
                 }
             },
             () = outbound.wake.notified(), if !writing => {}
-            () = tokio::time::sleep_until(progress + write_deadline), if writing => {
+            () = tokio::time::sleep_until(*progress + write_deadline), if writing => {
                 break Some(RemoteError::Io(format!(
                     "the peer took no bytes for {write_deadline:?} (the write deadline): it is not reading"
                 )));
@@ -170,30 +245,40 @@ async fn run<R, W>(
                 break failed.take().map(|f| f.0);
             }
         }
-        if failed.is_some() && !reading {
-            break failed.take().map(|f| f.0);
+        if got_bytes {
+            match deliver(&relay, io) {
+                Ok(Some(back)) => io = back,
+                // Another task took the connection over.
+                Ok(None) => return,
+                Err((back, e)) => {
+                    io = back;
+                    break Some(e);
+                }
+            }
+        }
+        if io.failed.is_some() && !io.reading {
+            break io.failed.take().map(|f| f.0);
         }
     };
     if let Some(why) = end {
-        if let Some(session) = keep.get() {
+        if let Some(session) = relay.keep.get() {
             session.close(&why);
         }
     }
-    drop(keep);
     // The session queued its last frames (a goodbye, an expired lease)
     // before it closed the link: they go out, within a bound.
     let _ = tokio::time::timeout(CLOSE_GRACE, async {
         loop {
-            if at < batch.len() {
-                match writer.write(&batch[at..]).await {
-                    Ok(n) if n > 0 => at += n,
+            if io.at < io.batch.len() {
+                match io.writer.write(&io.batch[io.at..]).await {
+                    Ok(n) if n > 0 => io.at += n,
                     _ => return,
                 }
             } else {
-                at = 0;
-                if !outbound.take(&mut batch) {
-                    let _ = writer.flush().await;
-                    let _ = writer.shutdown().await;
+                io.at = 0;
+                if !outbound.take(&mut io.batch) {
+                    let _ = io.writer.flush().await;
+                    let _ = io.writer.shutdown().await;
                     return;
                 }
             }
@@ -210,44 +295,64 @@ async fn sleep_until_or_never(at: Option<Instant>) {
     }
 }
 
-/// Hands every whole frame in `inbuf` to the session, keeping the rest.
-fn deliver(keep: &Keep, inbuf: &mut Vec<u8>, max_frame: usize) -> Result<(), RemoteError> {
-    let mut start = 0;
-    let result = loop {
-        let buffered = &inbuf[start..];
+type Delivered<R, W> = Result<Option<Box<Io<R, W>>>, (Box<Io<R, W>>, RemoteError)>;
+
+/// Hands every whole frame in the read buffer to the session, one at a
+/// time, keeping the rest. Returns the task's state, or `None` when code
+/// run for a frame handed the connection to a new task.
+fn deliver<R, W>(relay: &Arc<Relay<R, W>>, mut io: Box<Io<R, W>>) -> Delivered<R, W>
+where
+    R: AsyncRead + Unpin + Send + 'static,
+    W: AsyncWrite + Unpin + Send + 'static,
+{
+    loop {
+        let buffered = &io.inbuf[io.start..];
         let Some(prefix) = buffered.get(..PREFIX) else {
-            break Ok(());
+            break;
         };
         let len = u32::from_le_bytes(prefix.try_into().expect("4 bytes")) as usize;
-        if len > max_frame {
-            break Err(RemoteError::FrameTooLarge {
-                size: len as u64,
-                limit: max_frame as u64,
-            });
+        if len > relay.max_frame {
+            let limit = relay.max_frame as u64;
+            return Err((
+                io,
+                RemoteError::FrameTooLarge {
+                    size: len as u64,
+                    limit,
+                },
+            ));
         }
         if buffered.len() - PREFIX < len {
             // Room for the whole frame, read straight into place.
-            inbuf.reserve(PREFIX + len - buffered.len());
-            break Ok(());
+            let more = PREFIX + len - buffered.len();
+            io.inbuf.reserve(more);
+            break;
         }
         let frame = buffered[PREFIX..PREFIX + len].to_vec();
-        start += PREFIX + len;
-        let Some(session) = keep.get() else {
-            break Err(RemoteError::Disconnected);
+        io.start += PREFIX + len;
+        let Some(session) = relay.keep.get() else {
+            return Err((io, RemoteError::Disconnected));
         };
-        blocking::on_driver(|| {
+        *relay.slot.lock().unwrap_or_else(|e| e.into_inner()) = Some(io);
+        let handoff: Arc<dyn blocking::HandOff> = relay.clone();
+        blocking::on_driver(handoff, || {
             session.handle_frame(Frame {
                 buf: frame,
                 start: 0,
             })
         });
-        if session.is_closed() {
-            break Ok(());
+        let back = relay.slot.lock().unwrap_or_else(|e| e.into_inner()).take();
+        match back {
+            Some(back) => io = back,
+            None => return Ok(None),
         }
-    };
-    inbuf.drain(..start);
-    if inbuf.is_empty() && inbuf.capacity() > 16 * READ_BUF {
-        *inbuf = Vec::with_capacity(READ_BUF);
+        if session.is_closed() {
+            break;
+        }
     }
-    result
+    let handled = std::mem::take(&mut io.start);
+    io.inbuf.drain(..handled);
+    if io.inbuf.is_empty() && io.inbuf.capacity() > 16 * READ_BUF {
+        io.inbuf = Vec::with_capacity(READ_BUF);
+    }
+    Ok(Some(io))
 }

@@ -11,13 +11,15 @@
 //! before it: the connection keeps its order either way.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, OnceLock, Weak};
+use std::sync::{Arc, Mutex, OnceLock, Weak};
 
+use tokio::runtime::RuntimeFlavor;
 use tokio::sync::mpsc::{unbounded_channel, UnboundedReceiver, UnboundedSender};
 use tokio::sync::Notify;
 
 use super::Link;
-use crate::driver::{blocking, ConnTask, Wired};
+use crate::driver::blocking::{self, HandOff};
+use crate::driver::{ConnTask, Wired};
 use crate::options::FrameKind;
 use crate::session::{Keep, Session};
 use crate::wire::{Frame, PREFIX};
@@ -71,14 +73,50 @@ fn wire(
     rx: UnboundedReceiver<Vec<u8>>,
     rt: tokio::runtime::Handle,
 ) -> Wired {
+    let handle = rt.clone();
     Wired {
         link: link.clone(),
         rt,
-        run: Box::new(move |keep| -> ConnTask { Box::pin(run(keep, rx, link)) }),
+        run: Box::new(move |keep| -> ConnTask {
+            let relay = Arc::new(Relay {
+                slot: Mutex::new(None),
+                keep,
+                link,
+                inline: handle.runtime_flavor() == RuntimeFlavor::MultiThread,
+                rt: handle,
+            });
+            Box::pin(run(relay, rx))
+        }),
     }
 }
 
-async fn run(keep: Keep, mut rx: UnboundedReceiver<Vec<u8>>, link: Arc<ChannelLink>) {
+/// What an end's task shares with the code it runs (see
+/// `driver::blocking`): while a frame is handled, the receiver waits in
+/// `slot`, so a call about to block can hand it to a new task.
+struct Relay {
+    slot: Mutex<Option<UnboundedReceiver<Vec<u8>>>>,
+    keep: Keep,
+    link: Arc<ChannelLink>,
+    inline: bool,
+    rt: tokio::runtime::Handle,
+}
+
+impl HandOff for Relay {
+    fn hand_off(self: Arc<Self>) {
+        let rx = self.slot.lock().unwrap_or_else(|e| e.into_inner()).take();
+        if let Some(rx) = rx {
+            let rt = self.rt.clone();
+            drop(rt.spawn(run(self, rx)));
+        }
+    }
+
+    fn may_inline(&self) -> bool {
+        self.inline
+    }
+}
+
+async fn run(relay: Arc<Relay>, mut rx: UnboundedReceiver<Vec<u8>>) {
+    let link = relay.link.clone();
     let end = loop {
         if link.closed.load(Ordering::Acquire) {
             break None;
@@ -88,16 +126,23 @@ async fn run(keep: Keep, mut rx: UnboundedReceiver<Vec<u8>>, link: Arc<ChannelLi
             () = link.closing.notified() => {}
             got = rx.recv() => match got {
                 Some(buf) if buf.len() >= PREFIX => {
-                    let Some(session) = keep.get() else { break None };
-                    blocking::on_driver(|| session.handle_frame(Frame { buf, start: PREFIX }));
+                    let Some(session) = relay.keep.get() else { break None };
+                    *relay.slot.lock().unwrap_or_else(|e| e.into_inner()) = Some(rx);
+                    let handoff: Arc<dyn HandOff> = relay.clone();
+                    blocking::on_driver(handoff, || session.handle_frame(Frame { buf, start: PREFIX }));
                     link.ends.handled[link.side].fetch_add(1, Ordering::AcqRel);
+                    match relay.slot.lock().unwrap_or_else(|e| e.into_inner()).take() {
+                        Some(back) => rx = back,
+                        // Another task took this end over.
+                        None => return,
+                    }
                 }
                 _ => break Some(RemoteError::Disconnected),
             },
         }
     };
     if let Some(why) = end {
-        if let Some(session) = keep.get() {
+        if let Some(session) = relay.keep.get() {
             session.close(&why);
         }
     }
