@@ -191,13 +191,13 @@ impl Session {
                 match pace {
                     // Proven quick: run it here, on the connection's task.
                     Some(pace) if pace.inline() && blocking::may_inline() => {
-                        let ((), took, waited) = blocking::serving(self, || serve(self));
+                        let ((), took, waited) = blocking::serving(&self.busy, || serve(self));
                         pace.ran(true, took, waited);
                     }
                     _ => {
                         let this = self.clone();
                         crate::rt::spawn_blocking(&self.rt, move || {
-                            let ((), took, waited) = blocking::serving(&this, || serve(&this));
+                            let ((), took, waited) = blocking::serving(&this.busy, || serve(&this));
                             if let Some(pace) = pace {
                                 pace.ran(false, took, waited);
                             }
@@ -217,7 +217,7 @@ impl Session {
     ) {
         let this = self.clone();
         crate::rt::spawn_blocking(&self.rt, move || {
-            blocking::serving(&this, || {
+            blocking::serving(&this.busy, || {
                 let outcome = serve(&this);
                 this.finish_call(id, outcome);
             });
@@ -260,7 +260,7 @@ impl Session {
     /// left (on one pool thread).
     fn run_ordered(self: &Arc<Self>) {
         IN_ORDERED.with(|c| c.set(true));
-        let _ = blocking::serving(self, || loop {
+        let _ = blocking::serving(&self.busy, || loop {
             let call = {
                 let mut ordered = lock(&self.ordered);
                 match ordered.queue.pop_front() {

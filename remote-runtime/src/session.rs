@@ -29,7 +29,7 @@ use crate::clock::now_ms;
 use crate::context::{self, Cap, Encoded};
 use crate::diagnostics::{dominant, SiteIds, SiteNames};
 use crate::dispatch::Dispatch;
-use crate::driver::{blocking, Wired};
+use crate::driver::{blocking, Keep, Peer, Wired};
 use crate::handle::imports::{ImportEntry, ImportTable};
 use crate::options::{Options, Verdict};
 use crate::protocol::conn::{Arrived, Config, Conn, Event, Transmit};
@@ -60,24 +60,6 @@ pub(crate) struct Incoming {
     ok: bool,
 }
 
-/// Who keeps a session alive: a server's sessions live as long as their
-/// connection (its task holds them); a client's live as long as the user
-/// holds the client or a proxy (its task only has a weak reference).
-#[derive(Clone)]
-pub(crate) enum Keep {
-    Strong(Arc<Session>),
-    Weak(Weak<Session>),
-}
-
-impl Keep {
-    pub(crate) fn get(&self) -> Option<Arc<Session>> {
-        match self {
-            Keep::Strong(s) => Some(s.clone()),
-            Keep::Weak(w) => w.upgrade(),
-        }
-    }
-}
-
 /// The core and who is moving its frames to the link, under one lock.
 struct Locked {
     conn: Core,
@@ -106,7 +88,7 @@ pub(crate) struct Session {
     pub(crate) serving: Serving,
     /// Threads serving this connection's calls that wait on a reply now
     /// (see `driver::blocking`), bounded by `Options::max_busy_threads`.
-    pub(crate) blocked: AtomicUsize,
+    pub(crate) busy: Arc<blocking::Busy>,
     /// The runtime the connection's task, its served calls and its `async
     /// fn` methods run on.
     pub(crate) rt: tokio::runtime::Handle,
@@ -163,6 +145,7 @@ impl Session {
         setup: &dyn Fn(&Arc<Session>),
     ) -> Arc<Session> {
         static SERIAL: AtomicU64 = AtomicU64::new(0);
+        let busy = Arc::new(blocking::Busy::new(options.max_busy_threads, &peer));
         let session = Arc::new_cyclic(|weak_self| Session {
             peer,
             link: wired.link.clone(),
@@ -178,7 +161,7 @@ impl Session {
             closed: AtomicBool::new(false),
             torn_down: AtomicBool::new(false),
             serving: Serving::default(),
-            blocked: AtomicUsize::new(0),
+            busy,
             rt: wired.rt.clone(),
             site_ids: Mutex::default(),
             site_names: Mutex::new(SiteNames::new(options.warn_handles)),
@@ -188,13 +171,16 @@ impl Session {
             options,
             weak_self: weak_self.clone(),
         });
-        session.link.attach(Arc::downgrade(&session));
+        session
+            .link
+            .attach(Arc::downgrade(&session) as Weak<Session>);
         setup(&session);
         session.flush_out();
         wired.start(if strong {
             Keep::Strong(session.clone())
         } else {
-            Keep::Weak(Arc::downgrade(&session))
+            let weak: Weak<dyn Peer> = Arc::downgrade(&session) as Weak<Session>;
+            Keep::Weak(weak)
         });
         janitor::register(Arc::downgrade(&session));
         session
@@ -886,5 +872,17 @@ impl Session {
 impl Drop for Session {
     fn drop(&mut self) {
         self.close(&RemoteError::Disconnected);
+    }
+}
+
+impl Peer for Session {
+    fn handle_frame(&self, frame: Frame) {
+        Session::handle_frame(self, frame);
+    }
+    fn is_closed(&self) -> bool {
+        Session::is_closed(self)
+    }
+    fn close(&self, why: &RemoteError) {
+        Session::close(self, why);
     }
 }

@@ -1,6 +1,8 @@
 //! The layers of the runtime import one way: `wire` (frames, codec) ←
-//! `protocol` (the sans-I/O core) ← the driver and the API. A lower layer
-//! that names a higher one fails here, with the file and the name.
+//! `protocol` (the sans-I/O core) ← the driver (`driver/`, `transport/`,
+//! `rt.rs`: connection tasks, transports, the runtime) ← the API (sessions,
+//! clients, servers, proxies). A lower layer that names a higher one fails
+//! here, with the file and the name.
 //!
 //! Leaves that serve everyone (`error`, `clock`, `replies`) name nothing of
 //! the crate but the error type.
@@ -16,6 +18,25 @@ const LAYERS: &[(&str, &[&str])] = &[
     ("replies.rs", &[]),
     ("wire", &["wire", "RemoteError", "error"]),
     ("protocol", &["protocol", "wire", "RemoteError", "error"]),
+    ("options.rs", &["wire", "DEFAULT_MAX_FRAME"]),
+    // The driver: connection tasks, transports, the runtime. It feeds the
+    // session through `driver::Peer` and never names it.
+    ("driver", DRIVER),
+    ("transport", DRIVER),
+    ("rt.rs", DRIVER),
+];
+
+/// What the driver's files may name.
+const DRIVER: &[&str] = &[
+    "driver",
+    "transport",
+    "rt",
+    "options",
+    "protocol",
+    "wire",
+    "clock",
+    "RemoteError",
+    "error",
 ];
 
 fn rust_files(path: &Path, out: &mut Vec<PathBuf>) {

@@ -20,11 +20,10 @@
 //!   others run on the blocking pool.
 
 use std::cell::{Cell, RefCell};
-use std::sync::atomic::{AtomicU32, Ordering};
-use std::sync::{Arc, Weak};
+use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crate::session::Session;
 use crate::RemoteError;
 
 /// A connection's task, as the code it runs sees it.
@@ -41,7 +40,7 @@ thread_local! {
     /// Set while a connection's task hands a frame to its session.
     static DRIVING: RefCell<Option<Arc<dyn HandOff>>> = const { RefCell::new(None) };
     /// The connection whose call this thread is serving.
-    static SERVING: RefCell<Option<Weak<Session>>> = const { RefCell::new(None) };
+    static SERVING: RefCell<Option<Arc<Busy>>> = const { RefCell::new(None) };
     /// Set when the call this thread serves waited on a reply.
     static WAITED: Cell<bool> = const { Cell::new(false) };
 }
@@ -59,10 +58,29 @@ pub(crate) fn may_inline() -> bool {
     DRIVING.with(|d| d.borrow().as_ref().is_some_and(|h| h.may_inline()))
 }
 
-/// Runs `f` (user code serving `session`'s peer) on this thread; returns
-/// how long it ran and whether it waited on a reply.
-pub(crate) fn serving<R>(session: &Arc<Session>, f: impl FnOnce() -> R) -> (R, Duration, bool) {
-    let was = SERVING.with(|s| s.replace(Some(Arc::downgrade(session))));
+/// A connection's threads that wait on replies in calls they serve.
+pub(crate) struct Busy {
+    blocked: AtomicUsize,
+    limit: usize,
+    peer: String,
+}
+
+impl Busy {
+    /// At most `limit` threads, for the connection to `peer`.
+    pub(crate) fn new(limit: usize, peer: &str) -> Busy {
+        Busy {
+            blocked: AtomicUsize::new(0),
+            limit,
+            peer: peer.to_string(),
+        }
+    }
+}
+
+/// Runs `f` (user code serving the peer whose connection `busy` counts)
+/// on this thread; returns how long it ran and whether it waited on a
+/// reply.
+pub(crate) fn serving<R>(busy: &Arc<Busy>, f: impl FnOnce() -> R) -> (R, Duration, bool) {
+    let was = SERVING.with(|s| s.replace(Some(busy.clone())));
     let waited = WAITED.with(|w| w.replace(false));
     let started = Instant::now();
     let result = f();
@@ -74,12 +92,12 @@ pub(crate) fn serving<R>(session: &Arc<Session>, f: impl FnOnce() -> R) -> (R, D
 
 /// This thread's leave to block in a wait for a reply; counted against
 /// the connection it serves until dropped.
-pub(crate) struct Leave(Option<Arc<Session>>);
+pub(crate) struct Leave(Option<Arc<Busy>>);
 
 impl Drop for Leave {
     fn drop(&mut self) {
-        if let Some(session) = self.0.take() {
-            session.blocked.fetch_sub(1, Ordering::AcqRel);
+        if let Some(busy) = self.0.take() {
+            busy.blocked.fetch_sub(1, Ordering::AcqRel);
         }
     }
 }
@@ -100,20 +118,20 @@ pub(crate) fn before_blocking() -> Result<Leave, RemoteError> {
         handoff.hand_off();
     }
     WAITED.with(|w| w.set(true));
-    let Some(session) = SERVING.with(|s| s.borrow().as_ref().and_then(Weak::upgrade)) else {
+    let Some(busy) = SERVING.with(|s| s.borrow().clone()) else {
         return Ok(Leave(None));
     };
-    let limit = session.options.max_busy_threads;
-    let blocked = session.blocked.fetch_add(1, Ordering::AcqRel);
+    let limit = busy.limit;
+    let blocked = busy.blocked.fetch_add(1, Ordering::AcqRel);
     if blocked >= limit {
-        session.blocked.fetch_sub(1, Ordering::AcqRel);
-        tracing::warn!(peer = %session.peer, limit, "nested blocking call refused: too many threads of this connection wait on replies");
+        busy.blocked.fetch_sub(1, Ordering::AcqRel);
+        tracing::warn!(peer = %busy.peer, limit, "nested blocking call refused: too many threads of this connection wait on replies");
         return Err(RemoteError::LimitExceeded {
             what: "threads busy in nested or slow calls on this connection".into(),
             limit: limit as u64,
         });
     }
-    Ok(Leave(Some(session)))
+    Ok(Leave(Some(busy)))
 }
 
 /// Runs `wait`, which blocks this thread; on a runtime worker, the

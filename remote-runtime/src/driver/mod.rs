@@ -25,8 +25,38 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 
-use crate::session::Keep;
 use crate::transport::Link;
+use crate::wire::Frame;
+use crate::RemoteError;
+
+/// The session a connection's task feeds, as the driver sees it.
+pub(crate) trait Peer: Send + Sync + 'static {
+    /// Handles one frame from the other side.
+    fn handle_frame(&self, frame: Frame);
+    /// Whether the connection has ended.
+    fn is_closed(&self) -> bool;
+    /// Ends the connection.
+    fn close(&self, why: &RemoteError);
+}
+
+/// How a connection's task holds its session: a server's sessions live as
+/// long as their connection (the task holds them); a client's live as long
+/// as the user holds the client or a proxy (the task only has a weak
+/// reference).
+#[derive(Clone)]
+pub(crate) enum Keep {
+    Strong(Arc<dyn Peer>),
+    Weak(std::sync::Weak<dyn Peer>),
+}
+
+impl Keep {
+    pub(crate) fn get(&self) -> Option<Arc<dyn Peer>> {
+        match self {
+            Keep::Strong(s) => Some(s.clone()),
+            Keep::Weak(w) => w.upgrade(),
+        }
+    }
+}
 
 /// A connection's transport, ready to run: the link sessions write to, and
 /// the task that reads (started once its session exists).

@@ -11,9 +11,8 @@ use tokio::time::Instant;
 
 use super::outbound::{Outbound, SendNow};
 use super::socket::{send_now, Shared, Sock};
-use super::{blocking, ConnTask, Wired};
+use super::{blocking, ConnTask, Keep, Wired};
 use crate::options::Options;
-use crate::session::Keep;
 use crate::wire::{Frame, PREFIX};
 use crate::RemoteError;
 

@@ -19,9 +19,8 @@ use tokio::sync::Notify;
 
 use super::Link;
 use crate::driver::blocking::{self, HandOff};
-use crate::driver::{ConnTask, Wired};
+use crate::driver::{ConnTask, Keep, Peer, Wired};
 use crate::options::FrameKind;
-use crate::session::{Keep, Session};
 use crate::wire::{Frame, PREFIX};
 use crate::RemoteError;
 
@@ -30,7 +29,7 @@ use crate::RemoteError;
 /// the receiver finished handling.
 #[derive(Default)]
 struct Ends {
-    sessions: [OnceLock<Weak<Session>>; 2],
+    sessions: [OnceLock<Weak<dyn Peer>>; 2],
     sent: [AtomicU64; 2],
     handled: [AtomicU64; 2],
 }
@@ -177,7 +176,7 @@ impl Link for ChannelLink {
         })
     }
 
-    fn attach(&self, session: Weak<Session>) {
+    fn attach(&self, session: Weak<dyn Peer>) {
         let _ = self.ends.sessions[self.side].set(session);
     }
 

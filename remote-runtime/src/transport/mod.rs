@@ -12,8 +12,8 @@ pub(crate) mod unix;
 
 use std::sync::Weak;
 
+use crate::driver::Peer;
 use crate::options::FrameKind;
-use crate::session::Session;
 use crate::RemoteError;
 
 /// Where a session puts the frames it sends.
@@ -28,5 +28,5 @@ pub(crate) trait Link: Send + Sync + 'static {
     fn close(&self);
     /// Tells the link which session receives its frames (a transport that can
     /// hand replies straight to the peer's session uses it).
-    fn attach(&self, _session: Weak<Session>) {}
+    fn attach(&self, _session: Weak<dyn Peer>) {}
 }
