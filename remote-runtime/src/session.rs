@@ -205,6 +205,14 @@ impl Session {
     /// Applies `f` to the core at the current time, then runs the events it
     /// produced and writes the frames it queued.
     pub(crate) fn input<R>(&self, f: impl FnOnce(&mut Core, u64) -> R) -> R {
+        self.input_with(f, || {})
+    }
+
+    /// [`Session::input`], running `before_write` once `f` has queued its
+    /// frames and before any of them is written: this thread holds the
+    /// writer role meanwhile, so what `before_write` stages (releases of
+    /// handles a reply passed home) is in the core before the frame leaves.
+    fn input_with<R>(&self, f: impl FnOnce(&mut Core, u64) -> R, before_write: impl FnOnce()) -> R {
         let now = now_ms();
         let mut events = Vec::new();
         let (result, first) = {
@@ -219,6 +227,7 @@ impl Session {
             let first = Self::claim_writes(&mut locked);
             (result, first)
         };
+        before_write();
         if let Some(first) = first {
             self.write_out(first);
         }
@@ -752,9 +761,13 @@ impl Session {
                 counted: _,
                 pins,
             }) => {
-                let taken_back =
-                    self.input(|core, now| core.finish(id, Some((true, caps, &payload)), now));
-                drop(pins);
+                // The handles the reply passes home are let go before it
+                // leaves: a peer that saw the reply and then syncs finds
+                // them released.
+                let taken_back = self.input_with(
+                    |core, now| core.finish(id, Some((true, caps, &payload)), now),
+                    || drop(pins),
+                );
                 drop(taken_back);
             }
             Err(error) => self.input(|core, now| {

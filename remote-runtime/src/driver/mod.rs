@@ -18,6 +18,7 @@
 
 pub(crate) mod blocking;
 pub(crate) mod outbound;
+pub(crate) mod relay;
 pub(crate) mod socket;
 pub(crate) mod stream;
 

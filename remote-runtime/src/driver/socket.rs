@@ -18,35 +18,27 @@ pub(crate) trait Sock: AsFd + Send + Sync + 'static {
     fn try_io<R>(&self, interest: Interest, f: impl FnOnce() -> io::Result<R>) -> io::Result<R>;
 }
 
-impl Sock for tokio::net::UnixStream {
-    fn poll_write_ready(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        tokio::net::UnixStream::poll_write_ready(self, cx)
-    }
-    fn poll_read_ready(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        tokio::net::UnixStream::poll_read_ready(self, cx)
-    }
-    fn try_read(&self, buf: &mut [u8]) -> io::Result<usize> {
-        tokio::net::UnixStream::try_read(self, buf)
-    }
-    fn try_io<R>(&self, interest: Interest, f: impl FnOnce() -> io::Result<R>) -> io::Result<R> {
-        tokio::net::UnixStream::try_io(self, interest, f)
-    }
+/// Tokio's stream sockets have these as inherent methods.
+macro_rules! sock {
+    ($($ty:ty),*) => {$(
+        impl Sock for $ty {
+            fn poll_write_ready(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+                <$ty>::poll_write_ready(self, cx)
+            }
+            fn poll_read_ready(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+                <$ty>::poll_read_ready(self, cx)
+            }
+            fn try_read(&self, buf: &mut [u8]) -> io::Result<usize> {
+                <$ty>::try_read(self, buf)
+            }
+            fn try_io<R>(&self, interest: Interest, f: impl FnOnce() -> io::Result<R>) -> io::Result<R> {
+                <$ty>::try_io(self, interest, f)
+            }
+        }
+    )*};
 }
 
-impl Sock for tokio::net::TcpStream {
-    fn poll_write_ready(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        tokio::net::TcpStream::poll_write_ready(self, cx)
-    }
-    fn poll_read_ready(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        tokio::net::TcpStream::poll_read_ready(self, cx)
-    }
-    fn try_read(&self, buf: &mut [u8]) -> io::Result<usize> {
-        tokio::net::TcpStream::try_read(self, buf)
-    }
-    fn try_io<R>(&self, interest: Interest, f: impl FnOnce() -> io::Result<R>) -> io::Result<R> {
-        tokio::net::TcpStream::try_io(self, interest, f)
-    }
-}
+sock!(tokio::net::UnixStream, tokio::net::TcpStream);
 
 /// Writes what the socket takes now, never waiting.
 pub(crate) fn send_now<S: Sock>(sock: &S, buf: &[u8]) -> io::Result<usize> {

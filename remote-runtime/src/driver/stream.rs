@@ -2,16 +2,16 @@
 //! stream the user brought): frames are a `u32` length prefix and the
 //! frame, checked against the limit before anything is allocated.
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
-use tokio::runtime::RuntimeFlavor;
 use tokio::time::Instant;
 
 use super::outbound::{Outbound, SendNow};
+use super::relay::Relay;
 use super::socket::{send_now, Shared, Sock};
-use super::{blocking, ConnTask, Keep, Wired};
+use super::{ConnTask, Wired};
 use crate::options::Options;
 use crate::wire::{Frame, PREFIX};
 use crate::RemoteError;
@@ -86,15 +86,12 @@ where
                 failed: None,
                 reading: true,
             });
-            let relay = Arc::new(Relay {
-                slot: Mutex::new(None),
-                keep,
+            let ctx = Ctx {
                 outbound,
                 max_frame,
                 write_deadline,
-                inline: handle.runtime_flavor() == RuntimeFlavor::MultiThread,
-                rt: handle,
-            });
+            };
+            let relay = Relay::new(keep, ctx, handle, |relay, io| Box::pin(run(relay, io)));
             Box::pin(run(relay, io))
         }),
     }
@@ -121,49 +118,37 @@ struct Io<R, W> {
     reading: bool,
 }
 
-/// What a connection's task shares with the code it runs: while it hands
-/// a frame to the session, its [`Io`] waits in `slot`, so that code (a
-/// method served inline, or an object's `Drop`) can hand the connection to
-/// a new task if it is about to block on a remote call, whose reply only
-/// a reading task can deliver.
-struct Relay<R, W> {
-    slot: Mutex<Option<Box<Io<R, W>>>>,
-    keep: Keep,
+/// What the task needs besides its [`Io`].
+struct Ctx {
     outbound: Arc<Outbound>,
     max_frame: usize,
     write_deadline: Duration,
-    /// The runtime can move a blocked worker's tasks away
-    /// (`block_in_place`), so calls may run on the task.
-    inline: bool,
-    rt: tokio::runtime::Handle,
 }
 
-impl<R, W> blocking::HandOff for Relay<R, W>
+type StreamRelay<R, W> = Relay<Box<Io<R, W>>, Ctx>;
+
+async fn run<R, W>(relay: Arc<StreamRelay<R, W>>, mut io: Box<Io<R, W>>)
 where
     R: AsyncRead + Unpin + Send + 'static,
     W: AsyncWrite + Unpin + Send + 'static,
 {
-    fn hand_off(self: Arc<Self>) {
-        let io = self.slot.lock().unwrap_or_else(|e| e.into_inner()).take();
-        if let Some(io) = io {
-            let rt = self.rt.clone();
-            drop(rt.spawn(run(self, io)));
-        }
-    }
-
-    fn may_inline(&self) -> bool {
-        self.inline
-    }
-}
-
-async fn run<R, W>(relay: Arc<Relay<R, W>>, mut io: Box<Io<R, W>>)
-where
-    R: AsyncRead + Unpin + Send + 'static,
-    W: AsyncWrite + Unpin + Send + 'static,
-{
-    let outbound = relay.outbound.clone();
-    let write_deadline = relay.write_deadline;
+    let outbound = relay.ctx.outbound.clone();
+    let write_deadline = relay.ctx.write_deadline;
+    // A task that took the connection over starts with the frames already
+    // read (the reply its predecessor waits for may be among them).
+    let mut got_bytes = io.start < io.inbuf.len();
     let end: Option<RemoteError> = loop {
+        if std::mem::take(&mut got_bytes) {
+            match deliver(&relay, io) {
+                Ok(Some(back)) => io = back,
+                // Another task took the connection over.
+                Ok(None) => return,
+                Err((back, e)) => {
+                    io = back;
+                    break Some(e);
+                }
+            }
+        }
         let (closed, verdict) = outbound.closed();
         if let Some(verdict) = verdict {
             break Some(verdict);
@@ -193,7 +178,6 @@ where
             failed,
             reading,
         } = &mut *io;
-        let mut got_bytes = false;
         tokio::select! {
             read = reader.read_buf(inbuf), if *reading => match read {
                 Ok(0) => {
@@ -244,17 +228,6 @@ where
                 break failed.take().map(|f| f.0);
             }
         }
-        if got_bytes {
-            match deliver(&relay, io) {
-                Ok(Some(back)) => io = back,
-                // Another task took the connection over.
-                Ok(None) => return,
-                Err((back, e)) => {
-                    io = back;
-                    break Some(e);
-                }
-            }
-        }
         if io.failed.is_some() && !io.reading {
             break io.failed.take().map(|f| f.0);
         }
@@ -299,7 +272,7 @@ type Delivered<R, W> = Result<Option<Box<Io<R, W>>>, (Box<Io<R, W>>, RemoteError
 /// Hands every whole frame in the read buffer to the session, one at a
 /// time, keeping the rest. Returns the task's state, or `None` when code
 /// run for a frame handed the connection to a new task.
-fn deliver<R, W>(relay: &Arc<Relay<R, W>>, mut io: Box<Io<R, W>>) -> Delivered<R, W>
+fn deliver<R, W>(relay: &Arc<StreamRelay<R, W>>, mut io: Box<Io<R, W>>) -> Delivered<R, W>
 where
     R: AsyncRead + Unpin + Send + 'static,
     W: AsyncWrite + Unpin + Send + 'static,
@@ -310,8 +283,8 @@ where
             break;
         };
         let len = u32::from_le_bytes(prefix.try_into().expect("4 bytes")) as usize;
-        if len > relay.max_frame {
-            let limit = relay.max_frame as u64;
+        if len > relay.ctx.max_frame {
+            let limit = relay.ctx.max_frame as u64;
             return Err((
                 io,
                 RemoteError::FrameTooLarge {
@@ -331,16 +304,13 @@ where
         let Some(session) = relay.keep.get() else {
             return Err((io, RemoteError::Disconnected));
         };
-        *relay.slot.lock().unwrap_or_else(|e| e.into_inner()) = Some(io);
-        let handoff: Arc<dyn blocking::HandOff> = relay.clone();
-        blocking::on_driver(handoff, || {
-            session.handle_frame(Frame {
+        match relay.deliver(
+            io,
+            Frame {
                 buf: frame,
                 start: 0,
-            })
-        });
-        let back = relay.slot.lock().unwrap_or_else(|e| e.into_inner()).take();
-        match back {
+            },
+        ) {
             Some(back) => io = back,
             None => return Ok(None),
         }

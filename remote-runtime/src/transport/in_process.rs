@@ -11,15 +11,14 @@
 //! before it: the connection keeps its order either way.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, OnceLock, Weak};
+use std::sync::{Arc, OnceLock, Weak};
 
-use tokio::runtime::RuntimeFlavor;
 use tokio::sync::mpsc::{unbounded_channel, UnboundedReceiver, UnboundedSender};
 use tokio::sync::Notify;
 
 use super::Link;
-use crate::driver::blocking::{self, HandOff};
-use crate::driver::{ConnTask, Keep, Peer, Wired};
+use crate::driver::relay::Relay;
+use crate::driver::{ConnTask, Peer, Wired};
 use crate::options::FrameKind;
 use crate::wire::{Frame, PREFIX};
 use crate::RemoteError;
@@ -77,45 +76,16 @@ fn wire(
         link: link.clone(),
         rt,
         run: Box::new(move |keep| -> ConnTask {
-            let relay = Arc::new(Relay {
-                slot: Mutex::new(None),
-                keep,
-                link,
-                inline: handle.runtime_flavor() == RuntimeFlavor::MultiThread,
-                rt: handle,
-            });
+            let relay = Relay::new(keep, link, handle, |relay, rx| Box::pin(run(relay, rx)));
             Box::pin(run(relay, rx))
         }),
     }
 }
 
-/// What an end's task shares with the code it runs (see
-/// `driver::blocking`): while a frame is handled, the receiver waits in
-/// `slot`, so a call about to block can hand it to a new task.
-struct Relay {
-    slot: Mutex<Option<UnboundedReceiver<Vec<u8>>>>,
-    keep: Keep,
-    link: Arc<ChannelLink>,
-    inline: bool,
-    rt: tokio::runtime::Handle,
-}
+type Receiver = UnboundedReceiver<Vec<u8>>;
 
-impl HandOff for Relay {
-    fn hand_off(self: Arc<Self>) {
-        let rx = self.slot.lock().unwrap_or_else(|e| e.into_inner()).take();
-        if let Some(rx) = rx {
-            let rt = self.rt.clone();
-            drop(rt.spawn(run(self, rx)));
-        }
-    }
-
-    fn may_inline(&self) -> bool {
-        self.inline
-    }
-}
-
-async fn run(relay: Arc<Relay>, mut rx: UnboundedReceiver<Vec<u8>>) {
-    let link = relay.link.clone();
+async fn run(relay: Arc<Relay<Receiver, Arc<ChannelLink>>>, mut rx: Receiver) {
+    let link = relay.ctx.clone();
     let end = loop {
         if link.closed.load(Ordering::Acquire) {
             break None;
@@ -125,12 +95,9 @@ async fn run(relay: Arc<Relay>, mut rx: UnboundedReceiver<Vec<u8>>) {
             () = link.closing.notified() => {}
             got = rx.recv() => match got {
                 Some(buf) if buf.len() >= PREFIX => {
-                    let Some(session) = relay.keep.get() else { break None };
-                    *relay.slot.lock().unwrap_or_else(|e| e.into_inner()) = Some(rx);
-                    let handoff: Arc<dyn HandOff> = relay.clone();
-                    blocking::on_driver(handoff, || session.handle_frame(Frame { buf, start: PREFIX }));
+                    let back = relay.deliver(rx, Frame { buf, start: PREFIX });
                     link.ends.handled[link.side].fetch_add(1, Ordering::AcqRel);
-                    match relay.slot.lock().unwrap_or_else(|e| e.into_inner()).take() {
+                    match back {
                         Some(back) => rx = back,
                         // Another task took this end over.
                         None => return,
