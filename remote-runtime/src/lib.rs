@@ -5,6 +5,7 @@
 #![forbid(unsafe_code)]
 
 mod callback;
+mod calls;
 mod client;
 mod clock;
 mod connection;
