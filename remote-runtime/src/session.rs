@@ -21,7 +21,7 @@
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, Weak};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, Weak};
 
 use crate::clock::now_ms;
 use crate::context::{Cap, Encoded};
@@ -75,6 +75,8 @@ pub(crate) struct Session {
     /// A number unique to this connection in this process.
     pub(crate) serial: u64,
     core: Mutex<Locked>,
+    /// Signalled when the writer role is given up (see `input_with`).
+    writer_free: Condvar,
     pub(crate) replies: Replies<Result<Incoming, RemoteError>>,
     /// The proxy entry of each imported handle, while one lives.
     entries: Mutex<ImportTable>,
@@ -154,6 +156,7 @@ impl Session {
                 conn: Conn::new(config(&options), now_ms()),
                 writing: false,
             }),
+            writer_free: Condvar::new(),
             replies: Replies::default(),
             entries: Mutex::default(),
             closed: AtomicBool::new(false),
@@ -203,18 +206,33 @@ impl Session {
     /// Applies `f` to the core at the current time, then runs the events it
     /// produced and writes the frames it queued.
     pub(crate) fn input<R>(&self, f: impl FnOnce(&mut Core, u64) -> R) -> R {
-        self.input_with(f, || {})
+        self.input_with(f, None::<fn()>)
     }
 
     /// [`Session::input`], running `before_write` once `f` has queued its
-    /// frames and before any of them is written: this thread holds the
-    /// writer role meanwhile, so what `before_write` stages (releases of
-    /// handles a reply passed home) is in the core before the frame leaves.
-    fn input_with<R>(&self, f: impl FnOnce(&mut Core, u64) -> R, before_write: impl FnOnce()) -> R {
+    /// frames and before any of them is written. This thread takes the
+    /// writer role before `f` runs (waiting for another writer to finish:
+    /// writers never wait on the peer, so that is short), so no one can
+    /// write what `f` queued before `before_write` ran: what it stages
+    /// (releases of handles a reply passed home) is in the core before the
+    /// frame leaves.
+    fn input_with<R>(
+        &self,
+        f: impl FnOnce(&mut Core, u64) -> R,
+        before_write: Option<impl FnOnce()>,
+    ) -> R {
         let now = now_ms();
         let mut events = Vec::new();
         let (result, first) = {
             let mut locked = lock(&self.core);
+            if before_write.is_some() {
+                while locked.writing {
+                    locked = self
+                        .writer_free
+                        .wait(locked)
+                        .unwrap_or_else(|e| e.into_inner());
+                }
+            }
             let result = f(&mut locked.conn, now);
             if locked.conn.is_closed() {
                 self.closed.store(true, Ordering::Release);
@@ -225,7 +243,9 @@ impl Session {
             let first = Self::claim_writes(&mut locked);
             (result, first)
         };
-        before_write();
+        if let Some(before_write) = before_write {
+            before_write();
+        }
         if let Some(first) = first {
             self.write_out(first);
         }
@@ -263,6 +283,7 @@ impl Session {
             next = locked.conn.poll_transmit();
             if next.is_none() {
                 locked.writing = false;
+                self.writer_free.notify_all();
             }
         }
         if let Some(error) = failed {
@@ -527,9 +548,10 @@ impl Session {
                 // The handles the reply passes home are let go before it
                 // leaves: a peer that saw the reply and then syncs finds
                 // them released.
+                let release = (!pins.is_empty()).then_some(move || drop(pins));
                 let taken_back = self.input_with(
                     |core, now| core.finish(id, Some((true, caps, &payload)), now),
-                    || drop(pins),
+                    release,
                 );
                 drop(taken_back);
             }
