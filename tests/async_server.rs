@@ -48,8 +48,13 @@ impl Drop for Dropped {
 #[remote::async_trait]
 impl Service for TheService {
     async fn wait_for_go(&self, tag: String) -> String {
+        // Waiting before the test hears it entered: `notify_waiters` only
+        // wakes futures already waiting.
+        let go = self.go.notified();
+        tokio::pin!(go);
+        go.as_mut().enable();
         let _ = self.entered.send(());
-        self.go.notified().await;
+        go.await;
         format!("{tag} went")
     }
     async fn greet(&self, name: &str) -> String {

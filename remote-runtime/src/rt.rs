@@ -109,6 +109,7 @@ impl<F: Future + Unpin> Future for CatchUnwind<F> {
 }
 
 /// Runs `future` on `handle` and blocks this thread until it is done.
+#[cfg(feature = "tls")]
 pub(crate) fn run<T: Send + 'static>(
     handle: &Handle,
     future: impl Future<Output = T> + Send + 'static,

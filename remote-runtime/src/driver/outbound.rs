@@ -36,6 +36,9 @@ struct Queue {
     busy: bool,
     /// Set by `close`: nothing more is taken.
     closed: bool,
+    /// The task is handling frames with more already read behind them:
+    /// what their calls answer waits here and leaves in one write.
+    corked: bool,
     /// Why the task must close the connection, if a sender found out first.
     verdict: Option<RemoteError>,
     /// The direct way to the socket; `None` for transports only the task
@@ -54,6 +57,7 @@ impl Outbound {
                 pending: Vec::new(),
                 busy: false,
                 closed: false,
+                corked: false,
                 verdict: None,
                 direct,
             }),
@@ -81,6 +85,20 @@ impl Outbound {
     pub(crate) fn closed(&self) -> (bool, Option<RemoteError>) {
         let mut queue = lock(&self.queue);
         (queue.closed, queue.verdict.take())
+    }
+
+    /// Holds frames back (`true`) while the task handles frames with more
+    /// already read behind them, so the replies to a burst of calls leave
+    /// in one write; `false` lets them go (the task writes what gathered).
+    pub(crate) fn cork(&self, on: bool) {
+        let mut queue = lock(&self.queue);
+        if queue.corked != on {
+            queue.corked = on;
+            if !on && !queue.pending.is_empty() {
+                drop(queue);
+                self.wake.notify_one();
+            }
+        }
     }
 
     /// The task saw the socket fail: later frames are dropped quietly (the
@@ -116,7 +134,7 @@ impl Link for Outbound {
             return Ok(());
         }
         let mut at = 0;
-        if !queue.busy && queue.pending.is_empty() {
+        if !queue.busy && !queue.corked && queue.pending.is_empty() {
             if let Some(direct) = &queue.direct {
                 while at < frame.len() {
                     match direct(&frame[at..]) {
@@ -132,7 +150,7 @@ impl Link for Outbound {
                 }
             }
         }
-        let wake = !queue.busy && queue.pending.is_empty();
+        let wake = !queue.busy && !queue.corked && queue.pending.is_empty();
         self.queue(&mut queue, &frame[at..]);
         let verdict = queue.verdict.is_some();
         drop(queue);

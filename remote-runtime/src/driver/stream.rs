@@ -137,6 +137,8 @@ where
     // A task that took the connection over starts with the frames already
     // read (the reply its predecessor waits for may be among them).
     let mut got_bytes = io.start < io.inbuf.len();
+    // A predecessor may have handed over in the middle of a burst.
+    outbound.cork(false);
     let end: Option<RemoteError> = loop {
         if std::mem::take(&mut got_bytes) {
             match deliver(&relay, io) {
@@ -301,6 +303,11 @@ where
         }
         let frame = buffered[PREFIX..PREFIX + len].to_vec();
         io.start += PREFIX + len;
+        // More calls already read: their answers gather and leave together.
+        relay
+            .ctx
+            .outbound
+            .cork(has_whole_frame(&io.inbuf[io.start..]));
         let Some(session) = relay.keep.get() else {
             return Err((io, RemoteError::Disconnected));
         };
@@ -318,10 +325,22 @@ where
             break;
         }
     }
+    relay.ctx.outbound.cork(false);
     let handled = std::mem::take(&mut io.start);
     io.inbuf.drain(..handled);
     if io.inbuf.is_empty() && io.inbuf.capacity() > 16 * READ_BUF {
         io.inbuf = Vec::with_capacity(READ_BUF);
     }
     Ok(Some(io))
+}
+
+/// Whether `buffered` starts with a whole frame.
+fn has_whole_frame(buffered: &[u8]) -> bool {
+    match buffered.get(..PREFIX) {
+        Some(prefix) => {
+            let len = u32::from_le_bytes(prefix.try_into().expect("4 bytes")) as usize;
+            buffered.len() - PREFIX >= len
+        }
+        None => false,
+    }
 }
