@@ -1,7 +1,9 @@
 //! Round-trip latency of `remote` proxies, each measured in the same run as
 //! the raw transport it rides on (in-process, Unix socket, TCP), a tarpc
-//! comparison, and throughput with 64 calls in flight against the sequential
-//! rate, per transport, for the async and the blocking proxy.
+//! comparison, throughput with 64 calls in flight against the sequential
+//! rate, per transport, for the async and the blocking proxy, and 64 calls in
+//! flight on one Unix connection to a server in another process, against
+//! tarpc and a raw tokio window of 64 frames.
 //!
 //! ```text
 //! cargo bench --bench roundtrip                    # full run (a few minutes at most)
@@ -12,8 +14,17 @@
 //! Group ids (latency groups in both regimes, `-pinned` and `-unpinned`):
 //! `async-inproc-*`, `async-unix-*`, `async-tcp-*`, `blocking-inproc-*`,
 //! `blocking-unix-*`, `blocking-tcp-*`, `tarpc-*`; throughput groups, unpinned
-//! only: `throughput-{async,blocking}-{inproc,unix,tcp}-unpinned`. Filter
-//! examples: `tcp`, `throughput`, `throughput-blocking`, `unpinned`.
+//! only: `throughput-{async,blocking}-{inproc,unix,tcp}-unpinned` and
+//! `cross-unix-unpinned` (the server in a process of its own). Filter
+//! examples: `tcp`, `throughput`, `throughput-blocking`, `unpinned`, `cross`.
+//!
+//! Each regime (pinned, unpinned) runs in a child process of its own (this
+//! binary again, with `ROUNDTRIP_BENCH_ROLE` set), so every thread of a
+//! regime, the library's runtime threads included, is created in it and has
+//! its affinity; the parent merges their tables. The cross-process group
+//! starts one more process of this binary (`ROUNDTRIP_BENCH_ROLE=xserver`)
+//! that serves `remote`, tarpc and the raw echo on Unix sockets until its
+//! stdin closes.
 //!
 //! Every bench in a group is measured in interleaved runs (rotating order), so
 //! the benches of one group see the same machine state; each figure is the
@@ -64,10 +75,18 @@ impl TarpcCalculator for TarpcCalc {
 
 // ----- configuration ------------------------------------------------------------
 
+/// Which process of the bench this is: unset in the parent, `pinned` or
+/// `unpinned` in a regime's child, `xserver` in the cross-process server.
+const ROLE_ENV: &str = "ROUNDTRIP_BENCH_ROLE";
+/// The directory the cross-process server binds its sockets in.
+const XSERVER_DIR_ENV: &str = "ROUNDTRIP_BENCH_XSERVER_DIR";
+
 #[derive(Clone)]
 struct Cfg {
     quick: bool,
     filter: Option<String>,
+    /// Set in a child process: the regime it measures.
+    regime: Option<String>,
     warmup: Duration,
     run_time: Duration,
     runs: usize,
@@ -86,16 +105,20 @@ impl Cfg {
                 a => filter = Some(a.to_string()),
             }
         }
-        let dir = std::env::temp_dir().join(format!("remote-bench-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).expect("temp dir");
         Cfg {
             quick,
             filter,
+            regime: std::env::var(ROLE_ENV).ok(),
             warmup: Duration::from_millis(if quick { 40 } else { 150 }),
             run_time: Duration::from_millis(if quick { 40 } else { 200 }),
             runs: if quick { 5 } else { 15 },
-            dir,
+            dir: std::env::temp_dir().join(format!("remote-bench-{}", std::process::id())),
         }
+    }
+
+    /// Per regime (one child process each); the parent allows twice that.
+    fn time_limit(&self) -> Duration {
+        Duration::from_secs(if self.quick { 120 } else { 600 })
     }
 
     fn wants(&self, group: &str) -> bool {
@@ -122,15 +145,18 @@ fn set_current(what: &str) {
     *CURRENT.lock().unwrap_or_else(|e| e.into_inner()) = what.to_string();
 }
 
-/// Ends the process if the whole run takes far longer than it should.
-fn watchdog(limit: Duration, dir: PathBuf) {
+/// Ends the process if the whole run takes far longer than it should,
+/// removing `dir` (the process's own socket directory) first.
+fn watchdog(limit: Duration, dir: Option<PathBuf>) {
     std::thread::Builder::new()
         .name("bench-watchdog".into())
         .spawn(move || {
             std::thread::sleep(limit);
             let at = CURRENT.lock().unwrap_or_else(|e| e.into_inner()).clone();
             eprintln!("roundtrip bench: watchdog fired after {limit:?} in group {at}");
-            let _ = std::fs::remove_dir_all(&dir);
+            if let Some(dir) = dir {
+                let _ = std::fs::remove_dir_all(&dir);
+            }
             std::process::exit(2);
         })
         .expect("watchdog thread");
@@ -233,6 +259,37 @@ enum Target {
     Info,
 }
 
+impl Target {
+    /// How a child writes it for the parent.
+    fn encode(self) -> String {
+        match self {
+            Target::AtMost(t) => format!("<={t}"),
+            Target::AtLeast(t) => format!(">={t}"),
+            Target::Info => "info".into(),
+        }
+    }
+
+    fn decode(s: &str) -> Target {
+        if let Some(t) = s.strip_prefix("<=") {
+            Target::AtMost(t.parse().expect("a target"))
+        } else if let Some(t) = s.strip_prefix(">=") {
+            Target::AtLeast(t.parse().expect("a target"))
+        } else {
+            Target::Info
+        }
+    }
+
+    /// The target column and the pass/miss column for `ratio`.
+    fn judge(self, ratio: f64) -> (String, &'static str) {
+        let verdict = |ok: bool| if ok { "pass" } else { "MISS" };
+        match self {
+            Target::AtMost(t) => (format!("<= {t:.1}"), verdict(ratio <= t)),
+            Target::AtLeast(t) => (format!(">= {t:.1}"), verdict(ratio >= t)),
+            Target::Info => ("info".to_string(), "-"),
+        }
+    }
+}
+
 struct Row {
     name: String,
     ns: f64,
@@ -256,16 +313,7 @@ fn print_table(rows: &[Row]) {
     println!("|---|---:|---:|---:|---|---|");
     for r in rows {
         let ratio = r.ns / r.raw;
-        let (target, verdict) = match r.target {
-            Target::AtMost(t) => (format!("<= {t:.1}"), ratio <= t),
-            Target::AtLeast(t) => (format!(">= {t:.1}"), ratio >= t),
-            Target::Info => ("info".to_string(), true),
-        };
-        let verdict = match r.target {
-            Target::Info => "-",
-            _ if verdict => "pass",
-            _ => "MISS",
-        };
+        let (target, verdict) = r.target.judge(ratio);
         println!(
             "| {} | {:.0} | {:.0} | {:.2} | {} | {} |",
             r.name, r.ns, r.raw, ratio, target, verdict
@@ -273,23 +321,18 @@ fn print_table(rows: &[Row]) {
     }
 }
 
-/// Throughput rows: `ns` is ns per call with calls in flight, `raw` ns per
-/// call sequential; the ratio is in-flight calls/s over sequential calls/s.
-fn print_throughput_table(rows: &[Row]) {
-    println!("| row | calls/s in flight | calls/s sequential | ratio | target | pass/miss |");
+/// Rows of calls per second: `ns` is ns per call of the row's subject, `raw`
+/// ns per call of what it is compared with; the ratio is the subject's
+/// calls/s over the other's. `columns` names the two calls/s columns.
+fn print_rate_table(rows: &[Row], columns: [&str; 2]) {
+    println!(
+        "| row | {} | {} | ratio | target | pass/miss |",
+        columns[0], columns[1]
+    );
     println!("|---|---:|---:|---:|---|---|");
     for r in rows {
         let ratio = r.raw / r.ns;
-        let (target, verdict) = match r.target {
-            Target::AtLeast(t) => (format!(">= {t:.1}"), ratio >= t),
-            Target::AtMost(t) => (format!("<= {t:.1}"), ratio <= t),
-            Target::Info => ("info".to_string(), true),
-        };
-        let verdict = match r.target {
-            Target::Info => "-",
-            _ if verdict => "pass",
-            _ => "MISS",
-        };
+        let (target, verdict) = r.target.judge(ratio);
         println!(
             "| {} | {:.0} | {:.0} | {:.2} | {} | {} |",
             r.name,
@@ -379,7 +422,15 @@ fn bound_std_listener(path: &Path) -> std::os::unix::net::UnixListener {
 
 /// Sequential async calls on a current-thread runtime.
 fn async_proxy_bench(client: Client, keep: impl Sized + 'static) -> Bench {
-    let rt = current_rt();
+    async_proxy_bench_on(current_rt(), client, keep)
+}
+
+/// Sequential async calls on the current-thread runtime `rt`.
+fn async_proxy_bench_on(
+    rt: tokio::runtime::Runtime,
+    client: Client,
+    keep: impl Sized + 'static,
+) -> Bench {
     let calc: CalculatorAsyncProxy = rt.block_on(client.require_async("calc")).expect("require");
     bench(move |n| {
         let _keep = (&client, &keep);
@@ -400,8 +451,16 @@ const IN_FLIGHT: usize = 64;
 /// new call is sent as soon as any reply arrives (a sliding window, not
 /// batches), `IN_FLIGHT` calls per iteration.
 fn async_in_flight_bench(client: Client, keep: impl Sized + 'static) -> Bench {
+    async_in_flight_bench_on(current_rt(), client, keep)
+}
+
+/// [`async_in_flight_bench`] on the current-thread runtime `rt`.
+fn async_in_flight_bench_on(
+    rt: tokio::runtime::Runtime,
+    client: Client,
+    keep: impl Sized + 'static,
+) -> Bench {
     use futures::stream::FuturesUnordered;
-    let rt = current_rt();
     let calc: CalculatorAsyncProxy = rt.block_on(client.require_async("calc")).expect("require");
     let mut b = bench(move |n| {
         let _keep = (&client, &keep);
@@ -468,6 +527,17 @@ fn blocking_in_flight_bench(client: Client, keep: impl Sized + 'static, threads:
     });
     b.calls = threads as u64;
     b
+}
+
+/// Sequential async calls with the client, the server and the calls all on
+/// one current-thread runtime (`Options::runtime` on both ends, in-process).
+fn async_proxy_one_runtime_bench() -> Bench {
+    let rt = current_rt();
+    let options = remote::Options::default().runtime(rt.handle().clone());
+    let server = Server::with_options(options.clone());
+    server.export("calc", Arc::new(Calc) as Arc<dyn Calculator>);
+    let client = Client::in_process_with(&server, options).expect("connect");
+    async_proxy_bench_on(rt, client, server)
 }
 
 fn blocking_proxy_bench(client: Client, keep: impl Sized + 'static) -> Bench {
@@ -788,13 +858,239 @@ fn tarpc_unix(cfg: &Cfg, name: &str) -> Bench {
     })
 }
 
+// ----- cross-process ------------------------------------------------------------------
+
+/// The cross-process server: this binary again, serving `remote`, tarpc and
+/// the raw window echo on Unix sockets in `dir` until its stdin closes.
+struct XServer {
+    child: std::process::Child,
+    dir: PathBuf,
+}
+
+impl XServer {
+    const REMOTE: &'static str = "x-remote.sock";
+    const TARPC: &'static str = "x-tarpc.sock";
+    const RAW: &'static str = "x-raw.sock";
+
+    /// Starts the server process and waits until it listens.
+    fn start(cfg: &Cfg) -> XServer {
+        use std::io::BufRead;
+        let exe = std::env::current_exe().expect("bench executable");
+        let mut child = std::process::Command::new(exe)
+            .env(ROLE_ENV, "xserver")
+            .env(XSERVER_DIR_ENV, &cfg.dir)
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::inherit())
+            .spawn()
+            .expect("start the cross-process server");
+        let stdout = child.stdout.take().expect("server stdout");
+        let server = XServer {
+            child,
+            dir: cfg.dir.clone(),
+        };
+        let mut line = String::new();
+        BufReader::new(stdout)
+            .read_line(&mut line)
+            .expect("read the server's first line");
+        assert_eq!(
+            line.trim(),
+            "READY",
+            "the cross-process server did not start"
+        );
+        server
+    }
+
+    fn path(&self, name: &str) -> PathBuf {
+        self.dir.join(name)
+    }
+}
+
+impl Drop for XServer {
+    /// Closes the server's stdin (it exits on EOF); kills it if it has not
+    /// exited within two seconds.
+    fn drop(&mut self) {
+        drop(self.child.stdin.take());
+        let deadline = Instant::now() + Duration::from_secs(2);
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The cross-process server's `main`: one multi-thread runtime with two
+/// workers (the size of the library's own) serves `remote` (given it with
+/// `Options::runtime`), tarpc (a task per request) and the raw echo.
+fn xserver_main() {
+    let dir = PathBuf::from(std::env::var_os(XSERVER_DIR_ENV).expect("server directory"));
+    // Not the parent's directory to remove: the regime child owns it.
+    watchdog(Duration::from_secs(900), None);
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .thread_name("xserver-rt")
+        .enable_all()
+        .build()
+        .expect("server runtime");
+
+    let server = Server::with_options(remote::Options::default().runtime(rt.handle().clone()));
+    server.export("calc", Arc::new(Calc) as Arc<dyn Calculator>);
+    let remote_listener = server
+        .listen_unix(dir.join(XServer::REMOTE))
+        .expect("listen (remote)");
+
+    let tarpc_listener = bound_std_listener(&dir.join(XServer::TARPC));
+    tarpc_listener.set_nonblocking(true).expect("nonblocking");
+    let raw_listener = bound_std_listener(&dir.join(XServer::RAW));
+    raw_listener.set_nonblocking(true).expect("nonblocking");
+    rt.block_on(async {
+        use tarpc::server::{BaseChannel, Channel};
+        use tarpc::tokio_serde::formats::Bincode;
+        let listener = tokio::net::UnixListener::from_std(tarpc_listener).expect("listener");
+        let mut incoming = tarpc::serde_transport::unix::listen_on(listener, Bincode::default)
+            .await
+            .expect("listen (tarpc)");
+        tokio::spawn(async move {
+            while let Some(Ok(transport)) = incoming.next().await {
+                tokio::spawn(
+                    BaseChannel::with_defaults(transport)
+                        .execute(TarpcCalc.serve())
+                        .for_each(|response| async {
+                            tokio::spawn(response);
+                        }),
+                );
+            }
+        });
+        let listener = tokio::net::UnixListener::from_std(raw_listener).expect("listener");
+        tokio::spawn(async move {
+            while let Ok((stream, _)) = listener.accept().await {
+                tokio::spawn(window_echo(stream));
+            }
+        });
+    });
+    println!("READY");
+    std::io::stdout().flush().expect("flush");
+    // Serve until the measuring process closes our stdin (or dies).
+    let _ = std::io::stdin().read_to_end(&mut Vec::new());
+    drop(remote_listener);
+    drop(server);
+    rt.shutdown_timeout(Duration::from_secs(1));
+}
+
+/// Echo side of the raw window: answers every request frame, writing through
+/// a buffer flushed whenever no whole request is left to read.
+async fn window_echo(stream: tokio::net::UnixStream) {
+    let (r, w) = stream.into_split();
+    let mut r = tokio::io::BufReader::new(r);
+    let mut w = tokio::io::BufWriter::new(w);
+    let mut buf = [0u8; 64];
+    while let Ok(16) = read_frame_async(&mut r, &mut buf).await {
+        let reply = reply_frame(i64_at(&buf, 0) + i64_at(&buf, 8));
+        if w.write_all(&reply).await.is_err() {
+            return;
+        }
+        if r.buffer().len() < 20 && w.flush().await.is_err() {
+            return;
+        }
+    }
+}
+
+/// The raw limit of the window rows: a client on a current-thread runtime
+/// keeping `IN_FLIGHT` length-prefixed request frames in flight on one tokio
+/// UnixStream (a new one sent per reply read; writes buffered, flushed
+/// whenever no whole reply is left to read), `IN_FLIGHT` frames per
+/// iteration.
+fn raw_tokio_window(path: &Path) -> Bench {
+    let rt = current_rt();
+    let stream = rt
+        .block_on(tokio::net::UnixStream::connect(path))
+        .expect("connect");
+    let (r, w) = stream.into_split();
+    let mut r = tokio::io::BufReader::new(r);
+    let mut w = tokio::io::BufWriter::new(w);
+    let mut b = bench(move |n| {
+        rt.block_on(async {
+            let total = n as usize * IN_FLIGHT;
+            let mut buf = [0u8; 64];
+            let t = Instant::now();
+            let mut sent = 0;
+            while sent < total.min(IN_FLIGHT) {
+                w.write_all(&request_frame(black_box(sent as i64), 1))
+                    .await
+                    .expect("write");
+                sent += 1;
+            }
+            w.flush().await.expect("flush");
+            for _ in 0..total {
+                read_frame_async(&mut r, &mut buf).await.expect("read");
+                black_box(i64_at(&buf, 0));
+                if sent < total {
+                    w.write_all(&request_frame(black_box(sent as i64), 1))
+                        .await
+                        .expect("write");
+                    sent += 1;
+                }
+                if r.buffer().len() < 12 {
+                    w.flush().await.expect("flush");
+                }
+            }
+            t.elapsed()
+        })
+    });
+    b.calls = IN_FLIGHT as u64;
+    b
+}
+
+/// `IN_FLIGHT` tarpc calls kept in flight (a sliding window) on one
+/// connection, the client's dispatch task on the same current-thread runtime
+/// as the calls.
+fn tarpc_in_flight(path: &Path) -> Bench {
+    use futures::stream::FuturesUnordered;
+    use tarpc::tokio_serde::formats::Bincode;
+    let rt = current_rt();
+    let client = rt.block_on(async {
+        let transport = tarpc::serde_transport::unix::connect(path, Bincode::default)
+            .await
+            .expect("connect");
+        TarpcCalculatorClient::new(tarpc::client::Config::default(), transport).spawn()
+    });
+    let mut b = bench(move |n| {
+        rt.block_on(async {
+            let total = n as usize * IN_FLIGHT;
+            let t = Instant::now();
+            let mut pending = FuturesUnordered::new();
+            let mut sent = 0;
+            while sent < total.min(IN_FLIGHT) {
+                pending.push(client.add(tarpc::context::current(), black_box(sent as i64), 1));
+                sent += 1;
+            }
+            while let Some(r) = pending.next().await {
+                black_box(r.expect("add"));
+                if sent < total {
+                    pending.push(client.add(tarpc::context::current(), black_box(sent as i64), 1));
+                    sent += 1;
+                }
+            }
+            t.elapsed()
+        })
+    });
+    b.calls = IN_FLIGHT as u64;
+    b
+}
+
 // ----- groups -------------------------------------------------------------------------
 
-/// What the groups found: latency rows, throughput rows and one-line notes.
+/// What the groups found: latency rows, throughput rows, cross-process rows
+/// and one-line notes.
 #[derive(Default)]
 struct Report {
     rows: Vec<Row>,
     throughput: Vec<Row>,
+    cross: Vec<Row>,
     notes: Vec<String>,
 }
 
@@ -826,11 +1122,17 @@ fn group_async_inproc(cfg: &Cfg, tag: &str, out: &mut Report) {
         async_proxy_bench(client, server),
         raw_tokio_mpsc(true),
         raw_tokio_mpsc(false),
+        async_proxy_one_runtime_bench(),
     ];
     let m = out.measure(
         cfg,
         id,
-        &["proxy", "raw same thread", "raw other thread"],
+        &[
+            "proxy",
+            "raw same thread",
+            "raw other thread",
+            "proxy on one runtime",
+        ],
         &mut b,
     );
     out.rows.push(Row::new(
@@ -844,6 +1146,15 @@ fn group_async_inproc(cfg: &Cfg, tag: &str, out: &mut Report) {
         m[0],
         m[2],
         Target::Info,
+    ));
+    out.rows.push(Row::new(
+        format!(
+            "1c async in-proc, client and server on one current-thread runtime \
+             (Options::runtime) vs tokio mpsc+oneshot on that thread [{tag}]"
+        ),
+        m[3],
+        m[1],
+        Target::AtMost(3.0),
     ));
 }
 
@@ -862,7 +1173,7 @@ fn group_async_unix(cfg: &Cfg, tag: &str, out: &mut Report) {
         format!("2 async unix vs tokio UnixStream ping-pong [{tag}]"),
         m[0],
         m[1],
-        Target::AtMost(1.4),
+        Target::AtMost(1.1),
     ));
 }
 
@@ -898,7 +1209,7 @@ fn group_blocking_unix(cfg: &Cfg, tag: &str, out: &mut Report) {
         format!("4 blocking unix vs std UnixStream ping-pong [{tag}]"),
         m[0],
         m[1],
-        Target::AtMost(1.5),
+        Target::AtMost(1.2),
     ));
 }
 
@@ -987,6 +1298,68 @@ fn group_throughput(cfg: &Cfg, tag: &str, kind: &str, transport: Transport, out:
     ));
 }
 
+/// `IN_FLIGHT` async calls in flight on one Unix connection to a server in
+/// another process: `remote` against tarpc, both clients on a current-thread
+/// runtime (remote's given it with `Options::runtime`, tarpc's dispatch task
+/// spawned on it) and both servers on the server process's one multi-thread
+/// runtime; and the same `remote` figure against a raw tokio window of
+/// `IN_FLIGHT` frames. Unpinned only, like the other throughput rows.
+fn group_cross(cfg: &Cfg, tag: &str, out: &mut Report) {
+    let id = &format!("cross-unix-{tag}");
+    if !cfg.wants(id) {
+        return;
+    }
+    set_current(id);
+    let server = XServer::start(cfg);
+    let path = server.path(XServer::REMOTE);
+    let rt = current_rt();
+    let options = remote::Options::default().runtime(rt.handle().clone());
+    let client = Client::connect_unix_with(&path, options).expect("connect");
+    let default_client = Client::connect_unix(&path).expect("connect");
+    let mut b = [
+        async_in_flight_bench_on(rt, client, ()),
+        tarpc_in_flight(&server.path(XServer::TARPC)),
+        raw_tokio_window(&server.path(XServer::RAW)),
+        async_in_flight_bench(default_client, ()),
+    ];
+    let m = out.measure(
+        cfg,
+        id,
+        &["remote", "tarpc", "raw window", "remote, library runtime"],
+        &mut b,
+    );
+    out.cross.push(Row::new(
+        format!(
+            "X1 remote vs tarpc, {IN_FLIGHT} async calls in flight on one connection, \
+             client current-thread runtime, server process 2-worker runtime [{tag}]"
+        ),
+        m[0],
+        m[1],
+        Target::AtLeast(1.5),
+    ));
+    out.cross.push(Row::new(
+        format!(
+            "X2 remote (X1's figure) vs raw tokio UnixStream, window of {IN_FLIGHT} \
+             length-prefixed frames in flight, server echoing [{tag}]"
+        ),
+        m[0],
+        m[2],
+        Target::AtLeast(0.9),
+    ));
+    out.cross.push(Row::new(
+        format!(
+            "X3 remote, client connection on the library's own runtime (default Options), \
+             vs tarpc as in X1 [{tag}]"
+        ),
+        m[3],
+        m[1],
+        Target::Info,
+    ));
+    // The benches (and their connections) go before the server does.
+    drop(b);
+    drop(server);
+}
+
 /// Every latency group, in the regime `tag` names (the caller pins or not).
 fn run_groups(cfg: &Cfg, tag: &str, out: &mut Report) {
     group_async_inproc(cfg, tag, out);
@@ -1007,6 +1380,7 @@ fn run_throughput_groups(cfg: &Cfg, out: &mut Report) {
             group_throughput(cfg, "unpinned", kind, transport, out);
         }
     }
+    group_cross(cfg, "unpinned", out);
 }
 
 // ----- affinity check -------------------------------------------------------------------
@@ -1073,71 +1447,145 @@ fn load_average() -> String {
 
 // ----- main -----------------------------------------------------------------------------
 
+/// Runs one regime's groups in this (child) process and prints its rows and
+/// notes as tab-separated records for the parent.
+fn child(cfg: &Cfg, regime: &str) {
+    // Pinned: the main thread is pinned before anything else exists, so every
+    // thread of this process, the library's runtime and background threads
+    // included, inherits core 0. Unpinned: none of them ever was pinned.
+    if regime == "pinned" && !core_affinity::set_for_current(core_affinity::CoreId { id: 0 }) {
+        eprintln!("could not pin to core 0; skipping the pinned groups");
+        return;
+    }
+    std::fs::create_dir_all(&cfg.dir).expect("temp dir");
+    let _cleanup = CleanUp(cfg.dir.clone());
+    watchdog(cfg.time_limit(), Some(cfg.dir.clone()));
+    let mut out = Report::default();
+    run_groups(cfg, regime, &mut out);
+    if regime == "unpinned" {
+        run_throughput_groups(cfg, &mut out);
+    }
+    set_current("report");
+    for (kind, rows) in [
+        ("ROW", &out.rows),
+        ("TPUT", &out.throughput),
+        ("CROSS", &out.cross),
+    ] {
+        for r in rows {
+            println!(
+                "{kind}\t{}\t{}\t{}\t{}",
+                r.name,
+                r.ns,
+                r.raw,
+                r.target.encode()
+            );
+        }
+    }
+    out.notes.extend(affinity_summary());
+    for n in &out.notes {
+        println!("NOTE\t{n}");
+    }
+}
+
+/// Runs this bench binary again as a child measuring `regime`; collects what
+/// it printed.
+fn run_child(cfg: &Cfg, regime: &str, out: &mut Report) {
+    let exe = std::env::current_exe().expect("bench executable");
+    let mut args = Vec::new();
+    if cfg.quick {
+        args.push("--quick".to_string());
+    }
+    args.extend(cfg.filter.clone());
+    let output = std::process::Command::new(exe)
+        .args(&args)
+        .env(ROLE_ENV, regime)
+        .stdin(std::process::Stdio::null())
+        .stderr(std::process::Stdio::inherit())
+        .output()
+        .expect("run the child bench");
+    assert!(
+        output.status.success(),
+        "the {regime} child failed: {}",
+        output.status
+    );
+    for line in String::from_utf8_lossy(&output.stdout).lines() {
+        let fields: Vec<&str> = line.split('\t').collect();
+        let row = |name: &str, ns: &str, raw: &str, target: &str| {
+            Row::new(
+                name,
+                ns.parse().expect("ns per call"),
+                raw.parse().expect("raw ns per call"),
+                Target::decode(target),
+            )
+        };
+        match fields.as_slice() {
+            ["ROW", name, ns, raw, target] => out.rows.push(row(name, ns, raw, target)),
+            ["TPUT", name, ns, raw, target] => out.throughput.push(row(name, ns, raw, target)),
+            ["CROSS", name, ns, raw, target] => out.cross.push(row(name, ns, raw, target)),
+            ["NOTE", note] => out.notes.push(note.to_string()),
+            _ => println!("{line}"),
+        }
+    }
+}
+
 fn main() {
     let cfg = Cfg::from_args();
-    let _cleanup = CleanUp(cfg.dir.clone());
-    let limit = Duration::from_secs(if cfg.quick { 120 } else { 600 });
+    match cfg.regime.as_deref() {
+        Some("xserver") => return xserver_main(),
+        Some(regime) => return child(&cfg, regime),
+        None => {}
+    }
     let load_at_start = load_average();
-    watchdog(limit, cfg.dir.clone());
+    watchdog(cfg.time_limit() * 2, None);
 
     let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
     let core_ids = core_affinity::get_core_ids().unwrap_or_default();
     println!(
         "roundtrip bench ({}): {cores} cores available ({} core ids); \
-         every row runs PINNED (all threads on core 0) \
-         and UNPINNED; each ratio compares benches of one regime, measured in the same run",
+         every latency row runs PINNED (all threads on core 0) and UNPINNED, each regime in a \
+         process of its own; each ratio compares benches of one regime, measured in the same run",
         if cfg.quick { "quick" } else { "full" },
         core_ids.len()
     );
 
-    // The pinned groups run first, from a thread pinned to core 0 before it
-    // creates anything: every thread it (or the library, on its behalf)
-    // spawns inherits that affinity. Only `main` (waiting in join) and the
-    // bench watchdog (asleep) stay unpinned. The library's process-wide
-    // background threads (release janitor, slow-call watchdog) start during
-    // the pinned phase and so stay on core 0 for the unpinned one; they are
-    // off the call path.
-    let pinned_cfg = cfg.clone();
-    let mut out = std::thread::Builder::new()
-        .name("bench-pinned".into())
-        .spawn(move || {
-            let mut out = Report::default();
-            if !core_affinity::set_for_current(core_affinity::CoreId { id: 0 }) {
-                eprintln!("could not pin to core 0; skipping the pinned groups");
-                return out;
-            }
-            run_groups(&pinned_cfg, "pinned", &mut out);
-            out
-        })
-        .expect("pinned thread")
-        .join()
-        .expect("pinned groups");
-
-    run_groups(&cfg, "unpinned", &mut out);
-    run_throughput_groups(&cfg, &mut out);
+    let mut out = Report::default();
+    for regime in ["pinned", "unpinned"] {
+        set_current(regime);
+        run_child(&cfg, regime, &mut out);
+    }
     set_current("report");
     let Report {
         mut rows,
         throughput,
+        cross,
         mut notes,
     } = out;
 
-    // Rows in task order (1a, 1b, 2, 2t, 3, 4, 4t, 5), pinned before unpinned.
+    // Rows in task order (1a, 1b, 1c, 2, 2t, 3, 4, 4t, 5), pinned before
+    // unpinned.
     rows.sort_by_key(|r| r.name.split(' ').next().map(str::to_string));
     println!();
     print_table(&rows);
     println!();
-    print_throughput_table(&throughput);
+    print_rate_table(&throughput, ["calls/s in flight", "calls/s sequential"]);
+    println!();
+    print_rate_table(&cross, ["remote calls/s", "tarpc or raw calls/s"]);
     println!();
     println!(
         "runs per bench: {}, each ~{:?} (median reported); raw servers: tokio current-thread runtimes / std threads",
         cfg.runs, cfg.run_time
     );
     println!(
-        "targets: 1a <= 2.0, 2 <= 1.4 (older issue); 2t, 3, 4, 4t <= 1.5; \
+        "targets: 1a <= 2.0 (older issue); 1c <= 3.0, 2 <= 1.1, 4 <= 1.2; 2t, 3, 4t <= 1.5; \
          throughput (unpinned; the pinned regime is not run) >= 3.0x the sequential rate of the same proxy, \
          async = {IN_FLIGHT} futures in a sliding window on one current-thread runtime, \
-         blocking = {CALLER_THREADS} threads each calling sequentially on a clone of one proxy"
+         blocking = {CALLER_THREADS} threads each calling sequentially on a clone of one proxy; \
+         cross-process (unpinned): X1 remote >= 1.5x tarpc's calls/s, X2 remote >= 0.9x the raw window's"
+    );
+    println!(
+        "cross-process rows: the server is another process of this binary (ROUNDTRIP_BENCH_ROLE=xserver) \
+         with one 2-worker multi-thread runtime serving remote (Options::runtime), tarpc (a task per request) \
+         and the raw echo; its context switches are not in the ctx switches/call notes"
     );
     println!(
         "child-process transport (spawn_child / Client::from_parent) rides on a Unix socket: \
@@ -1148,7 +1596,6 @@ fn main() {
          other processes on these cores move every figure",
         load_average()
     ));
-    notes.extend(affinity_summary());
     for note in notes {
         println!("{note}");
     }
