@@ -27,6 +27,11 @@ pub(crate) struct Outbound {
     /// The most bytes that may wait here; a peer that lets more pile up is
     /// cut off.
     limit: usize,
+    /// The connection's runtime, when it is a current-thread one: a sender
+    /// running on it leaves its frames to the task, which writes them all
+    /// once the sender yields (the same thread: no wake-up is lost to it,
+    /// and a burst of async calls leaves in one write).
+    gather_on: Option<tokio::runtime::Id>,
 }
 
 struct Queue {
@@ -51,7 +56,12 @@ fn lock(m: &Mutex<Queue>) -> MutexGuard<'_, Queue> {
 }
 
 impl Outbound {
-    pub(crate) fn new(direct: Option<SendNow>, limit: usize) -> Outbound {
+    pub(crate) fn new(
+        direct: Option<SendNow>,
+        limit: usize,
+        rt: &tokio::runtime::Handle,
+    ) -> Outbound {
+        let current_thread = rt.runtime_flavor() == tokio::runtime::RuntimeFlavor::CurrentThread;
         Outbound {
             queue: Mutex::new(Queue {
                 pending: Vec::new(),
@@ -63,6 +73,7 @@ impl Outbound {
             }),
             wake: Notify::new(),
             limit,
+            gather_on: current_thread.then(|| rt.id()),
         }
     }
 
@@ -134,7 +145,9 @@ impl Link for Outbound {
             return Ok(());
         }
         let mut at = 0;
-        if !queue.busy && !queue.corked && queue.pending.is_empty() {
+        let gather = self.gather_on.is_some()
+            && tokio::runtime::Handle::try_current().is_ok_and(|h| Some(h.id()) == self.gather_on);
+        if !queue.busy && !queue.corked && !gather && queue.pending.is_empty() {
             if let Some(direct) = &queue.direct {
                 while at < frame.len() {
                     match direct(&frame[at..]) {

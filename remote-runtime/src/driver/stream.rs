@@ -65,7 +65,7 @@ where
     W: AsyncWrite + Unpin + Send + 'static,
 {
     let limit = (64usize << 20).max(options.max_frame.saturating_mul(4));
-    let outbound = Arc::new(Outbound::new(direct, limit));
+    let outbound = Arc::new(Outbound::new(direct, limit, &rt));
     let link = outbound.clone();
     let max_frame = options.max_frame;
     let write_deadline = options.lease;
