@@ -1,6 +1,7 @@
 //! Sockets the driver writes to from any thread: Unix and TCP streams,
 //! written with `MSG_NOSIGNAL` (a peer that went away is an error, never a
-//! signal) through tokio's readiness tracking.
+//! signal) through tokio's readiness tracking. The connection's task reads
+//! through tokio's own read half.
 
 use std::io;
 use std::os::fd::AsFd;
@@ -8,37 +9,38 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{ready, Context, Poll};
 
-use tokio::io::{AsyncRead, AsyncWrite, Interest, ReadBuf};
+use tokio::io::{AsyncRead, AsyncWrite, Interest};
 
-/// A tokio stream socket.
-pub(crate) trait Sock: AsFd + Send + Sync + 'static {
+/// A tokio stream socket, split into a read half for the task and a write
+/// half shared with the threads that write to it directly.
+pub(crate) trait Sock: AsFd + Send + Sync + Sized + 'static {
+    type ReadHalf: AsyncRead + Unpin + Send + 'static;
+    type WriteHalf: AsRef<Self> + Send + Sync + 'static;
+    fn split(self) -> (Self::ReadHalf, Self::WriteHalf);
     fn poll_write_ready(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>>;
-    fn poll_read_ready(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>>;
-    fn try_read(&self, buf: &mut [u8]) -> io::Result<usize>;
     fn try_io<R>(&self, interest: Interest, f: impl FnOnce() -> io::Result<R>) -> io::Result<R>;
 }
 
 /// Tokio's stream sockets have these as inherent methods.
 macro_rules! sock {
-    ($($ty:ty),*) => {$(
-        impl Sock for $ty {
+    ($($ty:ident in $module:ident),*) => {$(
+        impl Sock for tokio::net::$ty {
+            type ReadHalf = tokio::net::$module::OwnedReadHalf;
+            type WriteHalf = tokio::net::$module::OwnedWriteHalf;
+            fn split(self) -> (Self::ReadHalf, Self::WriteHalf) {
+                self.into_split()
+            }
             fn poll_write_ready(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-                <$ty>::poll_write_ready(self, cx)
-            }
-            fn poll_read_ready(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-                <$ty>::poll_read_ready(self, cx)
-            }
-            fn try_read(&self, buf: &mut [u8]) -> io::Result<usize> {
-                <$ty>::try_read(self, buf)
+                tokio::net::$ty::poll_write_ready(self, cx)
             }
             fn try_io<R>(&self, interest: Interest, f: impl FnOnce() -> io::Result<R>) -> io::Result<R> {
-                <$ty>::try_io(self, interest, f)
+                tokio::net::$ty::try_io(self, interest, f)
             }
         }
     )*};
 }
 
-sock!(tokio::net::UnixStream, tokio::net::TcpStream);
+sock!(UnixStream in unix, TcpStream in tcp);
 
 /// Writes what the socket takes now, never waiting.
 pub(crate) fn send_now<S: Sock>(sock: &S, buf: &[u8]) -> io::Result<usize> {
@@ -47,9 +49,9 @@ pub(crate) fn send_now<S: Sock>(sock: &S, buf: &[u8]) -> io::Result<usize> {
     })
 }
 
-/// A socket shared by the connection's task (as an [`AsyncRead`] and an
+/// A socket's write half, shared by the connection's task (as an
 /// [`AsyncWrite`]) and the threads that write to it directly.
-pub(crate) struct Shared<S: Sock>(pub(crate) Arc<S>);
+pub(crate) struct Shared<S: Sock>(pub(crate) Arc<S::WriteHalf>);
 
 impl<S: Sock> AsyncWrite for Shared<S> {
     fn poll_write(
@@ -57,9 +59,10 @@ impl<S: Sock> AsyncWrite for Shared<S> {
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
+        let sock: &S = (*self.0).as_ref();
         loop {
-            ready!(self.0.poll_write_ready(cx))?;
-            match send_now(&*self.0, buf) {
+            ready!(sock.poll_write_ready(cx))?;
+            match send_now(sock, buf) {
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
                 other => return Poll::Ready(other),
             }
@@ -71,27 +74,8 @@ impl<S: Sock> AsyncWrite for Shared<S> {
     }
 
     fn poll_shutdown(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        let _ = socket2::SockRef::from(&*self.0).shutdown(std::net::Shutdown::Write);
+        let sock: &S = (*self.0).as_ref();
+        let _ = socket2::SockRef::from(sock).shutdown(std::net::Shutdown::Write);
         Poll::Ready(Ok(()))
-    }
-}
-
-impl<S: Sock> AsyncRead for Shared<S> {
-    fn poll_read(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut ReadBuf<'_>,
-    ) -> Poll<io::Result<()>> {
-        loop {
-            ready!(self.0.poll_read_ready(cx))?;
-            match self.0.try_read(buf.initialize_unfilled()) {
-                Ok(n) => {
-                    buf.advance(n);
-                    return Poll::Ready(Ok(()));
-                }
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
-                Err(e) => return Poll::Ready(Err(e)),
-            }
-        }
     }
 }

@@ -28,20 +28,12 @@ const CLOSE_GRACE: Duration = Duration::from_secs(1);
 const LAST_WORD: Duration = Duration::from_millis(200);
 
 /// Wires a Unix or TCP socket: senders write to it directly.
-pub(crate) fn socket<S: Sock>(sock: S, options: &Options, rt: tokio::runtime::Handle) -> Wired
-where
-    Shared<S>: AsyncRead + AsyncWrite,
-{
-    let sock = Arc::new(sock);
-    let direct = sock.clone();
-    let direct: SendNow = Box::new(move |buf: &[u8]| send_now(&*direct, buf));
-    wire(
-        Shared(sock.clone()),
-        Shared(sock),
-        Some(direct),
-        options,
-        rt,
-    )
+pub(crate) fn socket<S: Sock>(sock: S, options: &Options, rt: tokio::runtime::Handle) -> Wired {
+    let (reader, writer) = sock.split();
+    let writer = Arc::new(writer);
+    let direct = writer.clone();
+    let direct: SendNow = Box::new(move |buf: &[u8]| send_now::<S>((*direct).as_ref(), buf));
+    wire(reader, Shared::<S>(writer), Some(direct), options, rt)
 }
 
 /// Wires any byte stream; only its task writes to it.
