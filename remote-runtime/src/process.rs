@@ -44,4 +44,6 @@ impl ProcessInfo {
 
 /// The reserved global names.
 pub(crate) const PROCESS_GLOBAL: &str = "process";
+/// Globals named with this prefix are the library's own.
+pub(crate) const RESERVED_PREFIX: &str = "remote:";
 pub(crate) const MODULES_GLOBAL: &str = "remote:modules";

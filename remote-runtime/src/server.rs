@@ -11,7 +11,7 @@ use crate::connection::{Access, Connection};
 use crate::context;
 use crate::driver::{stream, Wired};
 use crate::options::Options;
-use crate::process::{ProcessInfo, MODULES_GLOBAL, PROCESS_GLOBAL};
+use crate::process::{ProcessInfo, MODULES_GLOBAL, PROCESS_GLOBAL, RESERVED_PREFIX};
 use crate::registry::{Export, Registry};
 use crate::remote::Interface;
 use crate::session::Session;
@@ -136,27 +136,38 @@ impl Server {
     /// Plain values are copied to each reader; a value that holds a
     /// `Remote<dyn T>` (or is one) lends that object to each reader's
     /// connection.
+    ///
+    /// Names starting with `remote:` are the library's own (the module
+    /// list is `remote:modules`); setting one is ignored with a warning.
     pub fn set_global<V: Serialize + Send + Sync + 'static>(
         &self,
         name: impl Into<String>,
         value: V,
     ) {
+        let Some(name) = user_global(name.into()) else {
+            return;
+        };
         self.inner.registry.set_global(
-            name.into(),
+            name,
             Arc::new(move |session: &Arc<Session>, site: u32| {
                 context::encode(session, &value, site)
             }),
         );
     }
 
-    /// Sets global `name` to a value computed each time a client reads it.
+    /// Sets global `name` to a value computed each time a client reads it
+    /// (names starting with `remote:` are reserved, as for
+    /// [`Server::set_global`]).
     pub fn set_global_with<V, F>(&self, name: impl Into<String>, compute: F)
     where
         V: Serialize,
         F: Fn() -> V + Send + Sync + 'static,
     {
+        let Some(name) = user_global(name.into()) else {
+            return;
+        };
         self.inner.registry.set_global(
-            name.into(),
+            name,
             Arc::new(move |session: &Arc<Session>, site: u32| {
                 context::encode(session, &compute(), site)
             }),
@@ -172,6 +183,10 @@ impl Server {
     ///
     /// An allow-list: `server.set_access_policy(|_, access| matches!(access,
     /// Access::Export("app") | Access::Global("process")))`.
+    ///
+    /// The policy is not asked about the module list
+    /// ([`Client::module_names`](crate::Client::module_names)): it names
+    /// exactly the modules the policy lets that connection require.
     pub fn set_access_policy(
         &self,
         policy: impl Fn(&Connection, &Access<'_>) -> bool + Send + Sync + 'static,
@@ -179,8 +194,12 @@ impl Server {
         self.inner.registry.set_policy(Arc::new(policy));
     }
 
-    /// Removes a global; returns whether it was set.
+    /// Removes a global; returns whether it was set (the library's own,
+    /// named `remote:...`, stay).
     pub fn remove_global(&self, name: &str) -> bool {
+        if name.starts_with(RESERVED_PREFIX) {
+            return false;
+        }
         self.inner.registry.remove_global(name)
     }
 
@@ -426,4 +445,16 @@ impl Server {
             connection.close();
         }
     }
+}
+
+/// `name`, unless it is one of the library's reserved global names.
+fn user_global(name: String) -> Option<String> {
+    if name.starts_with(RESERVED_PREFIX) {
+        tracing::warn!(
+            name,
+            "global names starting with `remote:` are reserved; not set"
+        );
+        return None;
+    }
+    Some(name)
 }

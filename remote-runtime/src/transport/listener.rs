@@ -1,13 +1,18 @@
 //! One accept loop for every listening transport, and the handle that stops
 //! it.
+//!
+//! The loop is a task on the connection runtime (no thread per listener).
+//! Stopping it is a signal, not a connection to our own address, so it
+//! works whatever happened to a Unix socket's path. When the process runs
+//! out of file descriptors, accepting backs off (100 ms, doubling to 1 s)
+//! and says so once per episode, instead of spinning and logging each
+//! failure; it recovers by itself once descriptors free up.
 
 use std::io;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
-use std::thread::JoinHandle;
+use std::time::Duration;
 
-use crate::driver::Wired;
-use crate::options::Options;
+use tokio::sync::oneshot;
+
 use crate::RemoteError;
 
 /// Where a [`Listener`] accepts connections.
@@ -25,9 +30,9 @@ pub enum ListenAddr {
 /// stay up, including those whose `connect` returned just before.
 pub struct Listener {
     addr: ListenAddr,
-    stop: Arc<AtomicBool>,
-    thread: Option<JoinHandle<()>>,
-    wake: Box<dyn Fn() + Send + Sync>,
+    stop: Option<oneshot::Sender<()>>,
+    /// Signalled by the accept loop once it has stopped.
+    stopped: Option<crossbeam_channel::Receiver<()>>,
 }
 
 impl std::fmt::Debug for Listener {
@@ -37,6 +42,10 @@ impl std::fmt::Debug for Listener {
             .finish()
     }
 }
+
+/// How long dropping a listener waits for its loop to stop (it is a
+/// signal away, so only a runtime that is not running takes this long).
+const STOP_WITHIN: Duration = Duration::from_secs(5);
 
 impl Listener {
     /// Where it listens (for TCP, the bound address, with the port chosen by
@@ -67,13 +76,19 @@ impl Listener {
     }
 
     fn stop_accepting(&mut self) {
-        if self.stop.swap(true, Ordering::AcqRel) {
+        let Some(stop) = self.stop.take() else {
             return;
-        }
-        // Wake the blocked accept() with a connection of our own.
-        (self.wake)();
-        if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
+        };
+        let _ = stop.send(());
+        if let Some(stopped) = self.stopped.take() {
+            // The loop serves the connections already queued, then stops.
+            // On the loop's own runtime thread (a current-thread runtime)
+            // waiting would stop it from running: it finishes on its own.
+            let on_a_worker = tokio::runtime::Handle::try_current()
+                .is_ok_and(|h| h.runtime_flavor() == tokio::runtime::RuntimeFlavor::CurrentThread);
+            if !on_a_worker {
+                let _ = crate::driver::blocking::wait(|| stopped.recv_timeout(STOP_WITHIN));
+            }
         }
         if let ListenAddr::Unix(path) = &self.addr {
             let _ = std::fs::remove_file(path);
@@ -87,102 +102,116 @@ impl Drop for Listener {
     }
 }
 
-/// A bound listening socket.
-pub(crate) trait Acceptor: Send + 'static {
+/// A bound listening socket of tokio's.
+pub(crate) trait Acceptor: Send + Sync + Sized + 'static {
     type Stream: Send + 'static;
-    fn accept(&self) -> io::Result<Self::Stream>;
-    fn set_nonblocking(&self, on: bool) -> io::Result<()>;
-    /// Wires an accepted stream to the driver.
-    fn wire(stream: Self::Stream, options: &Options) -> Result<Wired, RemoteError>;
+    fn poll_accept(
+        &self,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<io::Result<Self::Stream>>;
+    /// Accepts what is queued now, without the reactor (used once the loop
+    /// is told to stop, for connections whose `connect` already returned).
+    fn accept_now(&self) -> io::Result<Self::Stream>;
 }
 
-impl Acceptor for std::os::unix::net::UnixListener {
-    type Stream = std::os::unix::net::UnixStream;
-    fn accept(&self) -> io::Result<Self::Stream> {
-        std::os::unix::net::UnixListener::accept(self).map(|(s, _)| s)
+impl Acceptor for tokio::net::UnixListener {
+    type Stream = tokio::net::UnixStream;
+    fn poll_accept(
+        &self,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<io::Result<Self::Stream>> {
+        tokio::net::UnixListener::poll_accept(self, cx).map_ok(|(s, _)| s)
     }
-    fn set_nonblocking(&self, on: bool) -> io::Result<()> {
-        std::os::unix::net::UnixListener::set_nonblocking(self, on)
-    }
-    fn wire(stream: Self::Stream, options: &Options) -> Result<Wired, RemoteError> {
-        super::unix::wire(stream, options)
-    }
-}
-
-impl Acceptor for std::net::TcpListener {
-    type Stream = std::net::TcpStream;
-    fn accept(&self) -> io::Result<Self::Stream> {
-        std::net::TcpListener::accept(self).map(|(s, _)| s)
-    }
-    fn set_nonblocking(&self, on: bool) -> io::Result<()> {
-        std::net::TcpListener::set_nonblocking(self, on)
-    }
-    fn wire(stream: Self::Stream, options: &Options) -> Result<Wired, RemoteError> {
-        super::tcp::wire(stream, options)
+    fn accept_now(&self) -> io::Result<Self::Stream> {
+        let (stream, _) = socket2::SockRef::from(self).accept()?;
+        let stream = std::os::unix::net::UnixStream::from(std::os::fd::OwnedFd::from(stream));
+        stream.set_nonblocking(true)?;
+        tokio::net::UnixStream::from_std(stream)
     }
 }
 
-/// Runs the accept loop of `acceptor` on its own thread; `on_accept` gets
-/// each connection, wired, and a peer label.
-pub(crate) fn spawn<A: Acceptor>(
-    acceptor: A,
-    addr: ListenAddr,
-    options: Options,
-    label: impl Fn(&A::Stream) -> String + Send + 'static,
-    wake: Box<dyn Fn() + Send + Sync>,
-    on_accept: impl Fn(Wired, String) + Send + 'static,
-) -> io::Result<Listener> {
-    spawn_raw(
-        acceptor,
-        addr,
-        label,
-        wake,
-        move |stream, peer| match A::wire(stream, &options) {
-            Ok(wired) => on_accept(wired, peer),
-            Err(e) => tracing::warn!(error = %e, "accept failed"),
-        },
+impl Acceptor for tokio::net::TcpListener {
+    type Stream = tokio::net::TcpStream;
+    fn poll_accept(
+        &self,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<io::Result<Self::Stream>> {
+        tokio::net::TcpListener::poll_accept(self, cx).map_ok(|(s, _)| s)
+    }
+    fn accept_now(&self) -> io::Result<Self::Stream> {
+        let (stream, _) = socket2::SockRef::from(self).accept()?;
+        let stream = std::net::TcpStream::from(std::os::fd::OwnedFd::from(stream));
+        stream.set_nonblocking(true)?;
+        tokio::net::TcpStream::from_std(stream)
+    }
+}
+
+/// Whether an accept error means the process is out of descriptors (or
+/// memory): the listener backs off instead of trying again at once.
+fn out_of_resources(e: &io::Error) -> bool {
+    matches!(
+        e.raw_os_error(),
+        Some(libc::EMFILE | libc::ENFILE | libc::ENOBUFS | libc::ENOMEM)
     )
 }
 
-/// The accept loop itself: `on_stream` gets each prepared stream and its
-/// peer label (and may hand it to another thread, as TLS does for its
-/// handshake).
-pub(crate) fn spawn_raw<A: Acceptor>(
+/// Runs the accept loop of `acceptor` as a task on `rt`; `on_stream` gets
+/// each accepted stream (and may hand it to the blocking pool, as the
+/// session's start runs the server's connect hooks).
+pub(crate) fn spawn<A: Acceptor>(
     acceptor: A,
     addr: ListenAddr,
-    label: impl Fn(&A::Stream) -> String + Send + 'static,
-    wake: Box<dyn Fn() + Send + Sync>,
-    on_stream: impl Fn(A::Stream, String) + Send + 'static,
-) -> io::Result<Listener> {
-    let stop = Arc::new(AtomicBool::new(false));
-    let stopping = stop.clone();
-    let serve = move |stream: io::Result<A::Stream>| match stream {
-        Ok(stream) => {
-            let peer = label(&stream);
-            on_stream(stream, peer)
-        }
-        Err(e) => tracing::warn!(error = %e, "accept failed"),
-    };
-    let thread = std::thread::Builder::new()
-        .name("remote-accept".into())
-        .spawn(move || loop {
-            serve(acceptor.accept());
-            if stopping.load(Ordering::Acquire) {
-                // Serve what was already queued (clients whose connect
-                // returned), then stop. The waker's own connection is among
-                // them and simply ends.
-                if acceptor.set_nonblocking(true).is_ok() {
-                    while let Ok(stream) = acceptor.accept() {
-                        serve(Ok(stream));
+    rt: &tokio::runtime::Handle,
+    on_stream: impl Fn(A::Stream) + Send + Sync + 'static,
+) -> Result<Listener, RemoteError> {
+    let (stop, mut stopping) = oneshot::channel::<()>();
+    let (stopped_tx, stopped) = crossbeam_channel::bounded(1);
+    rt.spawn(async move {
+        let mut backoff = Duration::ZERO;
+        let mut failed = 0u64;
+        loop {
+            let accepted = tokio::select! {
+                biased;
+                _ = &mut stopping => break,
+                accepted = std::future::poll_fn(|cx| acceptor.poll_accept(cx)) => accepted,
+            };
+            match accepted {
+                Ok(stream) => {
+                    if !backoff.is_zero() {
+                        tracing::info!(failed, "accepting again");
+                        backoff = Duration::ZERO;
+                        failed = 0;
+                    }
+                    on_stream(stream);
+                }
+                Err(e) if out_of_resources(&e) => {
+                    failed += 1;
+                    if backoff.is_zero() {
+                        tracing::warn!(error = %e, "accept failed: out of descriptors; backing off until some are free");
+                    }
+                    backoff = (backoff * 2).clamp(Duration::from_millis(100), Duration::from_secs(1));
+                    tokio::select! {
+                        biased;
+                        _ = &mut stopping => break,
+                        () = tokio::time::sleep(backoff) => {}
                     }
                 }
-                return;
+                // A connection that went away before we took it, and the
+                // like: only that one is lost.
+                Err(e) => tracing::debug!(error = %e, "accept failed"),
             }
-        })?;
+        }
+        // Serve what was already queued (clients whose connect returned),
+        // then stop.
+        while let Ok(stream) = acceptor.accept_now() {
+            on_stream(stream);
+        }
+        drop(acceptor);
+        let _ = stopped_tx.send(());
+    });
     Ok(Listener {
         addr,
-        stop,
-        thread: Some(thread),
-        wake,
+        stop: Some(stop),
+        stopped: Some(stopped),
     })
 }

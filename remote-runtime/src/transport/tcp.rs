@@ -8,25 +8,44 @@ use crate::driver::{stream, Wired};
 use crate::options::Options;
 use crate::RemoteError;
 
-/// Binds `addr` and calls `on_accept` with each connection.
+/// Binds `addr` and calls `on_accept` with each connection (on the
+/// blocking pool: it runs the server's connect hooks).
 pub(crate) fn listen(
     addr: impl ToSocketAddrs,
     options: Options,
-    on_accept: impl Fn(Wired, String) + Send + 'static,
+    on_accept: impl Fn(Wired, String) + Send + Sync + 'static,
 ) -> Result<Listener, RemoteError> {
-    let acceptor = StdListener::bind(addr)?;
-    let local = acceptor.local_addr()?;
-    let wake_addr = wake_address(local);
-    Ok(listener::spawn(
-        acceptor,
-        ListenAddr::Tcp(local),
-        options,
-        |s: &TcpStream| peer_label("tcp", s),
-        Box::new(move || {
-            let _ = TcpStream::connect_timeout(&wake_addr, std::time::Duration::from_secs(1));
-        }),
-        on_accept,
-    )?)
+    let (acceptor, local, rt) = bind(addr, &options)?;
+    let on_accept = std::sync::Arc::new(on_accept);
+    let handle = rt.clone();
+    listener::spawn(acceptor, ListenAddr::Tcp(local), &rt, move |stream| {
+        let peer = match stream.peer_addr() {
+            Ok(a) => format!("tcp:{a}"),
+            Err(_) => "tcp:?".into(),
+        };
+        if let Err(e) = stream.set_nodelay(true) {
+            return tracing::debug!(%peer, error = %e, "accepted connection unusable");
+        }
+        let wired = stream::socket(stream, &options, handle.clone());
+        let on_accept = on_accept.clone();
+        crate::rt::spawn_blocking(&handle, move || on_accept(wired, peer));
+    })
+}
+
+/// Binds a TCP listener on the connection runtime of `options`.
+pub(crate) fn bind(
+    addr: impl ToSocketAddrs,
+    options: &Options,
+) -> Result<(tokio::net::TcpListener, SocketAddr, tokio::runtime::Handle), RemoteError> {
+    let rt = crate::rt::handle(options)?;
+    let bound = StdListener::bind(addr)?;
+    bound.set_nonblocking(true)?;
+    let local = bound.local_addr()?;
+    let acceptor = {
+        let _runtime = rt.enter();
+        tokio::net::TcpListener::from_std(bound)?
+    };
+    Ok((acceptor, local, rt))
 }
 
 /// `scheme:address` of the peer.
@@ -35,19 +54,6 @@ pub(crate) fn peer_label(scheme: &str, s: &TcpStream) -> String {
         Ok(a) => format!("{scheme}:{a}"),
         Err(_) => format!("{scheme}:?"),
     }
-}
-
-/// Where to connect to wake our own accept loop (an unspecified bind address
-/// is reached through loopback).
-pub(crate) fn wake_address(local: SocketAddr) -> SocketAddr {
-    let mut addr = local;
-    if addr.ip().is_unspecified() {
-        addr.set_ip(match addr {
-            SocketAddr::V4(_) => std::net::Ipv4Addr::LOCALHOST.into(),
-            SocketAddr::V6(_) => std::net::Ipv6Addr::LOCALHOST.into(),
-        });
-    }
-    addr
 }
 
 /// Turns a connected std socket into a tokio one on `rt`.

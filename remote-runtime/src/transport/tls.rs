@@ -3,9 +3,8 @@
 //! (`Options::handshake_timeout`), so a slow or silent client never holds
 //! up the others; then the stream is a connection like any other.
 
-use std::net::{SocketAddr, TcpListener as StdListener, TcpStream, ToSocketAddrs};
+use std::net::{TcpStream, ToSocketAddrs};
 use std::sync::Arc;
-use std::time::Duration;
 
 use rustls::pki_types::ServerName;
 use tokio_rustls::{TlsAcceptor, TlsConnector};
@@ -16,54 +15,47 @@ use crate::driver::{stream, Wired};
 use crate::options::Options;
 use crate::RemoteError;
 
-/// Binds `addr` and serves TLS connections.
+/// Binds `addr` and serves TLS connections: each handshake is a task of
+/// its own, bounded by `Options::handshake_timeout`.
 pub(crate) fn listen(
     addr: impl ToSocketAddrs,
     config: Arc<rustls::ServerConfig>,
     options: Options,
     on_accept: impl Fn(Wired, String) + Send + Sync + 'static,
 ) -> Result<Listener, RemoteError> {
-    let acceptor = StdListener::bind(addr)?;
-    let local: SocketAddr = acceptor.local_addr()?;
-    let wake_addr = tcp::wake_address(local);
+    let (acceptor, local, rt) = tcp::bind(addr, &options)?;
     let on_accept = Arc::new(on_accept);
     let tls = TlsAcceptor::from(config);
-    Ok(listener::spawn_raw(
-        acceptor,
-        ListenAddr::Tcp(local),
-        |s: &TcpStream| tcp::peer_label("tls", s),
-        Box::new(move || {
-            let _ = TcpStream::connect_timeout(&wake_addr, Duration::from_secs(1));
-        }),
-        move |stream, peer| {
-            let started = crate::rt::handle(&options).and_then(|rt| {
-                let tcp = tcp::into_tokio(stream, &rt)?;
-                Ok((rt, tcp))
-            });
-            let (rt, tcp) = match started {
-                Ok(started) => started,
-                Err(e) => return tracing::warn!(%peer, error = %e, "accept failed"),
-            };
-            let tls = tls.clone();
-            let options = options.clone();
-            let on_accept = on_accept.clone();
-            let handle = rt.clone();
-            rt.spawn(async move {
-                let within = options.handshake_timeout;
-                match tokio::time::timeout(within, tls.accept(tcp)).await {
-                    Ok(Ok(stream)) => {
-                        let wired = stream::io(stream, &options, handle.clone());
-                        // Hooks run on connect: user code, off the workers.
-                        crate::rt::spawn_blocking(&handle, move || on_accept(wired, peer));
-                    }
-                    Ok(Err(e)) => tracing::warn!(%peer, error = %e, "TLS handshake failed"),
-                    Err(_) => {
-                        tracing::warn!(%peer, ?within, "TLS handshake not done within the deadline")
-                    }
+    let handle = rt.clone();
+    listener::spawn(acceptor, ListenAddr::Tcp(local), &rt, move |socket| {
+        let peer = match socket.peer_addr() {
+            Ok(a) => format!("tls:{a}"),
+            Err(_) => "tls:?".into(),
+        };
+        if let Err(e) = socket.set_nodelay(true) {
+            return tracing::debug!(%peer, error = %e, "accepted connection unusable");
+        }
+        let (tls, options, on_accept, handle) = (
+            tls.clone(),
+            options.clone(),
+            on_accept.clone(),
+            handle.clone(),
+        );
+        drop(handle.clone().spawn(async move {
+            let within = options.handshake_timeout;
+            match tokio::time::timeout(within, tls.accept(socket)).await {
+                Ok(Ok(stream)) => {
+                    let wired = stream::io(stream, &options, handle.clone());
+                    // Hooks run on connect: user code, off the workers.
+                    crate::rt::spawn_blocking(&handle, move || on_accept(wired, peer));
                 }
-            });
-        },
-    )?)
+                Ok(Err(e)) => tracing::warn!(%peer, error = %e, "TLS handshake failed"),
+                Err(_) => {
+                    tracing::warn!(%peer, ?within, "TLS handshake not done within the deadline")
+                }
+            }
+        }));
+    })
 }
 
 /// Connects to a TLS server; `server_name` is checked against its

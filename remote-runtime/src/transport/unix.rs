@@ -8,25 +8,33 @@ use crate::driver::{stream, Wired};
 use crate::options::Options;
 use crate::RemoteError;
 
-/// Binds `path` and calls `on_accept` with each connection.
+/// Binds `path` and calls `on_accept` with each connection (on the
+/// blocking pool: it runs the server's connect hooks).
 pub(crate) fn listen(
     path: &Path,
     options: Options,
-    on_accept: impl Fn(Wired, String) + Send + 'static,
+    on_accept: impl Fn(Wired, String) + Send + Sync + 'static,
 ) -> Result<Listener, RemoteError> {
-    let acceptor = StdListener::bind(path)?;
+    let rt = crate::rt::handle(&options)?;
+    let bound = StdListener::bind(path)?;
+    bound.set_nonblocking(true)?;
+    let acceptor = {
+        let _runtime = rt.enter();
+        tokio::net::UnixListener::from_std(bound)?
+    };
     let label = format!("unix:{}", path.display());
-    let wake_path = path.to_path_buf();
-    Ok(listener::spawn(
+    let on_accept = std::sync::Arc::new(on_accept);
+    let handle = rt.clone();
+    listener::spawn(
         acceptor,
         ListenAddr::Unix(path.to_path_buf()),
-        options,
-        move |_| label.clone(),
-        Box::new(move || {
-            let _ = UnixStream::connect(&wake_path);
-        }),
-        on_accept,
-    )?)
+        &rt,
+        move |stream| {
+            let wired = stream::socket(stream, &options, handle.clone());
+            let (on_accept, label) = (on_accept.clone(), label.clone());
+            crate::rt::spawn_blocking(&handle, move || on_accept(wired, label));
+        },
+    )
 }
 
 /// Wires a connected std socket to the driver.
