@@ -178,8 +178,12 @@ impl<O: Exported> ExportTable<O> {
             return Ok(None);
         }
         let object = slot.object.take().expect("position() checked it is live");
-        slot.site_or_next = self.free;
-        self.free = position;
+        // A position whose generations are used up is retired for good:
+        // reusing it would repeat an ID.
+        if slot.generation < u32::MAX {
+            slot.site_or_next = self.free;
+            self.free = position;
+        }
         self.live -= 1;
         let hash = self.hasher.hash_one(object.key());
         if let Ok(entry) = self.index.find_entry(hash, |&p| p == position) {
@@ -202,13 +206,17 @@ impl<O: Exported> ExportTable<O> {
     /// tail of the slab and shrinks the index. Positions dropped here come back
     /// with a generation above any used before, so no ID repeats.
     fn compact(&mut self) {
-        while self.slots.last().is_some_and(|s| s.object.is_none()) {
-            self.slots.pop();
+        // Dropped positions come back above every generation used, which
+        // needs one left.
+        if self.max_generation < u32::MAX {
+            while self.slots.last().is_some_and(|s| s.object.is_none()) {
+                self.slots.pop();
+            }
+            self.generation_floor = self.max_generation + 1;
         }
-        self.generation_floor = self.max_generation + 1;
         self.free = NONE;
         for (position, slot) in self.slots.iter_mut().enumerate().rev() {
-            if slot.object.is_none() {
+            if slot.object.is_none() && slot.generation < u32::MAX {
                 slot.site_or_next = self.free;
                 self.free = position as u32;
             }
@@ -288,6 +296,31 @@ mod tests {
         let (k, make) = nop(1);
         let again = t.send(k, 0, make).0;
         assert_ne!(again, id, "ids are never reused");
+    }
+
+    #[test]
+    fn a_position_whose_generations_ran_out_is_never_reused() {
+        let mut t = ExportTable::<Obj>::default();
+        let (k, make) = nop(1);
+        let first = t.send(k, 0, make).0;
+        t.release(first, 1).unwrap();
+        // As if the position had been reused 2^32 - 2 times.
+        t.slots[0].generation = u32::MAX - 1;
+        let mut seen = vec![first];
+        for addr in 2..5 {
+            let (k, make) = nop(addr);
+            let id = t.send(k, 0, make).0;
+            assert!(!seen.contains(&id), "id {id:#x} repeated");
+            seen.push(id);
+            t.release(id, 1).unwrap();
+        }
+        // The last generation was used once, then the position retired.
+        assert_eq!(seen[1] >> 32, u64::from(u32::MAX));
+        assert_eq!(
+            seen[2] & 0xffff_ffff,
+            2,
+            "a new position, not the retired one"
+        );
     }
 
     #[test]
