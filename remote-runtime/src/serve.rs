@@ -366,7 +366,9 @@ impl Session {
                             Ok(encode) => encode(&answer.session, site),
                             Err(panic) => {
                                 let message = panic_message(&*panic);
-                                tracing::warn!(peer = %answer.session.peer, %method, %message, "remote method panicked");
+                                if let Some(held_back) = answer.session.may_log() {
+                                    tracing::warn!(peer = %answer.session.peer, %method, %message, held_back, "remote method panicked");
+                                }
                                 Err(RemoteError::Panic { method, message })
                             }
                         };
@@ -446,7 +448,9 @@ impl Session {
             Err(panic) => {
                 let method = method_name();
                 let message = panic_message(&*panic);
-                tracing::warn!(peer = %self.peer, %method, %message, "remote method panicked");
+                if let Some(held_back) = self.may_log() {
+                    tracing::warn!(peer = %self.peer, %method, %message, held_back, "remote method panicked");
+                }
                 Served::Now(Err(RemoteError::Panic { method, message }))
             }
         }

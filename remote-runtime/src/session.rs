@@ -30,6 +30,7 @@ use crate::dispatch::Dispatch;
 use crate::driver::{blocking, Keep, Peer, Wired};
 use crate::handle::imports::{ImportEntry, ImportTable};
 use crate::options::{Options, Verdict};
+use crate::protocol::budget::LogBudget;
 use crate::protocol::conn::{Arrived, Config, Conn, Event, Transmit};
 use crate::protocol::exports::{ExportTable, ObjKey};
 use crate::registry::Registry;
@@ -99,6 +100,8 @@ pub(crate) struct Session {
     pub(crate) ordered: Mutex<Ordered>,
     pub(crate) queued_bytes: AtomicUsize,
     close_hooks: Mutex<CloseHooks>,
+    /// Log lines the peer can cause from here (panics of its calls).
+    log: Mutex<LogBudget>,
     pub(crate) weak_self: Weak<Session>,
 }
 
@@ -169,6 +172,7 @@ impl Session {
             ordered: Mutex::default(),
             queued_bytes: AtomicUsize::new(0),
             close_hooks: Mutex::default(),
+            log: Mutex::default(),
             options,
             weak_self: weak_self.clone(),
         });
@@ -645,6 +649,12 @@ impl Session {
     pub(crate) fn cancel_on_close(&self, key: u64) {
         let hook = lock(&self.close_hooks).hooks.remove(&key);
         drop(hook);
+    }
+
+    /// Whether a line the peer caused may be logged now (see
+    /// [`LogBudget`]): `Some` with the count held back before it.
+    pub(crate) fn may_log(&self) -> Option<u64> {
+        lock(&self.log).allow(now_ms())
     }
 
     pub(crate) fn stats(&self) -> SessionStats {

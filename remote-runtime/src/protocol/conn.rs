@@ -188,6 +188,7 @@ pub(crate) struct Conn<O, P> {
     next_id: u64,
     events: VecDeque<Event<O, P>>,
     order: Order<O, P>,
+    log: super::budget::LogBudget,
 }
 
 impl<O: Exported, P> Conn<O, P> {
@@ -221,6 +222,7 @@ impl<O: Exported, P> Conn<O, P> {
                 done: 0,
                 held: VecDeque::new(),
             },
+            log: Default::default(),
         };
         let hello = Header::Hello {
             lease_ms: conn.lease.own_ms(),
@@ -659,7 +661,7 @@ impl<O: Exported, P> Conn<O, P> {
                 self.lease.begin_busy();
                 self.events.push_back(Event::Global { id, name, site });
             }
-            Header::Release { entries } => self.apply_releases(&entries),
+            Header::Release { entries } => self.apply_releases(&entries, now),
             Header::Ping { id } => {
                 // Our staged releases go first, so the peer has applied them
                 // when its sync returns.
@@ -720,7 +722,7 @@ impl<O: Exported, P> Conn<O, P> {
             .collect()
     }
 
-    fn apply_releases(&mut self, entries: &[(u64, u64)]) {
+    fn apply_releases(&mut self, entries: &[(u64, u64)], now: u64) {
         let mut freed = Vec::new();
         let mut bad = 0usize;
         let mut first_error = None;
@@ -735,8 +737,11 @@ impl<O: Exported, P> Conn<O, P> {
             }
         }
         if let Some(error) = first_error {
-            // One line per frame, however many entries were bad.
-            tracing::warn!(bad, %error, "bad release entries ignored");
+            // One line per frame, however many entries were bad, and a
+            // few frames' worth a second.
+            if let Some(held_back) = self.log.allow(now) {
+                tracing::warn!(bad, %error, held_back, "bad release entries ignored");
+            }
         }
         if !freed.is_empty() {
             self.events.push_back(Event::Freed(freed));
