@@ -25,6 +25,11 @@ impl SiteIds {
 
 /// The owner's side: what the peer's call-site numbers mean, and when to warn
 /// again.
+/// The most call-site names kept per connection.
+pub(crate) const MAX_SITES: usize = 4096;
+/// The longest call-site name kept (`file:line:column`), in bytes.
+pub(crate) const MAX_SITE_NAME: usize = 512;
+
 pub(crate) struct SiteNames {
     names: HashMap<u32, String>,
     next_warning: usize,
@@ -40,10 +45,19 @@ impl SiteNames {
         }
     }
 
-    pub(crate) fn name(&mut self, id: u32, name: String) {
-        // A peer cannot make us store more than one name per number, and
-        // numbers beyond a sane count are ignored.
-        if self.names.len() < 65_536 || self.names.contains_key(&id) {
+    pub(crate) fn name(&mut self, id: u32, mut name: String) {
+        // A peer cannot make us store more than one name per number, names
+        // past a sane count are ignored, and each is cut to a sane length:
+        // at most MAX_SITES x MAX_SITE_NAME bytes per connection.
+        if name.len() > MAX_SITE_NAME {
+            let mut end = MAX_SITE_NAME;
+            while !name.is_char_boundary(end) {
+                end -= 1;
+            }
+            name.truncate(end);
+            name.push('…');
+        }
+        if self.names.len() < MAX_SITES || self.names.contains_key(&id) {
             self.names.insert(id, name);
         }
     }
@@ -109,5 +123,26 @@ mod tests {
     #[test]
     fn dominant_picks_the_largest_group() {
         assert_eq!(dominant(["a", "b", "a"].into_iter()), Some(("a", 2)));
+    }
+}
+
+#[cfg(test)]
+mod site_tests {
+    use super::*;
+
+    #[test]
+    fn a_peer_cannot_make_site_names_cost_more_than_the_bound() {
+        let mut names = SiteNames::new(10);
+        let huge = "é".repeat(1024);
+        for id in 1..=(MAX_SITES as u32 + 100) {
+            names.name(id, huge.clone());
+        }
+        assert_eq!(names.names.len(), MAX_SITES);
+        let kept: usize = names.names.values().map(String::len).sum();
+        assert!(kept <= MAX_SITES * (MAX_SITE_NAME + 3), "{kept} bytes kept");
+        assert!(names.describe(1).ends_with('…'));
+        assert!(names
+            .describe(MAX_SITES as u32 + 1)
+            .starts_with("call site #"));
     }
 }
