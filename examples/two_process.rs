@@ -33,19 +33,42 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
 }
 
 fn parent() -> Result<(), Box<dyn std::error::Error>> {
-    let path = std::env::temp_dir().join(format!("remote-two-process-{}.sock", std::process::id()));
-    let _ = std::fs::remove_file(&path);
+    // The socket goes in a temp dir of our own, removed when `dir` drops.
+    let dir = tempfile::Builder::new()
+        .prefix("remote-two-process-")
+        .tempdir()?;
+    let path = dir.path().join("server.sock");
     let mut child = Command::new(std::env::current_exe()?)
         .arg("serve")
         .arg(&path)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .spawn()?;
+    let used = use_the_server(&mut child, &path);
+
+    drop(child.stdin.take()); // tell the server to exit
+    let status = child.wait()?;
+    println!("server exited: {status}");
+    let (_client, calc) = used?;
+    // The connection is gone with it:
+    println!("call after the server exited -> {:?}", calc.add(1, 1));
+    // Only now, with the server gone, does its socket's directory go.
+    drop(dir);
+    Ok(())
+}
+
+/// Waits for the server in `child` to listen on `path`, then calls it.
+fn use_the_server(
+    child: &mut std::process::Child,
+    path: &std::path::Path,
+) -> Result<(Client, CalculatorProxy), Box<dyn std::error::Error>> {
     let mut ready = String::new();
     std::io::BufReader::new(child.stdout.take().expect("piped stdout")).read_line(&mut ready)?;
-    assert_eq!(ready.trim(), "ready", "server did not start");
+    if ready.trim() != "ready" {
+        return Err(format!("server did not start: {ready:?}").into());
+    }
 
-    let client = Client::connect_unix(&path)?;
+    let client = Client::connect_unix(path)?;
     let calc: CalculatorProxy = client.require("calculator")?;
     println!(
         "client process {} -> server process {}",
@@ -64,11 +87,5 @@ fn parent() -> Result<(), Box<dyn std::error::Error>> {
     println!("live counters in the server: {}", calc.live_counters()?);
     drop(counter);
     println!("client stats: {:?}", client.stats());
-
-    drop(child.stdin.take()); // tell the server to exit
-    let status = child.wait()?;
-    println!("server exited: {status}");
-    // The connection is gone with it:
-    println!("call after the server exited -> {:?}", calc.add(1, 1));
-    Ok(())
+    Ok((client, calc))
 }

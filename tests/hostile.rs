@@ -25,6 +25,8 @@ struct Fixture {
     path: PathBuf,
     _listener: Listener,
     good: Client,
+    /// Where the socket is; dropped last, after the listener.
+    _dir: tempfile::TempDir,
 }
 
 fn fixture(options: Options) -> Fixture {
@@ -33,7 +35,8 @@ fn fixture(options: Options) -> Fixture {
     server.export("calculator", calc as Arc<dyn Calculator>);
     server.set_global("secret", "hunter2".to_string());
     server.set_global("motd", "hello".to_string());
-    let path = tempdir().join("server.sock");
+    let dir = tempdir();
+    let path = dir.path().join("server.sock");
     let listener = server.listen_unix(&path).unwrap();
     let good = Client::connect_unix(&path).unwrap();
     Fixture {
@@ -41,6 +44,7 @@ fn fixture(options: Options) -> Fixture {
         path,
         _listener: listener,
         good,
+        _dir: dir,
     }
 }
 

@@ -13,28 +13,11 @@ use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::Duration;
 
-use common::{Calc, Calculator, CalculatorProxy};
+use common::{tempdir, Calc, Calculator, CalculatorProxy};
 use remote::{Client, Server};
 
 const BOUND: Duration = Duration::from_secs(20);
 const ROLE: &str = "REMOTE_TEST_LISTENER_ROLE";
-
-/// A directory of this test's, removed however the test ends.
-struct Dir(PathBuf);
-
-impl Dir {
-    fn new(tag: &str) -> Dir {
-        let dir = std::env::temp_dir().join(format!("remote-lt-{tag}-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).expect("temp dir");
-        Dir(dir)
-    }
-}
-
-impl Drop for Dir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
 
 fn main() {
     if let Ok(role) = std::env::var(ROLE) {
@@ -59,8 +42,8 @@ fn main() {
 
 fn dropping_a_listener_whose_path_is_gone_returns() {
     let server = Server::new();
-    let dir = Dir::new("gone");
-    let path = dir.0.join("server.sock");
+    let dir = tempdir();
+    let path = dir.path().join("server.sock");
     let listener = server.listen_unix(&path).unwrap();
     let client = Client::connect_unix(&path).unwrap();
     // Someone cleaned up the directory under the live listener.
@@ -108,8 +91,9 @@ fn late_client(path: &Path) {
 fn running_out_of_descriptors_backs_off_and_recovers() {
     let server = Server::new();
     server.export("calculator", Calc::new().0 as Arc<dyn Calculator>);
-    let dir = Dir::new("fds");
-    let path = dir.0.join("server.sock");
+    // A temp dir removed however the test ends.
+    let dir = tempdir();
+    let path = dir.path().join("server.sock");
     let _listener = server.listen_unix(&path).unwrap();
     let mut child = Command::new(std::env::current_exe().expect("test exe"))
         .env(ROLE, "late-client")

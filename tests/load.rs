@@ -108,9 +108,13 @@ fn two_hundred_clients_at_once_leave_nothing_behind() {
     let hub = Arc::new(TheHub::default());
     let server = Server::new();
     server.export("hub", hub.clone() as Arc<dyn Hub>);
-    let dir = std::env::temp_dir().join(format!("remote-load-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let path = dir.join("hub.sock");
+    // Removed when it drops, after the listener (declared later), also when
+    // an assertion fails. Directly under the temp dir: socket paths are short.
+    let dir = tempfile::Builder::new()
+        .prefix("remote-load-")
+        .tempdir()
+        .unwrap();
+    let path = dir.path().join("hub.sock");
     let listener = server.listen_unix(&path).unwrap();
 
     // Warm up every lazily started part once, then take the baseline.
@@ -163,4 +167,5 @@ fn two_hundred_clients_at_once_leave_nothing_behind() {
     );
     assert!(grown < limit, "heap grew by {grown} B");
     drop(listener);
+    drop(dir);
 }

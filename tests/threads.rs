@@ -25,7 +25,9 @@ fn connections_add_no_thread_each() {
     let (calc, _dropped) = Calc::new();
     let server = Server::new();
     server.export("calculator", calc as Arc<dyn Calculator>);
-    let path = tempdir().join("server.sock");
+    // Declared before the listener, so dropped after it.
+    let dir = tempdir();
+    let path = dir.path().join("server.sock");
     let _listener = server.listen_unix(&path).unwrap();
     // Warm up: the runtime and the first serving threads exist.
     let first = Client::connect_unix(&path).unwrap();
@@ -72,7 +74,9 @@ fn connections_run_on_a_current_thread_runtime_given_in_the_options() {
     let (calc, _dropped) = Calc::new();
     let server = Server::with_options(Options::new().runtime(handle.clone()));
     server.export("calculator", calc as Arc<dyn Calculator>);
-    let path = tempdir().join("server.sock");
+    // Declared before the listener, so dropped after it.
+    let dir = tempdir();
+    let path = dir.path().join("server.sock");
     let _listener = server.listen_unix(&path).unwrap();
     let client = Client::connect_unix_with(&path, Options::new().runtime(handle)).unwrap();
     let calc: CalculatorProxy = client.require("calculator").unwrap();

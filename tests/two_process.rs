@@ -116,23 +116,63 @@ fn main() {
     libtest_mimic::run(&args, tests).exit();
 }
 
-fn socket_path(tag: &str) -> PathBuf {
-    let path = std::env::temp_dir().join(format!("remote-2p-{}-{tag}.sock", std::process::id()));
-    let _ = std::fs::remove_file(&path);
-    path
+/// A socket path in a fresh temp dir of its own. The guard removes the dir,
+/// with whatever is left in it (the socket file of a killed server), when it
+/// drops, also when the test panics. Declare it before the listener and the
+/// children that use the path, so that they go first.
+fn socket_path(tag: &str) -> (tempfile::TempDir, PathBuf) {
+    // Directly under the temp dir with a short name: a Unix socket's path
+    // has at most 108 bytes.
+    let dir = tempfile::Builder::new()
+        .prefix("remote-2p-")
+        .tempdir()
+        .expect("temp dir");
+    let path = dir.path().join(format!("{tag}.sock"));
+    (dir, path)
+}
+
+/// A child process that is killed and reaped when dropped, so that a test
+/// that panics leaves no process behind (one stopped with SIGSTOP would
+/// never exit) and no process still uses the test's temp dir once it goes.
+struct KillOnDrop(Child);
+
+impl std::ops::Deref for KillOnDrop {
+    type Target = Child;
+    fn deref(&self) -> &Child {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for KillOnDrop {
+    fn deref_mut(&mut self) -> &mut Child {
+        &mut self.0
+    }
+}
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        // Both are no-ops for a child already waited for.
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
 }
 
 /// Starts the example in `role` and waits for its first line.
 /// Starts this binary in `role` and waits for its first line; later lines
 /// arrive on the returned channel.
-fn spawn_with_lines(role: &[&str], expect: &str) -> (Child, crossbeam_channel::Receiver<String>) {
-    let mut child = Command::new(std::env::current_exe().expect("test exe"))
-        .env(ROLE, role[0])
-        .args(&role[1..])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("spawn child");
+fn spawn_with_lines(
+    role: &[&str],
+    expect: &str,
+) -> (KillOnDrop, crossbeam_channel::Receiver<String>) {
+    let mut child = KillOnDrop(
+        Command::new(std::env::current_exe().expect("test exe"))
+            .env(ROLE, role[0])
+            .args(&role[1..])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("spawn child"),
+    );
     let stdout = child.stdout.take().expect("stdout");
     let (tx, rx) = crossbeam_channel::unbounded();
     std::thread::spawn(move || {
@@ -150,7 +190,7 @@ fn spawn_with_lines(role: &[&str], expect: &str) -> (Child, crossbeam_channel::R
     (child, rx)
 }
 
-fn spawn(role: &[&str], expect: &str) -> Child {
+fn spawn(role: &[&str], expect: &str) -> KillOnDrop {
     spawn_with_lines(role, expect).0
 }
 
@@ -163,7 +203,7 @@ fn signal(child: &Child, sig: &str) {
 }
 
 fn calls_cross_a_process_boundary() {
-    let path = socket_path("calls");
+    let (_dir, path) = socket_path("calls");
     let mut child = spawn(&["serve", path.to_str().unwrap()], "ready");
     let client = Client::connect_unix(&path).unwrap();
     let calc: CalculatorProxy = client.require("calculator").unwrap();
@@ -189,7 +229,7 @@ fn calls_cross_a_process_boundary() {
 }
 
 fn a_killed_server_fails_pending_and_later_calls_promptly() {
-    let path = socket_path("killed-server");
+    let (_dir, path) = socket_path("killed-server");
     let mut child = spawn(&["serve", path.to_str().unwrap()], "ready");
     let client = Client::connect_unix(&path).unwrap();
     let calc: CalculatorProxy = client.require("calculator").unwrap();
@@ -209,7 +249,7 @@ fn a_killed_server_fails_pending_and_later_calls_promptly() {
 }
 
 fn a_killed_client_releases_everything_it_held() {
-    let path = socket_path("killed-client");
+    let (_dir, path) = socket_path("killed-client");
     let calc = Arc::new(MyCalc::default());
     let server = Server::new();
     server.export("calculator", calc.clone() as Arc<dyn Calculator>);
@@ -237,7 +277,7 @@ fn a_killed_client_releases_everything_it_held() {
 
 fn a_stopped_client_loses_its_lease_and_is_told_when_it_resumes() {
     use std::io::Write;
-    let path = socket_path("stopped-client");
+    let (_dir, path) = socket_path("stopped-client");
     let calc = Arc::new(MyCalc::default());
     let server = Server::with_options(remote::Options::new().lease(Duration::from_millis(300)));
     server.export("calculator", calc.clone() as Arc<dyn Calculator>);
@@ -271,7 +311,7 @@ fn a_stopped_client_loses_its_lease_and_is_told_when_it_resumes() {
 /// to both takes no longer than the live one needs to read it. (The emitter
 /// used to wait on the stopped one's socket for a whole lease.)
 fn a_stopped_listener_holds_up_no_one_else() {
-    let path = socket_path("stopped-listener");
+    let (_dir, path) = socket_path("stopped-listener");
     let feed = Arc::new(TheFeed::default());
     let server = Server::new();
     server.export("feed", feed.clone() as Arc<dyn Feed>);
@@ -318,7 +358,7 @@ fn a_stopped_listener_holds_up_no_one_else() {
 fn an_idle_client_in_another_process_keeps_its_objects() {
     use std::io::Write;
     let lease = Duration::from_millis(300);
-    let path = socket_path("idle-client");
+    let (_dir, path) = socket_path("idle-client");
     let calc = Arc::new(MyCalc::default());
     let server = Server::with_options(remote::Options::new().lease(lease));
     server.export("calculator", calc.clone() as Arc<dyn Calculator>);

@@ -211,23 +211,38 @@ impl Transport for InProcess {
 }
 
 pub struct Unix;
+
+/// A Unix listener and the temp dir its socket is in. Fields drop in
+/// declaration order: the listener (which removes its socket file) before
+/// the directory.
+struct UnixListening {
+    _listener: remote::Listener,
+    _dir: tempfile::TempDir,
+}
+
 impl Transport for Unix {
     const NAME: &'static str = "unix";
     fn serve(server: &Server) -> Box<dyn Fn() -> Client + Send + Sync> {
         let dir = tempdir();
-        let path = dir.join("server.sock");
+        let path = dir.path().join("server.sock");
         let listener = server.listen_unix(&path).expect("listen");
+        let keep = UnixListening {
+            _listener: listener,
+            _dir: dir,
+        };
         Box::new(move || {
-            let _keep = &listener;
+            let _keep = &keep;
             Client::connect_unix(&path).expect("unix connect")
         })
     }
     fn connect_with(server: &Server, options: remote::Options) -> Client {
-        let path = tempdir().join("server.sock");
+        let dir = tempdir();
+        let path = dir.path().join("server.sock");
         let listener = server.listen_unix(&path).expect("listen");
         let client = Client::connect_unix_with(&path, options).expect("unix connect");
-        // The connection outlives the listener.
+        // The connection outlives the listener; the directory goes after it.
         drop(listener);
+        drop(dir);
         client
     }
 }
@@ -336,16 +351,17 @@ impl Transport for Tls {
     }
 }
 
-/// A fresh directory under the system temp dir, unique per call.
-pub fn tempdir() -> std::path::PathBuf {
-    static N: AtomicU64 = AtomicU64::new(0);
-    let dir = std::env::temp_dir().join(format!(
-        "remote-test-{}-{}",
-        std::process::id(),
-        N.fetch_add(1, Ordering::SeqCst)
-    ));
-    std::fs::create_dir_all(&dir).expect("temp dir");
-    dir
+/// A fresh directory under the system temp dir, removed with everything in
+/// it when the guard drops (also when a test panics). Keep the guard alive
+/// for as long as anything uses a path inside it, and drop a listener bound
+/// there before it. It is made directly under the temp dir, with a short
+/// name, so that socket paths in it stay within the 108 bytes a Unix socket
+/// address allows.
+pub fn tempdir() -> tempfile::TempDir {
+    tempfile::Builder::new()
+        .prefix("remote-test-")
+        .tempdir()
+        .expect("temp dir")
 }
 
 /// Polls `cond` until it holds or `BOUND` passes. For state that has no
