@@ -303,6 +303,26 @@ impl Session {
         }
     }
 
+    /// Hands every frame the core queued to the link, waiting for another
+    /// writer to finish first (writers never wait on the peer): once this
+    /// returns, nothing queued before it is still on its way to the link,
+    /// so the link may close.
+    fn flush_all(&self) {
+        let first = {
+            let mut locked = lock(&self.core);
+            while locked.writing {
+                locked = self
+                    .writer_free
+                    .wait(locked)
+                    .unwrap_or_else(|e| e.into_inner());
+            }
+            Self::claim_writes(&mut locked)
+        };
+        if let Some(first) = first {
+            self.write_out(first);
+        }
+    }
+
     fn write(&self, t: Transmit) -> Result<(), RemoteError> {
         if let Some(hook) = &self.options.hook {
             if hook.before_send(t.kind) == Verdict::Drop {
@@ -613,7 +633,10 @@ impl Session {
             // limit: say why, once.
             _ => tracing::warn!(peer = %self.peer, reason = %why, "connection closed"),
         }
-        self.flush_out();
+        // The last frames (an expired lease, a goodbye) reach the link
+        // before it closes, even when another thread was writing: a link
+        // closed under that writer would drop them.
+        self.flush_all();
         self.orphan_running_calls();
         lock(&self.entries).clear();
         self.link.close();
