@@ -308,8 +308,9 @@ fn a_stopped_client_loses_its_lease_and_is_told_when_it_resumes() {
 
 /// A subscriber process that stops (SIGSTOP) with its socket full holds up
 /// neither the emitting thread nor the other subscribers: emitting 24 MiB
-/// to both takes no longer than the live one needs to read it. (The emitter
-/// used to wait on the stopped one's socket for a whole lease.)
+/// to both costs about what it costs with both reading, measured in the
+/// same run. (The emitter used to wait on the stopped one's socket for a
+/// whole lease.)
 fn a_stopped_listener_holds_up_no_one_else() {
     let (_dir, path) = socket_path("stopped-listener");
     let feed = Arc::new(TheFeed::default());
@@ -326,26 +327,37 @@ fn a_stopped_listener_holds_up_no_one_else() {
         }))
         .unwrap();
     assert_eq!(feed.listeners.len(), 2);
-    signal(&child, "-STOP");
     let chunk = vec![7u8; 64 * 1024];
-    let start = Instant::now();
-    for _ in 0..384 {
-        assert_eq!(
-            feed.listeners.emit((chunk.clone(),)),
-            2,
-            "both still listed"
-        );
-    }
-    let emitting = start.elapsed();
-    for i in 0..384 {
-        let len = got
-            .recv_timeout(BOUND)
-            .unwrap_or_else(|_| panic!("event {i} late"));
-        assert_eq!(len, chunk.len());
-    }
+    let emit_all = || {
+        let start = Instant::now();
+        for _ in 0..384 {
+            assert_eq!(
+                feed.listeners.emit((chunk.clone(),)),
+                2,
+                "both still listed"
+            );
+        }
+        start.elapsed()
+    };
+    let drain_live = || {
+        for i in 0..384 {
+            let len = got
+                .recv_timeout(BOUND)
+                .unwrap_or_else(|_| panic!("event {i} late"));
+            assert_eq!(len, chunk.len());
+        }
+    };
+    // What emitting 24 MiB to both costs with both reading, in this build
+    // and under whatever else this machine is doing (encoding dominates in
+    // a debug build).
+    let both_reading = emit_all();
+    drain_live();
+    signal(&child, "-STOP");
+    let emitting = emit_all();
+    drain_live();
     assert!(
-        emitting < Duration::from_secs(5),
-        "emitting took {emitting:?}: the stopped listener held it up"
+        emitting < both_reading * 3 + Duration::from_secs(1),
+        "emitting took {emitting:?} with one listener stopped, {both_reading:?} with both reading: the stopped listener held it up"
     );
     child.kill().expect("SIGKILL the stopped child");
     child.wait().unwrap();
