@@ -25,6 +25,9 @@
 //! before it ran `count` times) is reported in the table and makes the bench
 //! exit with status 1 once the table is printed.
 
+mod common;
+use common::*;
+
 use std::collections::BTreeMap;
 use std::io::{BufReader, BufWriter, Read, Write};
 use std::os::unix::net::UnixStream;
@@ -115,35 +118,6 @@ impl Cfg {
     }
 }
 
-/// Removes the socket directory however `main` ends.
-struct CleanUp(PathBuf);
-impl Drop for CleanUp {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
-/// What is being measured right now, for the watchdog's message.
-static CURRENT: Mutex<String> = Mutex::new(String::new());
-
-fn set_current(what: &str) {
-    *CURRENT.lock().unwrap_or_else(|e| e.into_inner()) = what.to_string();
-}
-
-/// Ends the process if the whole run takes far longer than it should.
-fn watchdog(limit: Duration, dir: PathBuf) {
-    std::thread::Builder::new()
-        .name("bench-watchdog".into())
-        .spawn(move || {
-            std::thread::sleep(limit);
-            let at = CURRENT.lock().unwrap_or_else(|e| e.into_inner()).clone();
-            eprintln!("callbacks bench: watchdog fired after {limit:?} in group {at}");
-            let _ = std::fs::remove_dir_all(&dir);
-            std::process::exit(2);
-        })
-        .expect("watchdog thread");
-}
-
 // ----- measuring ---------------------------------------------------------------------
 
 /// One run's timings: until the sending side was done (the proxy call
@@ -214,34 +188,6 @@ impl Progress {
             count.saturating_sub(seen),
         )
     }
-}
-
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(f64::total_cmp);
-    let m = v.len() / 2;
-    if v.len() % 2 == 1 {
-        v[m]
-    } else {
-        (v[m - 1] + v[m]) / 2.0
-    }
-}
-
-/// Context switches (voluntary and not) of every live thread so far.
-fn context_switches() -> u64 {
-    let Ok(tasks) = std::fs::read_dir("/proc/self/task") else {
-        return 0;
-    };
-    tasks
-        .flatten()
-        .filter_map(|t| std::fs::read_to_string(t.path().join("status")).ok())
-        .flat_map(|status| {
-            status
-                .lines()
-                .filter(|l| l.contains("ctxt_switches:"))
-                .filter_map(|l| l.split(':').nth(1)?.trim().parse::<u64>().ok())
-                .collect::<Vec<_>>()
-        })
-        .sum()
 }
 
 /// What one bench gave: median messages per second until the last arrived,
@@ -705,7 +651,7 @@ fn child(cfg: &Cfg, regime: &str) {
     }
     std::fs::create_dir_all(&cfg.dir).expect("temp dir");
     let _cleanup = CleanUp(cfg.dir.clone());
-    watchdog(cfg.time_limit(), cfg.dir.clone());
+    watchdog("callbacks", cfg.time_limit(), Some(cfg.dir.clone()));
     let mut out = Report::default();
     run_groups(cfg, regime, &mut out);
     let target = |t: Option<f64>| t.map_or("-".to_string(), |t| t.to_string());
@@ -778,7 +724,7 @@ fn main() {
         child(&cfg, regime);
         return;
     }
-    watchdog(cfg.time_limit() * 2, cfg.dir.clone());
+    watchdog("callbacks", cfg.time_limit() * 2, Some(cfg.dir.clone()));
     let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
     println!(
         "callbacks bench ({}): {cores} cores available; {} messages per run, {} runs per bench \

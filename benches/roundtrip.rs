@@ -30,6 +30,9 @@
 //! the benches of one group see the same machine state; each figure is the
 //! median over the runs of that run's ns per call.
 
+mod common;
+use common::*;
+
 use std::collections::BTreeMap;
 use std::future::Future;
 use std::hint::black_box;
@@ -130,38 +133,6 @@ impl Cfg {
     }
 }
 
-/// Removes the socket directory however `main` ends.
-struct CleanUp(PathBuf);
-impl Drop for CleanUp {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
-/// What is being measured right now, for the watchdog's message.
-static CURRENT: Mutex<String> = Mutex::new(String::new());
-
-fn set_current(what: &str) {
-    *CURRENT.lock().unwrap_or_else(|e| e.into_inner()) = what.to_string();
-}
-
-/// Ends the process if the whole run takes far longer than it should,
-/// removing `dir` (the process's own socket directory) first.
-fn watchdog(limit: Duration, dir: Option<PathBuf>) {
-    std::thread::Builder::new()
-        .name("bench-watchdog".into())
-        .spawn(move || {
-            std::thread::sleep(limit);
-            let at = CURRENT.lock().unwrap_or_else(|e| e.into_inner()).clone();
-            eprintln!("roundtrip bench: watchdog fired after {limit:?} in group {at}");
-            if let Some(dir) = dir {
-                let _ = std::fs::remove_dir_all(&dir);
-            }
-            std::process::exit(2);
-        })
-        .expect("watchdog thread");
-}
-
 // ----- measuring ----------------------------------------------------------------
 
 type RunFn = Box<dyn FnMut(u64) -> Duration>;
@@ -193,34 +164,6 @@ fn calibrate(cfg: &Cfg, b: &mut Bench) -> u64 {
         }
         n *= 2;
     }
-}
-
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(f64::total_cmp);
-    let m = v.len() / 2;
-    if v.len() % 2 == 1 {
-        v[m]
-    } else {
-        (v[m - 1] + v[m]) / 2.0
-    }
-}
-
-/// Context switches (voluntary and not) of every live thread so far.
-fn context_switches() -> u64 {
-    let Ok(tasks) = std::fs::read_dir("/proc/self/task") else {
-        return 0;
-    };
-    tasks
-        .flatten()
-        .filter_map(|t| std::fs::read_to_string(t.path().join("status")).ok())
-        .flat_map(|status| {
-            status
-                .lines()
-                .filter(|l| l.contains("ctxt_switches:"))
-                .filter_map(|l| l.split(':').nth(1)?.trim().parse::<u64>().ok())
-                .collect::<Vec<_>>()
-        })
-        .sum()
 }
 
 /// Median ns per call of each bench, measured in interleaved runs, and the
@@ -929,7 +872,7 @@ impl Drop for XServer {
 fn xserver_main() {
     let dir = PathBuf::from(std::env::var_os(XSERVER_DIR_ENV).expect("server directory"));
     // Not the parent's directory to remove: the regime child owns it.
-    watchdog(Duration::from_secs(900), None);
+    watchdog("roundtrip", Duration::from_secs(900), None);
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .thread_name("xserver-rt")
@@ -1459,7 +1402,7 @@ fn child(cfg: &Cfg, regime: &str) {
     }
     std::fs::create_dir_all(&cfg.dir).expect("temp dir");
     let _cleanup = CleanUp(cfg.dir.clone());
-    watchdog(cfg.time_limit(), Some(cfg.dir.clone()));
+    watchdog("roundtrip", cfg.time_limit(), Some(cfg.dir.clone()));
     let mut out = Report::default();
     run_groups(cfg, regime, &mut out);
     if regime == "unpinned" {
@@ -1536,7 +1479,7 @@ fn main() {
         None => {}
     }
     let load_at_start = load_average();
-    watchdog(cfg.time_limit() * 2, None);
+    watchdog("roundtrip", cfg.time_limit() * 2, None);
 
     let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
     let core_ids = core_affinity::get_core_ids().unwrap_or_default();

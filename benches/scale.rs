@@ -35,6 +35,9 @@
 //! Socket files live in a temp directory removed however the bench ends;
 //! children exit when their stdin closes, so they go when the bench does.
 
+mod common;
+use common::*;
+
 use std::cmp::Reverse;
 use std::collections::{BTreeMap, BinaryHeap, HashMap};
 use std::io::{BufRead, BufReader, Read, Write};
@@ -42,7 +45,7 @@ use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crossbeam_channel::{unbounded, RecvTimeoutError, Sender};
@@ -253,48 +256,6 @@ impl Cfg {
 
     fn total_conns(&self) -> usize {
         self.children * self.conns
-    }
-}
-
-/// Removes the socket directory however `main` ends.
-struct CleanUp(PathBuf);
-impl Drop for CleanUp {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
-/// What is being measured right now, for the watchdog's message.
-static CURRENT: Mutex<String> = Mutex::new(String::new());
-
-fn set_current(what: &str) {
-    *CURRENT.lock().unwrap_or_else(|e| e.into_inner()) = what.to_string();
-}
-
-/// Ends the process if it takes far longer than it should, removing `dir`
-/// first (children see their stdin close and exit).
-fn watchdog(limit: Duration, dir: Option<PathBuf>) {
-    std::thread::Builder::new()
-        .name("bench-watchdog".into())
-        .spawn(move || {
-            std::thread::sleep(limit);
-            let at = CURRENT.lock().unwrap_or_else(|e| e.into_inner()).clone();
-            eprintln!("scale bench: watchdog fired after {limit:?} in {at}");
-            if let Some(dir) = dir {
-                let _ = std::fs::remove_dir_all(&dir);
-            }
-            std::process::exit(2);
-        })
-        .expect("watchdog thread");
-}
-
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(f64::total_cmp);
-    let m = v.len() / 2;
-    if v.len() % 2 == 1 {
-        v[m]
-    } else {
-        (v[m - 1] + v[m]) / 2.0
     }
 }
 
@@ -846,7 +807,7 @@ fn idle_client_main() {
 fn idle_server_tarpc_main(cfg: &Cfg) {
     std::fs::create_dir_all(&cfg.dir).expect("temp dir");
     let _cleanup = CleanUp(cfg.dir.clone());
-    watchdog(cfg.time_limit(), Some(cfg.dir.clone()));
+    watchdog("scale", cfg.time_limit(), Some(cfg.dir.clone()));
     let idle = measure_idle(cfg, Framework::Tarpc);
     println!("{}", idle.encode());
 }
@@ -973,7 +934,7 @@ fn main() {
     }
     std::fs::create_dir_all(&cfg.dir).expect("temp dir");
     let _cleanup = CleanUp(cfg.dir.clone());
-    watchdog(cfg.time_limit() * 2, Some(cfg.dir.clone()));
+    watchdog("scale", cfg.time_limit() * 2, Some(cfg.dir.clone()));
     let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
     println!(
         "scale bench ({}): {cores} cores available; idle connections: {} children x {} = {}; \
