@@ -129,6 +129,24 @@ impl Session {
         self.request(|core, now| core.require(name, interface, fingerprint, site, scope, now))
     }
 
+    /// Sends a require for `name` as proxy `P`'s interface; returns the ID
+    /// to wait on.
+    pub(crate) fn start_require_for<P: crate::remote::Proxy>(
+        &self,
+        name: &str,
+        scope: Scope,
+        location: &'static Location<'static>,
+    ) -> Result<u64, RemoteError> {
+        use crate::remote::Interface;
+        self.start_require(
+            name,
+            <P::Interface as Interface>::NAME,
+            <P::Interface as Interface>::FINGERPRINT,
+            scope,
+            location,
+        )
+    }
+
     /// Resolves `name` in `scope` on the peer as proxy `P` (blocking).
     pub(crate) fn resolve<P: crate::remote::Proxy>(
         &self,
@@ -136,14 +154,7 @@ impl Session {
         scope: Scope,
         location: &'static Location<'static>,
     ) -> Result<P, RemoteError> {
-        use crate::remote::Interface;
-        let id = self.start_require(
-            name,
-            <P::Interface as Interface>::NAME,
-            <P::Interface as Interface>::FINGERPRINT,
-            scope,
-            location,
-        )?;
+        let id = self.start_require_for::<P>(name, scope, location)?;
         let incoming = self.wait(id)?;
         let entry = self.require_reply(incoming)?;
         Ok(P::from_remote(crate::remote::Remote::from_import(entry)))

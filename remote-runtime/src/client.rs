@@ -325,13 +325,7 @@ impl<P: Proxy> RequireFuture<P> {
         scope: Scope,
         location: &'static Location<'static>,
     ) -> Self {
-        let state = session.start_require(
-            name,
-            <P::Interface as Interface>::NAME,
-            <P::Interface as Interface>::FINGERPRINT,
-            scope,
-            location,
-        );
+        let state = session.start_require_for::<P>(name, scope, location);
         RequireFuture {
             pending: PendingReply::new(session.clone(), state),
             _proxy: std::marker::PhantomData,

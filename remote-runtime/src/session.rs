@@ -65,6 +65,10 @@ struct Locked {
     /// A thread is writing frames taken from `conn`; frames queued
     /// meanwhile are left for it, and it takes them before it lets go.
     writing: bool,
+    /// Threads waiting for the writer role (`Session::await_writer_role`): the
+    /// writer signals `writer_free` only when there are some, so the
+    /// common write path makes no wake-up call.
+    waiting: usize,
 }
 
 pub(crate) struct Session {
@@ -76,7 +80,8 @@ pub(crate) struct Session {
     /// A number unique to this connection in this process.
     pub(crate) serial: u64,
     core: Mutex<Locked>,
-    /// Signalled when the writer role is given up (see `input_with`).
+    /// Signalled when the writer role is given up while threads wait for
+    /// it (see `Session::await_writer_role`).
     writer_free: Condvar,
     pub(crate) replies: Replies<Result<Incoming, RemoteError>>,
     /// The proxy entry of each imported handle, while one lives.
@@ -158,6 +163,7 @@ impl Session {
             core: Mutex::new(Locked {
                 conn: Conn::new(config(&options), now_ms()),
                 writing: false,
+                waiting: 0,
             }),
             writer_free: Condvar::new(),
             replies: Replies::default(),
@@ -230,12 +236,7 @@ impl Session {
         let (result, first) = {
             let mut locked = lock(&self.core);
             if before_write.is_some() {
-                while locked.writing {
-                    locked = self
-                        .writer_free
-                        .wait(locked)
-                        .unwrap_or_else(|e| e.into_inner());
-                }
+                locked = self.await_writer_role(locked);
             }
             let result = f(&mut locked.conn, now);
             if locked.conn.is_closed() {
@@ -257,6 +258,20 @@ impl Session {
             self.run_events(events);
         }
         result
+    }
+
+    /// Waits until no thread holds the writer role (writers never wait on
+    /// the peer, so this is short), with the core locked again.
+    fn await_writer_role<'a>(&self, mut locked: MutexGuard<'a, Locked>) -> MutexGuard<'a, Locked> {
+        while locked.writing {
+            locked.waiting += 1;
+            locked = self
+                .writer_free
+                .wait(locked)
+                .unwrap_or_else(|e| e.into_inner());
+            locked.waiting -= 1;
+        }
+        locked
     }
 
     /// Takes the next frame to write if no other thread is writing: the
@@ -287,7 +302,9 @@ impl Session {
             next = locked.conn.poll_transmit();
             if next.is_none() {
                 locked.writing = false;
-                self.writer_free.notify_all();
+                if locked.waiting > 0 {
+                    self.writer_free.notify_all();
+                }
             }
         }
         if let Some(error) = failed {
@@ -309,13 +326,7 @@ impl Session {
     /// so the link may close.
     fn flush_all(&self) {
         let first = {
-            let mut locked = lock(&self.core);
-            while locked.writing {
-                locked = self
-                    .writer_free
-                    .wait(locked)
-                    .unwrap_or_else(|e| e.into_inner());
-            }
+            let mut locked = self.await_writer_role(lock(&self.core));
             Self::claim_writes(&mut locked)
         };
         if let Some(first) = first {
