@@ -9,7 +9,7 @@ pub use remote_runtime::{
     Access, AsyncCall, Callback, Client, CloseGuard, Connection, FrameHook, FrameKind, ListenAddr,
     Listener, ListenerId, Listeners, Message, Options, ProcessInfo, Proxy, Remote, RemoteError,
     Reply, RequireFuture, Server, ServerStats, SessionStats, UnixListener, Verdict,
-    DEFAULT_MAX_FRAME, PARENT_SOCKET_ENV,
+    DEFAULT_MAX_FRAME, MAX_HANDLES_PER_FRAME, PARENT_SOCKET_ENV,
 };
 
 /// The rustls crate used by [`Server::listen_tls`] and

@@ -287,6 +287,89 @@ fn limits_refuse_without_harming_the_connection() {
 }
 
 #[test]
+fn handles_per_frame_are_bounded_on_both_sides() {
+    let f = fixture(Options::new());
+    let calc: CalculatorProxy = f.good.require("calculator").unwrap();
+    // A reply that would carry more handles than a frame may is refused
+    // on the server, and the objects it would have lent are let go.
+    let over = remote::MAX_HANDLES_PER_FRAME as u32 + 1;
+    match calc.spawn_many(over) {
+        Err(RemoteError::LimitExceeded { what, limit }) => {
+            assert_eq!(limit, remote::MAX_HANDLES_PER_FRAME as u64);
+            assert!(what.contains("handles"), "{what}");
+        }
+        other => panic!("expected LimitExceeded, got {:?}", other.map(|v| v.len())),
+    }
+    eventually("the refused reply's objects were freed", || {
+        calc.live_counters().unwrap() == 0
+    });
+    assert_eq!(calc.spawn_many(1000).unwrap().len(), 1000);
+
+    // A raw peer whose frame carries more is cut off before any entry is
+    // accounted for; nobody else notices.
+    let mut raw = RawPeer::connect(&f.path);
+    let calculator = raw.require_calculator();
+    let handles = vec![calculator; remote::MAX_HANDLES_PER_FRAME + 1];
+    raw.send(&testing::call_frame_with_handles(
+        2,
+        calculator,
+        ADD,
+        &testing::encode_value(&(1i64, 2i64)),
+        &handles,
+    ));
+    assert!(raw.closed_by_server(), "connection not closed");
+    f.assert_good_client_fine();
+    eventually("the cut-off connection is gone", || {
+        f.server.stats().connections == 1
+    });
+}
+
+#[test]
+fn a_burst_of_large_replies_to_a_peer_that_never_reads_is_cut_off_by_its_size() {
+    // A long lease: only the bound on queued bytes can end this.
+    let f = fixture(Options::new().lease(Duration::from_secs(60)));
+    let mut raw = RawPeer::connect(&f.path);
+    let calculator = raw.require_calculator();
+    const GREET: u32 = 1;
+    let name = "x".repeat(64 * 1024);
+    let payload = testing::encode_value(&(&name,));
+    let started = std::time::Instant::now();
+    let writer = {
+        let mut stream = raw.stream.try_clone().unwrap();
+        stream.set_write_timeout(Some(BOUND)).unwrap();
+        std::thread::spawn(move || {
+            // 2,000 requests for 64 KiB replies: 128 MiB, twice the bound.
+            for id in 100..2_100u64 {
+                let frame = testing::call_frame(id, calculator, GREET, &payload);
+                if stream.write_all(&frame).is_err() {
+                    return;
+                }
+            }
+        })
+    };
+    // Nothing is read until the writer stops: it stops when the server
+    // closes the connection (or, if it never does, at the write timeout).
+    writer.join().unwrap();
+    let closed = loop {
+        match testing::read_frame(&mut raw.stream) {
+            Ok(_) => continue,
+            Err(e) => {
+                break matches!(
+                    e.kind(),
+                    std::io::ErrorKind::UnexpectedEof | std::io::ErrorKind::ConnectionReset
+                )
+            }
+        }
+    };
+    assert!(closed, "connection not closed");
+    assert!(
+        started.elapsed() < Duration::from_secs(30),
+        "closed by the lease, not by the bound on queued bytes"
+    );
+    f.assert_good_client_fine();
+}
+
+#[test]
 fn an_access_policy_is_enforced_on_the_server() {
     let f = fixture(Options::new());
     f.server.set_access_policy(|_, access| {

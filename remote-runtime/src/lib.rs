@@ -49,6 +49,7 @@ pub use server::Server;
 pub use stats::{ServerStats, SessionStats};
 pub use transport::child::PARENT_SOCKET_ENV;
 pub use transport::listener::{ListenAddr, Listener};
+pub use wire::MAX_HANDLES_PER_FRAME;
 
 /// The listener of [`Server::listen_unix`]; see [`Listener`].
 pub type UnixListener = Listener;

@@ -134,7 +134,7 @@ fn config(options: &Options) -> Config {
         // The maintenance thread gathers a burst of drops into one frame.
         release_delay_ms: 1,
         // Each entry is at most 20 bytes encoded; stay well under the limit.
-        releases_per_frame: (options.max_frame / 32).max(1),
+        releases_per_frame: (options.max_frame / 32).clamp(1, crate::MAX_HANDLES_PER_FRAME),
         max_frame: options.max_frame,
         max_queued_bytes: (64 << 20).max(options.max_frame.saturating_mul(4)),
     }

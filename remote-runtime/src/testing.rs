@@ -32,6 +32,25 @@ pub fn call_frame(id: u64, object: u64, method: u32, payload: &[u8]) -> Vec<u8> 
     frame(&header, payload)
 }
 
+/// A call like [`call_frame`] whose capability table hands back `handles`:
+/// export IDs of the receiver's own objects.
+pub fn call_frame_with_handles(
+    id: u64,
+    object: u64,
+    method: u32,
+    payload: &[u8],
+    handles: &[u64],
+) -> Vec<u8> {
+    let header = Header::Call {
+        id,
+        object,
+        method,
+        site: 0,
+        caps: handles.iter().map(|&id| WireCap::Receiver { id }).collect(),
+    };
+    frame(&header, payload)
+}
+
 /// A require of export `name`, claiming trait `interface` with
 /// `fingerprint`.
 pub fn require_frame(id: u64, name: &str, interface: &str, fingerprint: u64) -> Vec<u8> {

@@ -866,6 +866,12 @@ impl<O: Exported, P> Conn<O, P> {
         kind: FrameKind,
         now: u64,
     ) -> Result<(), RemoteError> {
+        if header.caps().len() > wire::MAX_HANDLES_PER_FRAME {
+            return Err(RemoteError::LimitExceeded {
+                what: "handles in one call or reply".into(),
+                limit: wire::MAX_HANDLES_PER_FRAME as u64,
+            });
+        }
         let frame = wire::build_frame(header, payload, self.config.max_frame)?;
         self.lease.sent(now);
         self.out_bytes += frame.len();

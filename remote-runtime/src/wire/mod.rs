@@ -12,12 +12,58 @@
 pub(crate) mod codec;
 pub(crate) mod limits;
 
-use serde::{Deserialize, Serialize};
+use serde::{Deserialize, Deserializer, Serialize};
 
 use crate::RemoteError;
 
 /// Size of the length prefix in front of every frame.
 pub(crate) const PREFIX: usize = 4;
+
+/// The most handles one frame may carry (its capability table), and the
+/// most entries one `Release` frame may carry. A sender refuses a call or a
+/// reply that would carry more (`LimitExceeded`) and splits releases; a
+/// receiver closes a connection whose frame claims more, before decoding any
+/// entry, so one frame costs at most a few MiB however it is built.
+pub const MAX_HANDLES_PER_FRAME: usize = 65_536;
+
+/// Decodes a frame's table (capabilities or release entries) with at most
+/// [`MAX_HANDLES_PER_FRAME`] entries: the claimed count is checked before
+/// anything is allocated, and the allocation grows only with entries that
+/// were actually read.
+fn bounded<'de, D, T>(deserializer: D) -> Result<Vec<T>, D::Error>
+where
+    D: Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    use serde::de::{Error, SeqAccess, Visitor};
+    struct Bounded<T>(std::marker::PhantomData<T>);
+    impl<'de, T: Deserialize<'de>> Visitor<'de> for Bounded<T> {
+        type Value = Vec<T>;
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            write!(f, "at most {MAX_HANDLES_PER_FRAME} entries")
+        }
+        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Vec<T>, A::Error> {
+            let claimed = seq.size_hint().unwrap_or(0);
+            let too_many = |n: usize| {
+                A::Error::custom(format_args!(
+                    "{n} handle or release entries in one frame; the limit is {MAX_HANDLES_PER_FRAME}"
+                ))
+            };
+            if claimed > MAX_HANDLES_PER_FRAME {
+                return Err(too_many(claimed));
+            }
+            let mut out = Vec::with_capacity(claimed.min(1024));
+            while let Some(entry) = seq.next_element()? {
+                if out.len() == MAX_HANDLES_PER_FRAME {
+                    return Err(too_many(out.len() + 1));
+                }
+                out.push(entry);
+            }
+            Ok(out)
+        }
+    }
+    deserializer.deserialize_seq(Bounded(std::marker::PhantomData))
+}
 
 /// One entry of a frame's capability table.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -54,6 +100,7 @@ pub(crate) enum Header {
         object: u64,
         method: u32,
         site: u32,
+        #[serde(deserialize_with = "bounded")]
         caps: Vec<WireCap>,
     },
     /// The outcome of call (or require) `id`. The payload is the encoded return
@@ -61,6 +108,7 @@ pub(crate) enum Header {
     Reply {
         id: u64,
         ok: bool,
+        #[serde(deserialize_with = "bounded")]
         caps: Vec<WireCap>,
     },
     /// Resolve a name; the reply carries one capability.
@@ -77,7 +125,10 @@ pub(crate) enum Header {
     /// The sender dropped its last proxy of each `(id, count)`: `count` is how
     /// many times it had received `id`, so the owner subtracts exactly what the
     /// peer has accounted for, and a handle re-sent meanwhile stays alive.
-    Release { entries: Vec<(u64, u64)> },
+    Release {
+        #[serde(deserialize_with = "bounded")]
+        entries: Vec<(u64, u64)>,
+    },
     /// Asks for an empty reply once everything sent before it was handled.
     Ping { id: u64 },
     /// Keeps the sender's lease alive when it has nothing else to send.
@@ -129,6 +180,14 @@ pub enum FrameKind {
 }
 
 impl Header {
+    /// The handles this frame carries.
+    pub(crate) fn caps(&self) -> &[WireCap] {
+        match self {
+            Header::Call { caps, .. } | Header::Reply { caps, .. } => caps,
+            _ => &[],
+        }
+    }
+
     /// The kind a [`FrameHook`](crate::FrameHook) sees for this header.
     pub(crate) fn kind(&self) -> FrameKind {
         match self {
@@ -229,6 +288,41 @@ mod tests {
         let header = Header::Release { entries: vec![] };
         let err = build_frame(&header, &[0; 100], 50).unwrap_err();
         assert!(matches!(err, RemoteError::FrameTooLarge { limit: 50, .. }));
+    }
+
+    #[test]
+    fn a_frame_claiming_too_many_handles_is_refused_before_they_are_decoded() {
+        let cap = WireCap::Receiver { id: 1 };
+        let at_limit = Header::Reply {
+            id: 1,
+            ok: true,
+            caps: vec![cap.clone(); MAX_HANDLES_PER_FRAME],
+        };
+        let buf = build_frame(&at_limit, &[], 1 << 24).unwrap();
+        let (back, _) = parse_frame(&Frame { buf, start: PREFIX }).unwrap();
+        assert_eq!(back.caps().len(), MAX_HANDLES_PER_FRAME);
+
+        let over = Header::Reply {
+            id: 1,
+            ok: true,
+            caps: vec![cap; MAX_HANDLES_PER_FRAME + 1],
+        };
+        let buf = build_frame(&over, &[], 1 << 24).unwrap();
+        let err = parse_frame(&Frame { buf, start: PREFIX }).unwrap_err();
+        assert!(err.to_string().contains("limit is 65536"), "{err}");
+
+        // A count claimed in a few bytes, with no entries behind it, is
+        // refused on the claim: nothing is allocated for it.
+        let mut buf = vec![0; PREFIX];
+        codec::encode_into(&Header::Release { entries: vec![] }, &mut buf).unwrap();
+        buf.truncate(buf.len() - 1);
+        buf.extend_from_slice(&[0xfc, 0xff, 0xff, 0xff, 0x7f]);
+        let err = parse_frame(&Frame { buf, start: PREFIX }).unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("2147483647 handle or release entries"),
+            "{err}"
+        );
     }
 
     #[test]
