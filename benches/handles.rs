@@ -8,6 +8,8 @@
 //! bytes are counted exactly by an instrumented allocator (stats_alloc); the
 //! resident set is shown too.
 
+mod common;
+
 use std::io::{BufRead, BufReader, Write};
 use std::process::{Command, Stdio};
 use std::sync::Arc;
@@ -111,9 +113,11 @@ fn main() {
 
     let server = Server::new();
     server.export("factory", Arc::new(TheFactory) as Arc<dyn Factory>);
-    let path =
-        std::env::temp_dir().join(format!("remote-bench-handles-{}.sock", std::process::id()));
-    let _ = std::fs::remove_file(&path);
+    // A directory of its own, removed however the bench ends.
+    let dir = std::env::temp_dir().join(format!("remote-bench-handles-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let _cleanup = common::CleanUp(dir.clone());
+    let path = dir.join("handles.sock");
     let _listener = server.listen_unix(&path).expect("listen");
 
     let mut child = Command::new(std::env::current_exe().unwrap())

@@ -546,3 +546,38 @@ fn a_connection_that_never_says_hello_is_closed() {
     eventually("the server forgot it", || f.server.stats().connections == 1);
     f.assert_good_client_fine();
 }
+
+/// A TLS peer that opens a TCP connection and never completes the handshake
+/// is dropped at the handshake deadline, and holds up nobody meanwhile.
+#[cfg(feature = "tls")]
+#[test]
+fn a_tls_handshake_that_never_finishes_is_dropped() {
+    use std::io::Read;
+    let server = Server::with_options(Options::new().handshake_timeout(Duration::from_millis(300)));
+    let (calc, _dropped) = Calc::new();
+    server.export("calculator", calc as Arc<dyn Calculator>);
+    let (server_config, client_config) = tls_configs();
+    let listener = server.listen_tls("127.0.0.1:0", server_config).unwrap();
+    let addr = listener.local_addr().unwrap();
+    // Half a ClientHello's worth of nothing: the TCP connection is open,
+    // the handshake never starts.
+    let mut stuck = std::net::TcpStream::connect(addr).unwrap();
+    stuck.set_read_timeout(Some(BOUND)).unwrap();
+    let start = std::time::Instant::now();
+    // Others connect and are served while it waits.
+    let good = Client::connect_tls(addr, "localhost", client_config).unwrap();
+    let calc: CalculatorProxy = good.require("calculator").unwrap();
+    assert_eq!(calc.add(2, 2).unwrap(), 4);
+    let mut byte = [0u8; 1];
+    match stuck.read(&mut byte) {
+        Ok(0) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => {}
+        other => panic!("expected the stuck handshake to be closed, got {other:?}"),
+    }
+    let waited = start.elapsed();
+    assert!(
+        waited >= Duration::from_millis(250) && waited < BOUND,
+        "closed after {waited:?}"
+    );
+    assert_eq!(calc.add(3, 4).unwrap(), 7);
+}

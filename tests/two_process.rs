@@ -106,6 +106,13 @@ fn main() {
             Ok(())
         }),
         libtest_mimic::Trial::test(
+            "a_child_that_never_connects_back_is_killed_at_the_bound",
+            || {
+                a_child_that_never_connects_back_is_killed_at_the_bound();
+                Ok(())
+            },
+        ),
+        libtest_mimic::Trial::test(
             "from_parent_outside_a_spawned_child_is_a_clear_error",
             || {
                 from_parent_outside_a_spawned_child_is_a_clear_error();
@@ -428,6 +435,41 @@ fn a_spawned_child_connects_back_and_both_sides_call() {
         std::thread::sleep(Duration::from_millis(2));
     }
     assert!(matches!(theirs.add(1, 1), Err(RemoteError::Disconnected)));
+}
+
+fn a_child_that_never_connects_back_is_killed_at_the_bound() {
+    let server = Server::with_options(
+        remote::Options::new().connect_back_timeout(Duration::from_millis(300)),
+    );
+    // A child that waits on its stdin and never calls `from_parent`.
+    let mut command = Command::new("sleep");
+    command.arg("60");
+    let start = Instant::now();
+    match server.spawn_child(&mut command) {
+        Err(RemoteError::Io(message)) => {
+            assert!(message.contains("did not connect back"), "{message}")
+        }
+        Err(e) => panic!("expected an Io error, got {e}"),
+        Ok(_) => panic!("a child that never connected back was accepted"),
+    }
+    let waited = start.elapsed();
+    assert!(
+        waited >= Duration::from_millis(300) && waited < BOUND,
+        "gave up after {waited:?}"
+    );
+    // It was killed and reaped: no `sleep 60` of ours is left.
+    let ours = std::process::id().to_string();
+    let left: Vec<String> = std::fs::read_dir("/proc")
+        .expect("/proc")
+        .flatten()
+        .filter_map(|p| std::fs::read_to_string(p.path().join("stat")).ok())
+        .filter(|stat| {
+            // `pid (comm) state ppid ...`
+            let after = stat.rsplit_once(')').map(|(_, rest)| rest).unwrap_or("");
+            stat.contains("(sleep)") && after.split_whitespace().nth(1) == Some(ours.as_str())
+        })
+        .collect();
+    assert!(left.is_empty(), "a child is left: {left:?}");
 }
 
 fn from_parent_outside_a_spawned_child_is_a_clear_error() {

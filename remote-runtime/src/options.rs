@@ -50,6 +50,7 @@ pub struct Options {
     pub(crate) drain_timeout: Duration,
     pub(crate) runtime: Option<tokio::runtime::Handle>,
     pub(crate) handshake_timeout: Duration,
+    pub(crate) connect_back_timeout: Duration,
     pub(crate) min_peer_lease: Duration,
     pub(crate) max_busy_threads: usize,
 }
@@ -70,6 +71,7 @@ impl Default for Options {
             drain_timeout: Duration::from_secs(10),
             runtime: None,
             handshake_timeout: Duration::from_secs(10),
+            connect_back_timeout: Duration::from_secs(30),
             min_peer_lease: Duration::from_millis(100),
             max_busy_threads: 64,
         }
@@ -92,6 +94,7 @@ impl fmt::Debug for Options {
             .field("drain_timeout", &self.drain_timeout)
             .field("runtime", &self.runtime.is_some())
             .field("handshake_timeout", &self.handshake_timeout)
+            .field("connect_back_timeout", &self.connect_back_timeout)
             .field("min_peer_lease", &self.min_peer_lease)
             .field("max_busy_threads", &self.max_busy_threads)
             .finish()
@@ -146,6 +149,14 @@ impl Options {
     /// one that stays silent longer is closed. Default 10 s.
     pub fn handshake_timeout(mut self, timeout: Duration) -> Self {
         self.handshake_timeout = timeout.max(Duration::from_millis(1));
+        self
+    }
+
+    /// How long a child started by `Server::spawn_child` has to connect
+    /// back (call `Client::from_parent()`); past it the child is killed and
+    /// `spawn_child` fails. Default 30 s.
+    pub fn connect_back_timeout(mut self, timeout: Duration) -> Self {
+        self.connect_back_timeout = timeout.max(Duration::from_millis(1));
         self
     }
 

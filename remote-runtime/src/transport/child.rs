@@ -16,9 +16,6 @@ use crate::RemoteError;
 /// The environment variable that tells a child where its parent listens.
 pub const PARENT_SOCKET_ENV: &str = "REMOTE_PARENT_SOCKET";
 
-/// How long a spawned child has to connect back.
-const CONNECT_WITHIN: Duration = Duration::from_secs(30);
-
 /// Spawns `command` and waits for it to connect back; returns the child and
 /// the link to it.
 pub(crate) fn spawn(
@@ -61,11 +58,12 @@ fn accept_child(
                 "the child exited ({status}) before connecting back; it must call Client::from_parent()"
             )));
         }
-        if started.elapsed() > CONNECT_WITHIN {
+        let within = options.connect_back_timeout;
+        if started.elapsed() > within {
             let _ = child.kill();
             let _ = child.wait();
             return Err(RemoteError::Io(format!(
-                "the child did not connect back within {CONNECT_WITHIN:?}; it must call Client::from_parent()"
+                "the child did not connect back within {within:?}; it must call Client::from_parent()"
             )));
         }
         std::thread::sleep(Duration::from_millis(1));
