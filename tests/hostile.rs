@@ -581,3 +581,117 @@ fn a_tls_handshake_that_never_finishes_is_dropped() {
     );
     assert_eq!(calc.add(3, 4).unwrap(), 7);
 }
+
+/// Something a hostile *server* can call back.
+#[remote::remote_object]
+pub trait Feed: Send + Sync {
+    fn subscribe(&self, listener: remote::Callback<(Vec<u8>,)>);
+}
+
+/// A server that floods a client's callback with invocations while the
+/// callback is busy: the client queues them up to its bound (256 MiB), then
+/// closes that one connection; none is dropped silently, and the client's
+/// other connections go on.
+#[test]
+fn a_callback_flood_past_its_bound_closes_only_that_connection() {
+    use std::os::unix::net::UnixListener;
+    const FEED_FP: u64 = <dyn Feed as remote::__private::Interface>::FINGERPRINT;
+    // A connection of this process's to an honest server, open throughout.
+    let f = fixture(Options::new());
+    let dir = tempdir();
+    let path = dir.path().join("hostile-server.sock");
+    let listener = UnixListener::bind(&path).unwrap();
+
+    // The client: subscribes a callback that blocks until the test is done.
+    let (release, released) = crossbeam_channel::bounded::<()>(1);
+    let (ran, first_ran) = crossbeam_channel::unbounded::<()>();
+    let client_path = path.clone();
+    let client = std::thread::spawn(move || {
+        let client = Client::connect_unix(&client_path).unwrap();
+        let feed: FeedProxy = client.require("feed").unwrap();
+        feed.subscribe(remote::Callback::new(move |(_chunk,): (Vec<u8>,)| {
+            let _ = ran.send(());
+            let _ = released.recv_timeout(BOUND);
+        }))
+        .unwrap();
+        client
+    });
+
+    // The hostile server, by hand.
+    let (mut stream, _) = listener.accept().unwrap();
+    stream.set_read_timeout(Some(BOUND)).unwrap();
+    stream.write_all(&testing::hello_frame(30_000)).unwrap();
+    let next_request = |stream: &mut UnixStream| loop {
+        let frame = testing::read_frame(stream).expect("a request before the bound");
+        if let Some(request) = testing::parse_request(&frame) {
+            return request;
+        }
+    };
+    let require = next_request(&mut stream);
+    assert_eq!(require.name.as_deref(), Some("feed"));
+    stream
+        .write_all(&testing::reply_frame_with_caps(
+            require.id,
+            true,
+            &[],
+            &[testing::RawCap::Sender {
+                id: 1,
+                fingerprint: FEED_FP,
+                props: None,
+            }],
+        ))
+        .unwrap();
+    let subscribe = next_request(&mut stream);
+    assert_eq!(subscribe.object, 1);
+    let callback = subscribe.lent[0];
+    stream
+        .write_all(&testing::reply_frame_with_caps(
+            subscribe.id,
+            true,
+            &testing::encode_value(&()),
+            &[],
+        ))
+        .unwrap();
+    let client = client.join().unwrap();
+
+    // 1 MiB invocations, one-way, until the client hangs up: past 256 MiB
+    // queued it must.
+    let chunk = testing::call_frame(
+        0,
+        callback,
+        0,
+        &testing::encode_value(&(vec![7u8; 1 << 20],)),
+    );
+    stream.write_all(&chunk).unwrap();
+    first_ran
+        .recv_timeout(BOUND)
+        .expect("the first invocation runs");
+    let mut sent = 1;
+    stream.set_write_timeout(Some(BOUND)).unwrap();
+    let closed = loop {
+        if sent > 400 {
+            break false;
+        }
+        match stream.write_all(&chunk) {
+            Ok(()) => sent += 1,
+            Err(e) => {
+                break matches!(
+                    e.kind(),
+                    std::io::ErrorKind::BrokenPipe | std::io::ErrorKind::ConnectionReset
+                )
+            }
+        }
+    };
+    assert!(
+        closed,
+        "the client took {sent} MiB of callbacks and stayed connected"
+    );
+    assert!(sent > 200, "closed after only {sent} MiB");
+    let _ = release.send(());
+    eventually("the client saw its connection close", || {
+        client.stats().closed
+    });
+
+    // This process's other connection never noticed.
+    f.assert_good_client_fine();
+}

@@ -51,6 +51,86 @@ pub fn call_frame_with_handles(
     frame(&header, payload)
 }
 
+/// One entry of a raw frame's capability table, for
+/// [`call_frame_with_caps`] and [`reply_frame_with_caps`]: any IDs,
+/// fingerprints and property bytes, sensible or not.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RawCap {
+    /// A handle of the sender's own, lent to the receiver.
+    Sender {
+        /// The sender's export ID.
+        id: u64,
+        /// Fingerprint of the trait it claims to speak.
+        fingerprint: u64,
+        /// Its encoded property snapshot, if it carries one.
+        props: Option<Vec<u8>>,
+    },
+    /// One of the receiver's own objects, coming back to it.
+    Receiver {
+        /// The receiver's export ID.
+        id: u64,
+    },
+}
+
+fn wire_caps(caps: &[RawCap]) -> Vec<WireCap> {
+    caps.iter()
+        .map(|cap| match cap {
+            RawCap::Sender {
+                id,
+                fingerprint,
+                props,
+            } => WireCap::Sender {
+                id: *id,
+                fingerprint: *fingerprint,
+                props: props.clone(),
+            },
+            RawCap::Receiver { id } => WireCap::Receiver { id: *id },
+        })
+        .collect()
+}
+
+/// A call like [`call_frame`] whose capability table is `caps`.
+pub fn call_frame_with_caps(
+    id: u64,
+    object: u64,
+    method: u32,
+    payload: &[u8],
+    caps: &[RawCap],
+) -> Vec<u8> {
+    let header = Header::Call {
+        id,
+        object,
+        method,
+        site: 0,
+        caps: wire_caps(caps),
+    };
+    frame(&header, payload)
+}
+
+/// A reply to call `id` (`ok`: the payload is a value, else an encoded
+/// `RemoteError`) whose capability table is `caps`.
+pub fn reply_frame_with_caps(id: u64, ok: bool, payload: &[u8], caps: &[RawCap]) -> Vec<u8> {
+    frame(
+        &Header::Reply {
+            id,
+            ok,
+            caps: wire_caps(caps),
+        },
+        payload,
+    )
+}
+
+/// The sender stopped waiting for its call `id`.
+pub fn cancel_frame(id: u64) -> Vec<u8> {
+    frame(&Header::Cancel { id }, &[])
+}
+
+/// Asks for an empty reply to `id` once everything sent before it was
+/// handled.
+pub fn ping_frame(id: u64) -> Vec<u8> {
+    frame(&Header::Ping { id }, &[])
+}
+
 /// A require of export `name`, claiming trait `interface` with
 /// `fingerprint`.
 pub fn require_frame(id: u64, name: &str, interface: &str, fingerprint: u64) -> Vec<u8> {
@@ -150,6 +230,15 @@ pub fn parse_reply(bytes: Vec<u8>) -> Option<RawReply> {
     }
 }
 
+/// The `(id, count)` entries of a frame read with [`read_frame`], if it is
+/// a release.
+pub fn parse_release(bytes: &[u8]) -> Option<Vec<(u64, u64)>> {
+    match codec::decode::<Header>(bytes).ok()?.0 {
+        Header::Release { entries } => Some(entries),
+        _ => None,
+    }
+}
+
 /// Feeds `bytes` to the frame decoder, as a reader would; for fuzzing.
 /// Never panics: returns whether they parsed as a header.
 pub fn fuzz_frame(bytes: &[u8]) -> bool {
@@ -158,4 +247,54 @@ pub fn fuzz_frame(bytes: &[u8]) -> bool {
         start: 0,
     };
     wire::parse_frame(&frame).is_ok()
+}
+
+/// A call or a require, as a hand-written *server* reads it from a client.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RawRequest {
+    /// The ID to answer (0: a call that wants no reply).
+    pub id: u64,
+    /// The export ID called; 0 for a require.
+    pub object: u64,
+    /// The method called; 0 for a require.
+    pub method: u32,
+    /// The name required, for a require.
+    pub name: Option<String>,
+    /// Export IDs of the handles the client lends with it (its callbacks,
+    /// its objects).
+    pub lent: Vec<u64>,
+}
+
+/// Reads a frame from [`read_frame`] as a request, if it is a call or a
+/// require.
+pub fn parse_request(bytes: &[u8]) -> Option<RawRequest> {
+    match codec::decode::<Header>(bytes).ok()?.0 {
+        Header::Call {
+            id,
+            object,
+            method,
+            caps,
+            ..
+        } => Some(RawRequest {
+            id,
+            object,
+            method,
+            name: None,
+            lent: caps
+                .iter()
+                .filter_map(|c| match c {
+                    WireCap::Sender { id, .. } => Some(*id),
+                    WireCap::Receiver { .. } => None,
+                })
+                .collect(),
+        }),
+        Header::Require { id, name, .. } => Some(RawRequest {
+            id,
+            object: 0,
+            method: 0,
+            name: Some(name),
+            lent: Vec::new(),
+        }),
+        _ => None,
+    }
 }
