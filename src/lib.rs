@@ -37,8 +37,8 @@ pub mod __private {
     pub use async_trait::async_trait;
     pub use remote_runtime::block_on;
     pub use remote_runtime::{
-        encode_snapshot, Call, CallFuture, Dispatch, FromLocal, Interface, ObjectRef,
-        PropertyFuture, Target, SNAPSHOT_METHOD,
+        encode_snapshot, AsBytes, ByteBuf, Call, CallFuture, Dispatch, FromLocal, FromWire,
+        Interface, ObjectRef, PropertyFuture, Target, SNAPSHOT_METHOD,
     };
     pub use serde;
 

@@ -44,6 +44,40 @@ macro_rules! behaviour_tests {
             }
 
             #[test]
+            fn byte_payloads_cross_whole_in_both_directions() {
+                let (_server, _calc, _d, connect) = setup();
+                let calc: CalculatorProxy = connect().require("calculator").unwrap();
+                // Larger than a socket buffer, smaller than a frame.
+                let big: Vec<u8> = (0..3u32 << 20).map(|i| (i % 251) as u8).collect();
+                let back = calc.reverse(&big).unwrap();
+                assert_eq!(back.len(), big.len());
+                assert!(back.iter().eq(big.iter().rev()));
+                assert_eq!(calc.reverse(&[]).unwrap(), Vec::<u8>::new());
+                assert_eq!(calc.count_up(0).unwrap(), None);
+                assert_eq!(calc.count_up(5).unwrap(), Some(vec![0, 1, 2, 3, 4]));
+                assert_eq!(
+                    calc.checked_bytes(vec![1, 2, 3], 10).unwrap(),
+                    Ok(vec![1, 2, 3])
+                );
+                assert_eq!(
+                    calc.checked_bytes(vec![1; 20], 10).unwrap(),
+                    Err(MathError::Overflow { a: 20, b: 10 })
+                );
+                // The async proxy carries them the same way.
+                let calc = calc.to_async();
+                let back = futures::executor::block_on(calc.reverse(&big)).unwrap();
+                assert!(back.iter().eq(big.iter().rev()));
+                assert_eq!(
+                    futures::executor::block_on(calc.count_up(3)).unwrap(),
+                    Some(vec![0, 1, 2])
+                );
+                assert_eq!(
+                    futures::executor::block_on(calc.checked_bytes(big.clone(), u32::MAX)).unwrap(),
+                    Ok(big)
+                );
+            }
+
+            #[test]
             fn application_errors_arrive_as_themselves() {
                 let (_server, _calc, _d, connect) = setup();
                 let calc: CalculatorProxy = connect().require("calculator").unwrap();

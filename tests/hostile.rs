@@ -282,6 +282,9 @@ fn limits_refuse_without_harming_the_connection() {
         Err(RemoteError::LimitExceeded { limit: 1000, .. })
     ));
     assert_eq!(calc.sum(&[1, 2, 3]).unwrap(), 6);
+    // Bytes are one value, not a collection of elements: the limit on
+    // elements does not apply to them (the frame and allocation bounds do).
+    assert_eq!(calc.reverse(&[7; 5000]).unwrap().len(), 5000);
     drop(fine);
     f.assert_good_client_fine();
 }

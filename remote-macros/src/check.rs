@@ -71,6 +71,14 @@ pub(crate) fn option_inner(ty: &syn::Type) -> Option<&syn::Type> {
     single_generic(ty, "Option")
 }
 
+/// Whether `ty` is `Vec<u8>` (by its last path segment).
+pub(crate) fn is_byte_vec(ty: &syn::Type) -> bool {
+    matches!(
+        single_generic(ty, "Vec"),
+        Some(syn::Type::Path(p)) if p.qself.is_none() && p.path.is_ident("u8")
+    )
+}
+
 fn single_generic<'a>(ty: &'a syn::Type, name: &str) -> Option<&'a syn::Type> {
     match generic_args(ty, name)?.as_slice() {
         [one] => Some(one),
@@ -127,5 +135,15 @@ mod tests {
         assert!(result_parts(&t).is_none());
         let t: syn::Type = parse_quote!(Option<Remote<dyn X>>);
         assert!(option_inner(&t).and_then(remote_handle).is_some());
+    }
+
+    #[test]
+    fn recognises_byte_vectors() {
+        let t: syn::Type = parse_quote!(::std::vec::Vec<u8>);
+        assert!(is_byte_vec(&t));
+        let t: syn::Type = parse_quote!(Vec<i8>);
+        assert!(!is_byte_vec(&t));
+        let t: syn::Type = parse_quote!(Vec<Vec<u8>>);
+        assert!(!is_byte_vec(&t));
     }
 }

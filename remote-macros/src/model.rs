@@ -58,6 +58,12 @@ impl Arg {
             _ => &self.ty,
         }
     }
+
+    /// Whether it is bytes (`Vec<u8>`, `&[u8]`, `&Vec<u8>`): carried as one
+    /// byte buffer, not a sequence of `u8`.
+    pub(crate) fn is_bytes(&self) -> bool {
+        check::is_byte_vec(self.wire_ty())
+    }
 }
 
 pub(crate) enum ArgKind {
@@ -77,6 +83,19 @@ pub(crate) struct Ret {
     pub(crate) shape: RetShape,
     /// `E` when the return type is `Result<_, E>`.
     pub(crate) error: Option<syn::Type>,
+    /// Set when the value is bytes, carried as one byte buffer.
+    pub(crate) bytes: Option<BytesRet>,
+}
+
+/// Where the bytes are in a return type that carries them as a buffer.
+#[derive(Clone, Copy)]
+pub(crate) enum BytesRet {
+    /// `Vec<u8>`.
+    Plain,
+    /// `Option<Vec<u8>>`.
+    Option,
+    /// `Result<Vec<u8>, E>`.
+    Result,
 }
 
 /// How a return value is presented by the proxies.
@@ -477,6 +496,20 @@ impl Ret {
         } else {
             RetShape::Plain
         };
-        Some(Ret { ty, shape, error })
+        let bytes = if check::is_byte_vec(&ty) {
+            Some(BytesRet::Plain)
+        } else if check::option_inner(&ty).is_some_and(check::is_byte_vec) {
+            Some(BytesRet::Option)
+        } else if check::result_parts(&ty).is_some_and(|(ok, _)| check::is_byte_vec(ok)) {
+            Some(BytesRet::Result)
+        } else {
+            None
+        };
+        Some(Ret {
+            ty,
+            shape,
+            error,
+            bytes,
+        })
     }
 }

@@ -4,6 +4,7 @@
 
 #![forbid(unsafe_code)]
 
+mod bytes;
 mod callback;
 mod calls;
 mod client;
@@ -17,6 +18,8 @@ mod error;
 mod handle;
 mod janitor;
 mod options;
+#[doc(hidden)]
+pub use bytes::{AsBytes, ByteBuf, FromWire};
 mod process;
 mod protocol;
 mod registry;

@@ -51,6 +51,12 @@ pub trait Calculator: Send + Sync {
     fn shape(&self) -> Shape;
     fn boom(&self, message: String) -> u32;
     fn live_counters(&self) -> u64;
+    /// The bytes, reversed.
+    fn reverse(&self, data: &[u8]) -> Vec<u8>;
+    /// `n` bytes counting up from 0, or none for 0.
+    fn count_up(&self, n: u32) -> Option<Vec<u8>>;
+    /// The bytes back, unless there are more than `limit`.
+    fn checked_bytes(&self, data: Vec<u8>, limit: u32) -> Result<Vec<u8>, MathError>;
 }
 
 #[remote_object]
@@ -185,6 +191,22 @@ impl Calculator for Calc {
     }
     fn live_counters(&self) -> u64 {
         self.live.load(Ordering::SeqCst)
+    }
+    fn reverse(&self, data: &[u8]) -> Vec<u8> {
+        data.iter().rev().copied().collect()
+    }
+    fn count_up(&self, n: u32) -> Option<Vec<u8>> {
+        (n > 0).then(|| (0..n).map(|i| i as u8).collect())
+    }
+    fn checked_bytes(&self, data: Vec<u8>, limit: u32) -> Result<Vec<u8>, MathError> {
+        if data.len() > limit as usize {
+            Err(MathError::Overflow {
+                a: data.len() as i64,
+                b: limit as i64,
+            })
+        } else {
+            Ok(data)
+        }
     }
 }
 

@@ -78,13 +78,21 @@ impl renamed::__private::Dispatch for StoreDispatcher {
                     &*self.object,
                     &key,
                 );
-                __remote_call.reply(&__remote_ret)
+                __remote_call
+                    .reply(
+                        &renamed::__private::Result::map(
+                            renamed::__private::Result::as_ref(&__remote_ret),
+                            |__remote_bytes| renamed::__private::AsBytes(__remote_bytes),
+                        ),
+                    )
             }
             1u32 => {
                 renamed::__private::assert_arg::<String>();
                 renamed::__private::assert_arg::<Vec<u8>>();
                 renamed::__private::assert_ret::<Result<(), StoreError>>();
-                let (key, value): (String, Vec<u8>) = __remote_call.args()?;
+                let (key, value): (String, renamed::__private::ByteBuf) = __remote_call
+                    .args()?;
+                let value: ::std::vec::Vec<::core::primitive::u8> = value.0;
                 let __remote_ret: Result<(), StoreError> = Store::put(
                     &*self.object,
                     key,
@@ -129,8 +137,25 @@ impl StoreProxy {
                 renamed::__private::Ok(Store::get(&**__remote_object, key))
             }
             renamed::__private::Target::Remote(__remote_ref) => {
-                __remote_ref
-                    .call_blocking::<_, Result<Vec<u8>, StoreError>>(0u32, &(&key,))
+                renamed::__private::Result::map(
+                    __remote_ref
+                        .call_blocking::<
+                            _,
+                            renamed::__private::Result<
+                                renamed::__private::ByteBuf,
+                                StoreError,
+                            >,
+                        >(0u32, &(&key,)),
+                    |__remote_value| <Result<
+                        Vec<u8>,
+                        StoreError,
+                    > as renamed::__private::FromWire<
+                        renamed::__private::Result<
+                            renamed::__private::ByteBuf,
+                            StoreError,
+                        >,
+                    >>::from_wire(__remote_value),
+                )
             }
         }
     }
@@ -147,7 +172,20 @@ impl StoreProxy {
             }
             renamed::__private::Target::Remote(__remote_ref) => {
                 __remote_ref
-                    .call_blocking::<_, Result<(), StoreError>>(1u32, &(&key, &value))
+                    .call_blocking::<
+                        _,
+                        Result<(), StoreError>,
+                    >(
+                        1u32,
+                        &(
+                            &key,
+                            &renamed::__private::AsBytes(
+                                ::core::convert::AsRef::<
+                                    [::core::primitive::u8],
+                                >::as_ref(&value),
+                            ),
+                        ),
+                    )
             }
         }
     }
@@ -208,7 +246,10 @@ impl StoreAsyncProxy {
     pub fn get(
         &self,
         key: &str,
-    ) -> renamed::AsyncCall<Result<Vec<u8>, StoreError>, Result<Vec<u8>, StoreError>> {
+    ) -> renamed::AsyncCall<
+        renamed::__private::Result<renamed::__private::ByteBuf, StoreError>,
+        Result<Vec<u8>, StoreError>,
+    > {
         match self.remote.target() {
             renamed::__private::Target::Local(__remote_object) => {
                 renamed::AsyncCall::ready(
@@ -221,8 +262,21 @@ impl StoreAsyncProxy {
                         0u32,
                         &(&key,),
                         |
-                            __remote_value: Result<Vec<u8>, StoreError>,
-                        | -> Result<Vec<u8>, StoreError> { __remote_value },
+                            __remote_value: renamed::__private::Result<
+                                renamed::__private::ByteBuf,
+                                StoreError,
+                            >,
+                        | -> Result<Vec<u8>, StoreError> {
+                            <Result<
+                                Vec<u8>,
+                                StoreError,
+                            > as renamed::__private::FromWire<
+                                renamed::__private::Result<
+                                    renamed::__private::ByteBuf,
+                                    StoreError,
+                                >,
+                            >>::from_wire(__remote_value)
+                        },
                     )
             }
         }
@@ -244,7 +298,14 @@ impl StoreAsyncProxy {
                 __remote_ref
                     .call_async(
                         1u32,
-                        &(&key, &value),
+                        &(
+                            &key,
+                            &renamed::__private::AsBytes(
+                                ::core::convert::AsRef::<
+                                    [::core::primitive::u8],
+                                >::as_ref(&value),
+                            ),
+                        ),
                         |
                             __remote_value: Result<(), StoreError>,
                         | -> Result<(), StoreError> { __remote_value },
@@ -303,9 +364,25 @@ where
             }
             renamed::__private::Target::Remote(__remote_ref) => {
                 match __remote_ref
-                    .call_blocking::<_, Result<Vec<u8>, StoreError>>(0u32, &(&key,))
+                    .call_blocking::<
+                        _,
+                        renamed::__private::Result<
+                            renamed::__private::ByteBuf,
+                            StoreError,
+                        >,
+                    >(0u32, &(&key,))
                 {
-                    renamed::__private::Ok(__remote_value) => __remote_value,
+                    renamed::__private::Ok(__remote_value) => {
+                        <Result<
+                            Vec<u8>,
+                            StoreError,
+                        > as renamed::__private::FromWire<
+                            renamed::__private::Result<
+                                renamed::__private::ByteBuf,
+                                StoreError,
+                            >,
+                        >>::from_wire(__remote_value)
+                    }
                     renamed::__private::Err(__remote_error) => {
                         renamed::__private::Err(
                             renamed::__private::From::from(__remote_error),
@@ -323,7 +400,20 @@ where
             }
             renamed::__private::Target::Remote(__remote_ref) => {
                 match __remote_ref
-                    .call_blocking::<_, Result<(), StoreError>>(1u32, &(&key, &value))
+                    .call_blocking::<
+                        _,
+                        Result<(), StoreError>,
+                    >(
+                        1u32,
+                        &(
+                            &key,
+                            &renamed::__private::AsBytes(
+                                ::core::convert::AsRef::<
+                                    [::core::primitive::u8],
+                                >::as_ref(&value),
+                            ),
+                        ),
+                    )
                 {
                     renamed::__private::Ok(__remote_value) => __remote_value,
                     renamed::__private::Err(__remote_error) => {

@@ -6,8 +6,8 @@ use quote::{quote, quote_spanned};
 use syn::ext::IdentExt;
 use syn::spanned::Spanned;
 
-use super::Names;
-use crate::model::{Arg, ArgKind, Interface};
+use super::{wire, Names};
+use crate::model::{ArgKind, Interface};
 
 pub(crate) fn generate(model: &Interface, names: &Names) -> TokenStream {
     let krate = &model.krate;
@@ -28,7 +28,8 @@ pub(crate) fn generate(model: &Interface, names: &Names) -> TokenStream {
     let arms = model.methods.iter().map(|m| {
         let index = m.index;
         let method = &m.ident;
-        let wire_types = m.args.iter().map(Arg::wire_ty);
+        let wire_types = m.args.iter().map(|a| wire::arg_ty(krate, a));
+        let unwraps = m.args.iter().map(wire::arg_unwrap);
         // Point a missing `Deserialize` at the user's own type.
         let asserts = m.args.iter().map(|a| {
             let ty = a.wire_ty();
@@ -45,6 +46,8 @@ pub(crate) fn generate(model: &Interface, names: &Names) -> TokenStream {
                 _ => quote!(#n),
             }
         }).collect();
+        let ret_owned = wire::ret_owned(krate, m, quote!(__remote_ret));
+        let ret_ref = wire::ret_ref(krate, m, quote!(__remote_ret));
         let invoke = if m.is_async {
             // The future owns the object and the decoded arguments, so it
             // can run on the async runtime while the reader goes on.
@@ -52,19 +55,20 @@ pub(crate) fn generate(model: &Interface, names: &Names) -> TokenStream {
                 let __remote_object = #krate::__private::Clone::clone(&self.object);
                 __remote_call.reply_later(async move {
                     let __remote_ret: #ret_ty = #ident::#method(&*__remote_object, #(#passes),*).await;
-                    __remote_ret
+                    #ret_owned
                 });
                 #krate::__private::Ok(())
             }
         } else {
             quote! {
                 let __remote_ret: #ret_ty = #ident::#method(&*self.object, #(#passes),*);
-                __remote_call.reply(&__remote_ret)
+                __remote_call.reply(#ret_ref)
             }
         };
         // Errors from the decode below point at the method, not the attribute.
         let decode = quote_spanned! {method.span()=>
             let (#(#bindings,)*): (#(#wire_types,)*) = __remote_call.args()?;
+            #(#unwraps)*
         };
         quote! {
             #index => {

@@ -11,7 +11,7 @@ use proc_macro2::TokenStream;
 use quote::{format_ident, quote};
 use syn::ext::IdentExt;
 
-use crate::model::Interface;
+use crate::model::{BytesRet, Interface, Method};
 
 /// Generated item names for one trait.
 pub(crate) struct Names {
@@ -48,5 +48,102 @@ pub(crate) fn generate(model: &Interface) -> TokenStream {
         #proxy
         #async_proxy
         #trait_impl
+    }
+}
+
+/// How a method's arguments and return value travel: bytes (`Vec<u8>`,
+/// `&[u8]`) as one byte buffer, everything else as declared. Shared by
+/// every generator that sends or serves a call.
+pub(crate) mod wire {
+    use super::*;
+
+    /// The argument tuple a caller encodes, by reference.
+    pub(crate) fn args(krate: &syn::Path, m: &Method) -> TokenStream {
+        let items = m.args.iter().map(|a| {
+            let n = &a.name;
+            if a.is_bytes() {
+                quote!(&#krate::__private::AsBytes(::core::convert::AsRef::<[::core::primitive::u8]>::as_ref(&#n)))
+            } else {
+                quote!(&#n)
+            }
+        });
+        quote!(&(#(#items,)*))
+    }
+
+    /// The type an argument is decoded as on the serving side.
+    pub(crate) fn arg_ty(krate: &syn::Path, a: &crate::model::Arg) -> TokenStream {
+        if a.is_bytes() {
+            quote!(#krate::__private::ByteBuf)
+        } else {
+            let ty = a.wire_ty();
+            quote!(#ty)
+        }
+    }
+
+    /// Turns decoded argument `a` (of [`arg_ty`]) into its owned form.
+    pub(crate) fn arg_unwrap(a: &crate::model::Arg) -> TokenStream {
+        let n = &a.name;
+        if a.is_bytes() {
+            quote!(let #n: ::std::vec::Vec<::core::primitive::u8> = #n.0;)
+        } else {
+            TokenStream::new()
+        }
+    }
+
+    /// The type the return value travels as.
+    pub(crate) fn ret_ty(krate: &syn::Path, m: &Method) -> TokenStream {
+        let buf = quote!(#krate::__private::ByteBuf);
+        match m.ret.bytes {
+            Some(BytesRet::Plain) => buf,
+            Some(BytesRet::Option) => quote!(#krate::__private::Option<#buf>),
+            Some(BytesRet::Result) => {
+                let e = m.ret.error.as_ref().expect("a Result has an error type");
+                quote!(#krate::__private::Result<#buf, #e>)
+            }
+            None => {
+                let ty = &m.ret.ty;
+                quote!(#ty)
+            }
+        }
+    }
+
+    /// A reference to return value `v` (of the declared type), as it is
+    /// encoded.
+    pub(crate) fn ret_ref(krate: &syn::Path, m: &Method, v: TokenStream) -> TokenStream {
+        let as_bytes = quote!(#krate::__private::AsBytes);
+        match m.ret.bytes {
+            Some(BytesRet::Plain) => quote!(&#as_bytes(&#v)),
+            Some(BytesRet::Option) => quote!(&#krate::__private::Option::map(
+                #krate::__private::Option::as_deref(&#v),
+                #as_bytes
+            )),
+            Some(BytesRet::Result) => quote!(&#krate::__private::Result::map(
+                #krate::__private::Result::as_ref(&#v),
+                |__remote_bytes| #as_bytes(__remote_bytes)
+            )),
+            None => quote!(&#v),
+        }
+    }
+
+    /// Return value `v` (of the declared type), owned, as it is encoded.
+    pub(crate) fn ret_owned(krate: &syn::Path, m: &Method, v: TokenStream) -> TokenStream {
+        let buf = quote!(#krate::__private::ByteBuf);
+        match m.ret.bytes {
+            Some(BytesRet::Plain) => quote!(#buf(#v)),
+            Some(BytesRet::Option) => quote!(#krate::__private::Option::map(#v, #buf)),
+            Some(BytesRet::Result) => quote!(#krate::__private::Result::map(#v, #buf)),
+            None => v,
+        }
+    }
+
+    /// Decoded return value `v` (of [`ret_ty`]) as the declared type.
+    pub(crate) fn ret_unwrap(krate: &syn::Path, m: &Method, v: TokenStream) -> TokenStream {
+        if m.ret.bytes.is_some() {
+            let ty = &m.ret.ty;
+            let wire = ret_ty(krate, m);
+            quote!(<#ty as #krate::__private::FromWire<#wire>>::from_wire(#v))
+        } else {
+            v
+        }
     }
 }

@@ -6,7 +6,7 @@ use proc_macro2::TokenStream;
 use quote::{quote, quote_spanned};
 use syn::ext::IdentExt;
 
-use super::Names;
+use super::{wire, Names};
 use crate::model::{ArgKind, Interface, Method, RetShape};
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -145,7 +145,7 @@ fn method(model: &Interface, m: &Method, flavor: Flavor) -> TokenStream {
             quote!(let #n: #ty = #krate::__private::Into::into(#n);)
         });
     let names: Vec<_> = m.args.iter().map(|a| &a.name).collect();
-    let wire = &m.ret.ty;
+    let wire = wire::ret_ty(krate, m);
     let (out, present) = presentation(model, m, flavor);
     let local_value = quote!(#ident::#name(&**__remote_object, #(#names),*));
     let local = if m.is_async {
@@ -154,15 +154,16 @@ fn method(model: &Interface, m: &Method, flavor: Flavor) -> TokenStream {
     } else {
         present(local_value)
     };
-    let args = quote!(&(#(&#names,)*));
+    let args = wire::args(krate, m);
+    let arrived = wire::ret_unwrap(krate, m, quote!(__remote_value));
     match flavor {
         Flavor::Blocking => {
             let remote_value =
                 quote_spanned!(name.span()=> __remote_ref.call_blocking::<_, #wire>(#index, #args));
-            let remote = if matches!(m.ret.shape, RetShape::Plain) {
+            let remote = if matches!(m.ret.shape, RetShape::Plain) && m.ret.bytes.is_none() {
                 remote_value
             } else {
-                let presented = present(quote!(__remote_value));
+                let presented = present(arrived);
                 quote!(#krate::__private::Result::map(#remote_value, |__remote_value| #presented))
             };
             quote! {
@@ -180,7 +181,7 @@ fn method(model: &Interface, m: &Method, flavor: Flavor) -> TokenStream {
             }
         }
         Flavor::Async => {
-            let presented = present(quote!(__remote_value));
+            let presented = present(arrived);
             let remote_async = quote_spanned! {name.span()=>
                 __remote_ref.call_async(#index, #args, |__remote_value: #wire| -> #out { #presented })
             };

@@ -5,7 +5,7 @@
 use proc_macro2::TokenStream;
 use quote::quote;
 
-use super::Names;
+use super::{wire, Names};
 use crate::model::Interface;
 
 pub(crate) fn generate(model: &Interface, names: &Names) -> TokenStream {
@@ -43,7 +43,10 @@ pub(crate) fn generate(model: &Interface, names: &Names) -> TokenStream {
             };
         }
         let index = m.index;
-        let wire = &m.ret.ty;
+        let declared = &m.ret.ty;
+        let wire = wire::ret_ty(krate, m);
+        let args = wire::args(krate, m);
+        let arrived = wire::ret_unwrap(krate, m, quote!(__remote_value));
         let names: Vec<_> = m.args.iter().map(|a| &a.name).collect();
         let params = m.args.iter().map(|a| {
             let n = &a.name;
@@ -52,14 +55,14 @@ pub(crate) fn generate(model: &Interface, names: &Names) -> TokenStream {
         });
         if m.is_async {
             return quote! {
-                async fn #name(&self, #(#params),*) -> #wire {
+                async fn #name(&self, #(#params),*) -> #declared {
                     match self.remote.target() {
                         #krate::__private::Target::Local(__remote_object) => {
                             #ident::#name(&**__remote_object, #(#names),*).await
                         }
                         #krate::__private::Target::Remote(__remote_ref) => {
                             let __remote_call = __remote_ref
-                                .call_async::<_, #wire, #wire>(#index, &(#(&#names,)*), |__remote_value| __remote_value);
+                                .call_async::<_, #wire, #declared>(#index, #args, |__remote_value| #arrived);
                             match __remote_call.await {
                                 #krate::__private::Ok(__remote_value) => __remote_value,
                                 #krate::__private::Err(__remote_error) => {
@@ -73,14 +76,14 @@ pub(crate) fn generate(model: &Interface, names: &Names) -> TokenStream {
         }
         quote! {
             #[track_caller]
-            fn #name(&self, #(#params),*) -> #wire {
+            fn #name(&self, #(#params),*) -> #declared {
                 match self.remote.target() {
                     #krate::__private::Target::Local(__remote_object) => {
                         #ident::#name(&**__remote_object, #(#names),*)
                     }
                     #krate::__private::Target::Remote(__remote_ref) => {
-                        match __remote_ref.call_blocking::<_, #wire>(#index, &(#(&#names,)*)) {
-                            #krate::__private::Ok(__remote_value) => __remote_value,
+                        match __remote_ref.call_blocking::<_, #wire>(#index, #args) {
+                            #krate::__private::Ok(__remote_value) => #arrived,
                             #krate::__private::Err(__remote_error) => {
                                 #krate::__private::Err(#krate::__private::From::from(__remote_error))
                             }
