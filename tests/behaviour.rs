@@ -75,6 +75,19 @@ macro_rules! behaviour_tests {
                     futures::executor::block_on(calc.checked_bytes(big.clone(), u32::MAX)).unwrap(),
                     Ok(big)
                 );
+                // Large and small frames back to back, read together.
+                let sizes = [70_000usize, 3, 200_000, 0, 65_536, 1 << 20, 17];
+                let payloads: Vec<Vec<u8>> = sizes
+                    .iter()
+                    .map(|&n| (0..n).map(|i| (i * 7 % 256) as u8).collect())
+                    .collect();
+                let answers = futures::executor::block_on(futures::future::join_all(
+                    payloads.iter().map(|p| calc.reverse(p)),
+                ));
+                for (sent, back) in payloads.iter().zip(answers) {
+                    let back = back.unwrap();
+                    assert!(back.iter().eq(sent.iter().rev()), "{} bytes", sent.len());
+                }
             }
 
             #[test]

@@ -76,11 +76,11 @@ impl Session {
         let inside = crate::serve::inside_ordered();
         let sent = if reply {
             self.request(|core, now| {
-                core.call(object, method, site, caps, &payload, true, inside, now)
+                core.call(object, method, site, caps, payload, true, inside, now)
             })
         } else {
             self.input(|core, now| {
-                core.call(object, method, site, caps, &payload, false, inside, now)
+                core.call(object, method, site, caps, payload, false, inside, now)
             })
         };
         // The frame is queued: handles it passes home may go now.

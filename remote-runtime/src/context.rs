@@ -10,7 +10,7 @@ use serde::{de::DeserializeOwned, Serialize};
 use crate::dispatch::Dispatch;
 use crate::handle::imports::ImportEntry;
 use crate::session::Session;
-use crate::wire::{codec, WireCap};
+use crate::wire::{codec, Body, WireCap};
 use crate::RemoteError;
 
 /// A capability of a received frame, already accounted for.
@@ -49,7 +49,7 @@ thread_local! {
 
 /// A payload ready to be framed.
 pub(crate) struct Encoded {
-    pub(crate) payload: Vec<u8>,
+    pub(crate) payload: Body,
     pub(crate) caps: Vec<WireCap>,
     pub(crate) counted: Vec<u64>,
     /// Proxies this payload passes home to their owner: held until the
@@ -73,8 +73,8 @@ pub(crate) fn encode<T: Serialize + ?Sized>(
             error: None,
         }))
     });
-    let mut payload = Vec::new();
-    let result = codec::encode_into(value, &mut payload);
+    let mut payload = Body::new();
+    let result = codec::encode_into(value, payload.buf());
     let cx = ENCODE
         .with(|cx| cx.borrow_mut().pop())
         .flatten()

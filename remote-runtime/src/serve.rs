@@ -502,7 +502,7 @@ impl Session {
             None => None,
         };
         Ok(Encoded {
-            payload: Vec::new(),
+            payload: crate::wire::Body::new(),
             caps: vec![WireCap::Sender {
                 id,
                 fingerprint,

@@ -585,7 +585,7 @@ impl Session {
                 // them released.
                 let release = (!pins.is_empty()).then_some(move || drop(pins));
                 let taken_back = self.input_with(
-                    |core, now| core.finish(id, Some((true, caps, &payload)), now),
+                    |core, now| core.finish(id, Some((true, caps, payload)), now),
                     release,
                 );
                 drop(taken_back);

@@ -12,7 +12,9 @@ use crate::RemoteError;
 const LIMIT: usize = u32::MAX as usize;
 
 fn frame(header: &Header, payload: &[u8]) -> Vec<u8> {
-    wire::build_frame(header, payload, LIMIT).expect("a test frame encodes")
+    wire::build_frame(header, wire::Body::of(payload), LIMIT)
+        .expect("a test frame encodes")
+        .into_vec()
 }
 
 /// The opening frame every peer sends.

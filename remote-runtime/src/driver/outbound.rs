@@ -14,6 +14,7 @@ use tokio::sync::Notify;
 
 use crate::options::FrameKind;
 use crate::transport::Link;
+use crate::wire::OutFrame;
 use crate::RemoteError;
 
 /// Writes what a socket takes now, never waiting.
@@ -35,7 +36,10 @@ pub(crate) struct Outbound {
 }
 
 struct Queue {
+    /// Bytes waiting, from `pending_at` on (a frame that found the queue
+    /// empty moves in whole, its written start included: no copy).
     pending: Vec<u8>,
+    pending_at: usize,
     /// The task is writing a batch it took from `pending`: frames sent
     /// meanwhile must queue behind it.
     busy: bool,
@@ -65,6 +69,7 @@ impl Outbound {
         Outbound {
             queue: Mutex::new(Queue {
                 pending: Vec::new(),
+                pending_at: 0,
                 busy: false,
                 closed: false,
                 corked: false,
@@ -77,16 +82,19 @@ impl Outbound {
         }
     }
 
-    /// Moves the queued bytes into `batch` (which the task has written out)
-    /// and marks the task busy with them; false when nothing is queued.
-    pub(crate) fn take(&self, batch: &mut Vec<u8>) -> bool {
+    /// Moves the queued bytes into `batch` (which the task has written out),
+    /// to be written from `at` on, and marks the task busy with them; false
+    /// when nothing is queued.
+    pub(crate) fn take(&self, batch: &mut Vec<u8>, at: &mut usize) -> bool {
         let mut queue = lock(&self.queue);
         batch.clear();
+        *at = 0;
         if queue.pending.is_empty() {
             queue.busy = false;
             return false;
         }
         std::mem::swap(batch, &mut queue.pending);
+        *at = std::mem::take(&mut queue.pending_at);
         queue.busy = true;
         true
     }
@@ -118,25 +126,33 @@ impl Outbound {
         let mut queue = lock(&self.queue);
         queue.direct = None;
         queue.pending = Vec::new();
+        queue.pending_at = 0;
         queue.closed = true;
     }
 
-    fn queue(&self, queue: &mut Queue, bytes: &[u8]) {
-        if queue.pending.len() + bytes.len() > self.limit {
+    /// Queues `frame` from `at` on.
+    fn queue(&self, queue: &mut Queue, frame: Vec<u8>, at: usize) {
+        let queued = queue.pending.len() - queue.pending_at;
+        if queued + frame.len() - at > self.limit {
             queue.pending = Vec::new();
+            queue.pending_at = 0;
             queue.direct = None;
             queue.verdict.get_or_insert(RemoteError::LimitExceeded {
                 what: "bytes queued for a peer that does not read them".into(),
                 limit: self.limit as u64,
             });
+        } else if queue.pending.is_empty() {
+            queue.pending = frame;
+            queue.pending_at = at;
         } else {
-            queue.pending.extend_from_slice(bytes);
+            queue.pending.extend_from_slice(&frame[at..]);
         }
     }
 }
 
 impl Link for Outbound {
-    fn send(&self, frame: Vec<u8>, _kind: FrameKind) -> Result<(), RemoteError> {
+    fn send(&self, frame: OutFrame, _kind: FrameKind) -> Result<(), RemoteError> {
+        let OutFrame { buf: frame, start } = frame;
         let mut queue = lock(&self.queue);
         if queue.closed {
             return Err(RemoteError::Disconnected);
@@ -144,7 +160,7 @@ impl Link for Outbound {
         if queue.verdict.is_some() {
             return Ok(());
         }
-        let mut at = 0;
+        let mut at = start;
         let gather = self.gather_on.is_some()
             && tokio::runtime::Handle::try_current().is_ok_and(|h| Some(h.id()) == self.gather_on);
         if !queue.busy && !queue.corked && !gather && queue.pending.is_empty() {
@@ -164,7 +180,7 @@ impl Link for Outbound {
             }
         }
         let wake = !queue.busy && !queue.corked && queue.pending.is_empty();
-        self.queue(&mut queue, &frame[at..]);
+        self.queue(&mut queue, frame, at);
         let verdict = queue.verdict.is_some();
         drop(queue);
         if wake || verdict {

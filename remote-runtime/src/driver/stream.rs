@@ -20,6 +20,10 @@ use crate::RemoteError;
 /// passed: an idle connection costs little more than this.
 const READ_BUF: usize = 4 * 1024;
 
+/// Frames this large are handed on in the buffer they were read into,
+/// instead of being copied out of it.
+const TAKE_WHOLE: usize = 64 * 1024;
+
 /// How long a closing connection may take to write its last frames.
 const CLOSE_GRACE: Duration = Duration::from_secs(1);
 
@@ -151,8 +155,7 @@ where
             break None;
         }
         if io.at == io.batch.len() && io.failed.is_none() {
-            io.at = 0;
-            if outbound.take(&mut io.batch) {
+            if outbound.take(&mut io.batch, &mut io.at) {
                 io.progress = Instant::now();
             }
         }
@@ -240,13 +243,10 @@ where
                     Ok(n) if n > 0 => io.at += n,
                     _ => return,
                 }
-            } else {
-                io.at = 0;
-                if !outbound.take(&mut io.batch) {
-                    let _ = io.writer.flush().await;
-                    let _ = io.writer.shutdown().await;
-                    return;
-                }
+            } else if !outbound.take(&mut io.batch, &mut io.at) {
+                let _ = io.writer.flush().await;
+                let _ = io.writer.shutdown().await;
+                return;
             }
         }
     })
@@ -293,8 +293,29 @@ where
             io.inbuf.reserve(more);
             break;
         }
-        let frame = buffered[PREFIX..PREFIX + len].to_vec();
-        io.start += PREFIX + len;
+        let frame = if len >= TAKE_WHOLE {
+            // A large frame is not copied: the read buffer becomes the
+            // frame, and what was read after it (little) starts a new one.
+            let end = io.start + PREFIX + len;
+            let rest = io.inbuf[end..].to_vec();
+            let mut rest_buf = Vec::with_capacity(READ_BUF.max(rest.len()));
+            rest_buf.extend_from_slice(&rest);
+            let mut buf = std::mem::replace(&mut io.inbuf, rest_buf);
+            buf.truncate(end);
+            let frame = Frame {
+                buf,
+                start: io.start + PREFIX,
+            };
+            io.start = 0;
+            frame
+        } else {
+            let frame = Frame {
+                buf: buffered[PREFIX..PREFIX + len].to_vec(),
+                start: 0,
+            };
+            io.start += PREFIX + len;
+            frame
+        };
         // More calls already read: their answers gather and leave together.
         relay
             .ctx
@@ -303,13 +324,7 @@ where
         let Some(session) = relay.keep.get() else {
             return Err((io, RemoteError::Disconnected));
         };
-        match relay.deliver(
-            io,
-            Frame {
-                buf: frame,
-                start: 0,
-            },
-        ) {
+        match relay.deliver(io, frame) {
             Some(back) => io = back,
             None => return Ok(None),
         }

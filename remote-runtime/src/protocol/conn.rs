@@ -16,7 +16,7 @@ use super::exports::{ExportTable, ObjKey};
 use super::imports::ImportLedger;
 use super::lease::LeaseClock;
 use super::Exported;
-use crate::wire::{self, codec, FrameKind, Header, Scope, WireCap};
+use crate::wire::{self, codec, Body, FrameKind, Header, Scope, WireCap};
 use crate::RemoteError;
 
 /// The settings the core needs, all plain numbers.
@@ -49,7 +49,7 @@ pub(crate) struct Config {
 /// sees (a `sync` answer is a reply of kind `Ping`).
 #[derive(Debug)]
 pub(crate) struct Transmit {
-    pub(crate) frame: Vec<u8>,
+    pub(crate) frame: wire::OutFrame,
     pub(crate) kind: FrameKind,
 }
 
@@ -384,7 +384,7 @@ impl<O: Exported, P> Conn<O, P> {
         method: u32,
         site: u32,
         caps: Vec<WireCap>,
-        payload: &[u8],
+        payload: Body,
         reply: bool,
         inside_ordered: bool,
         now: u64,
@@ -503,7 +503,7 @@ impl<O: Exported, P> Conn<O, P> {
     pub(crate) fn finish(
         &mut self,
         id: u64,
-        answer: Option<(bool, Vec<WireCap>, &[u8])>,
+        answer: Option<(bool, Vec<WireCap>, Body)>,
         now: u64,
     ) -> Vec<O> {
         if id == 0 {
@@ -540,8 +540,8 @@ impl<O: Exported, P> Conn<O, P> {
         if id == 0 || self.is_closed() {
             return;
         }
-        let mut payload = Vec::new();
-        if let Err(e) = codec::encode_into(error, &mut payload) {
+        let mut payload = Body::new();
+        if let Err(e) = codec::encode_into(error, payload.buf()) {
             tracing::error!(error = %e, "could not encode an error reply");
             return;
         }
@@ -550,7 +550,7 @@ impl<O: Exported, P> Conn<O, P> {
             ok: false,
             caps: Vec::new(),
         };
-        if let Err(e) = self.push(&header, &payload, FrameKind::Reply, now) {
+        if let Err(e) = self.push(&header, payload, FrameKind::Reply, now) {
             tracing::error!(error = %e, "could not send an error reply");
         }
     }
@@ -672,7 +672,7 @@ impl<O: Exported, P> Conn<O, P> {
                     caps: Vec::new(),
                 };
                 // Small and fixed: it cannot exceed any frame limit.
-                let _ = self.push(&reply, &[], FrameKind::Ping, now);
+                let _ = self.push(&reply, Body::new(), FrameKind::Ping, now);
             }
             Header::Renew => {}
             Header::Site {
@@ -862,7 +862,7 @@ impl<O: Exported, P> Conn<O, P> {
     fn push(
         &mut self,
         header: &Header,
-        payload: &[u8],
+        payload: Body,
         kind: FrameKind,
         now: u64,
     ) -> Result<(), RemoteError> {
@@ -888,7 +888,7 @@ impl<O: Exported, P> Conn<O, P> {
 
     /// Queues a frame of ours with no payload (a control frame).
     fn push_control(&mut self, header: Header, now: u64) {
-        if let Err(e) = self.push(&header, &[], header.kind(), now) {
+        if let Err(e) = self.push(&header, Body::new(), header.kind(), now) {
             // Only a name longer than the frame limit gets here.
             tracing::warn!(error = %e, "control frame not sent");
         }
@@ -896,7 +896,7 @@ impl<O: Exported, P> Conn<O, P> {
 
     /// Queues a frame for call `id`, registered just before.
     fn push_registered(&mut self, id: u64, header: Header, now: u64) -> Result<u64, RemoteError> {
-        match self.push(&header, &[], header.kind(), now) {
+        match self.push(&header, Body::new(), header.kind(), now) {
             Ok(()) => Ok(id),
             Err(e) => {
                 self.calls.remove(&id);

@@ -20,7 +20,7 @@ use super::Link;
 use crate::driver::relay::Relay;
 use crate::driver::{ConnTask, Peer, Wired};
 use crate::options::FrameKind;
-use crate::wire::{Frame, PREFIX};
+use crate::wire::{Frame, OutFrame, PREFIX};
 use crate::RemoteError;
 
 /// The sessions at both ends, once they exist, and per direction (indexed
@@ -35,7 +35,7 @@ struct Ends {
 
 /// One end of an in-process connection. An empty message is end-of-stream.
 pub(crate) struct ChannelLink {
-    to_peer: UnboundedSender<Vec<u8>>,
+    to_peer: UnboundedSender<OutFrame>,
     closed: AtomicBool,
     /// Wakes this end's task when the link closes.
     closing: Notify,
@@ -68,7 +68,7 @@ pub(crate) fn pair(rt: [tokio::runtime::Handle; 2]) -> (Wired, Wired) {
 
 fn wire(
     link: Arc<ChannelLink>,
-    rx: UnboundedReceiver<Vec<u8>>,
+    rx: UnboundedReceiver<OutFrame>,
     rt: tokio::runtime::Handle,
 ) -> Wired {
     let handle = rt.clone();
@@ -82,7 +82,7 @@ fn wire(
     }
 }
 
-type Receiver = UnboundedReceiver<Vec<u8>>;
+type Receiver = UnboundedReceiver<OutFrame>;
 
 async fn run(relay: Arc<Relay<Receiver, Arc<ChannelLink>>>, mut rx: Receiver) {
     let link = relay.ctx.clone();
@@ -94,8 +94,12 @@ async fn run(relay: Arc<Relay<Receiver, Arc<ChannelLink>>>, mut rx: Receiver) {
             biased;
             () = link.closing.notified() => {}
             got = rx.recv() => match got {
-                Some(buf) if buf.len() >= PREFIX => {
-                    let back = relay.deliver(rx, Frame { buf, start: PREFIX });
+                Some(sent) if sent.len() >= PREFIX => {
+                    let frame = Frame {
+                        start: sent.start + PREFIX,
+                        buf: sent.buf,
+                    };
+                    let back = relay.deliver(rx, frame);
                     link.ends.handled[link.side].fetch_add(1, Ordering::AcqRel);
                     match back {
                         Some(back) => rx = back,
@@ -115,7 +119,7 @@ async fn run(relay: Arc<Relay<Receiver, Arc<ChannelLink>>>, mut rx: Receiver) {
 }
 
 impl Link for ChannelLink {
-    fn send(&self, frame: Vec<u8>, kind: FrameKind) -> Result<(), RemoteError> {
+    fn send(&self, frame: OutFrame, kind: FrameKind) -> Result<(), RemoteError> {
         if self.closed.load(Ordering::Acquire) {
             return Err(RemoteError::Disconnected);
         }
@@ -129,8 +133,8 @@ impl Link for ChannelLink {
             if let Some(peer) = peer {
                 if !peer.is_closed() {
                     peer.handle_frame(Frame {
-                        buf: frame,
-                        start: PREFIX,
+                        start: frame.start + PREFIX,
+                        buf: frame.buf,
                     });
                     return Ok(());
                 }
@@ -150,7 +154,10 @@ impl Link for ChannelLink {
     fn close(&self) {
         if !self.closed.swap(true, Ordering::AcqRel) {
             // End the peer's stream, and wake our own task.
-            let _ = self.to_peer.send(Vec::new());
+            let _ = self.to_peer.send(OutFrame {
+                buf: Vec::new(),
+                start: 0,
+            });
             self.closing.notify_one();
         }
     }

@@ -14,6 +14,7 @@ use std::sync::Weak;
 
 use crate::driver::Peer;
 use crate::options::FrameKind;
+use crate::wire::OutFrame;
 use crate::RemoteError;
 
 /// Where a session puts the frames it sends.
@@ -22,7 +23,7 @@ pub(crate) trait Link: Send + Sync + 'static {
     /// every frame sent before it. Never waits on the peer: what the
     /// transport cannot take now is queued for the connection's task.
     /// Fails only once the link is closed.
-    fn send(&self, frame: Vec<u8>, kind: FrameKind) -> Result<(), RemoteError>;
+    fn send(&self, frame: OutFrame, kind: FrameKind) -> Result<(), RemoteError>;
     /// Closes the link: the connection's task writes what is queued (within
     /// a bound), closes the transport and ends.
     fn close(&self);

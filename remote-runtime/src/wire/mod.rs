@@ -228,25 +228,99 @@ impl Frame {
     }
 }
 
-/// Builds a complete frame, prefix included, from a header and a payload.
+/// Room kept in front of a payload being encoded, for the frame's length
+/// prefix and header: a frame is then built around its payload, which is
+/// never copied (a header that does not fit, with many handles, falls back
+/// to one copy).
+pub(crate) const HEADROOM: usize = 64;
+
+/// A payload being encoded, with [`HEADROOM`] in front of it.
+#[derive(Debug)]
+pub(crate) struct Body(Vec<u8>);
+
+impl Body {
+    /// An empty payload.
+    pub(crate) fn new() -> Body {
+        let mut buf = Vec::with_capacity(HEADROOM + 64);
+        buf.resize(HEADROOM, 0);
+        Body(buf)
+    }
+
+    /// A payload of `bytes` (copied).
+    pub(crate) fn of(bytes: &[u8]) -> Body {
+        let mut body = Body::new();
+        body.0.extend_from_slice(bytes);
+        body
+    }
+
+    /// The buffer to encode the payload into (append only).
+    pub(crate) fn buf(&mut self) -> &mut Vec<u8> {
+        &mut self.0
+    }
+
+    /// The payload.
+    pub(crate) fn payload(&self) -> &[u8] {
+        &self.0[HEADROOM..]
+    }
+}
+
+/// A frame to send: `buf[start..]`, length prefix included.
+#[derive(Debug)]
+pub(crate) struct OutFrame {
+    pub(crate) buf: Vec<u8>,
+    pub(crate) start: usize,
+}
+
+impl OutFrame {
+    /// The frame's bytes, prefix included.
+    pub(crate) fn bytes(&self) -> &[u8] {
+        &self.buf[self.start..]
+    }
+
+    /// How many bytes go on the wire.
+    pub(crate) fn len(&self) -> usize {
+        self.buf.len() - self.start
+    }
+
+    /// The frame's bytes in a buffer of their own.
+    pub(crate) fn into_vec(self) -> Vec<u8> {
+        if self.start == 0 {
+            self.buf
+        } else {
+            self.bytes().to_vec()
+        }
+    }
+}
+
+/// Builds a complete frame, prefix included, around a payload.
 pub(crate) fn build_frame(
     header: &Header,
-    payload: &[u8],
+    body: Body,
     limit: usize,
-) -> Result<Vec<u8>, RemoteError> {
-    let mut buf = Vec::with_capacity(PREFIX + 32 + payload.len());
-    buf.extend_from_slice(&[0; PREFIX]);
-    codec::encode_into(header, &mut buf).map_err(|e| RemoteError::Encode(e.to_string()))?;
-    buf.extend_from_slice(payload);
-    let len = buf.len() - PREFIX;
+) -> Result<OutFrame, RemoteError> {
+    let mut head = Vec::with_capacity(HEADROOM);
+    codec::encode_into(header, &mut head).map_err(|e| RemoteError::Encode(e.to_string()))?;
+    let payload = body.payload().len();
+    let len = head.len() + payload;
     if len > limit {
         return Err(RemoteError::FrameTooLarge {
             size: len as u64,
             limit: limit as u64,
         });
     }
-    buf[..PREFIX].copy_from_slice(&(len as u32).to_le_bytes());
-    Ok(buf)
+    let prefix = (len as u32).to_le_bytes();
+    if PREFIX + head.len() <= HEADROOM {
+        let mut buf = body.0;
+        let start = HEADROOM - head.len() - PREFIX;
+        buf[start..start + PREFIX].copy_from_slice(&prefix);
+        buf[start + PREFIX..HEADROOM].copy_from_slice(&head);
+        return Ok(OutFrame { buf, start });
+    }
+    let mut buf = Vec::with_capacity(PREFIX + len);
+    buf.extend_from_slice(&prefix);
+    buf.extend_from_slice(&head);
+    buf.extend_from_slice(body.payload());
+    Ok(OutFrame { buf, start: 0 })
 }
 
 /// Splits a received frame into its header and the offset of its payload.
@@ -274,7 +348,9 @@ mod tests {
                 props: Some(vec![1, 2]),
             }],
         };
-        let buf = build_frame(&header, b"payload", 1 << 20).unwrap();
+        let buf = build_frame(&header, Body::of(b"payload"), 1 << 20)
+            .unwrap()
+            .into_vec();
         let len = u32::from_le_bytes(buf[..4].try_into().unwrap()) as usize;
         assert_eq!(len, buf.len() - PREFIX);
         let frame = Frame { buf, start: PREFIX };
@@ -284,9 +360,46 @@ mod tests {
     }
 
     #[test]
+    fn a_frame_is_built_around_its_payload_without_moving_it() {
+        let mut body = Body::new();
+        body.buf().extend_from_slice(&[9; 100_000]);
+        let at = body.payload().as_ptr();
+        let header = Header::Reply {
+            id: 3,
+            ok: true,
+            caps: vec![],
+        };
+        let frame = build_frame(&header, body, 1 << 20).unwrap();
+        assert_eq!(frame.buf[HEADROOM..].as_ptr(), at, "the payload was moved");
+        let (back, payload_at) = parse_frame(&Frame {
+            start: frame.start + PREFIX,
+            buf: frame.buf,
+        })
+        .unwrap();
+        assert_eq!(back, header);
+        assert_eq!(payload_at, HEADROOM);
+        // Many handles make a header too long for the room: one copy, and
+        // the same frame.
+        let header = Header::Reply {
+            id: 3,
+            ok: true,
+            caps: vec![WireCap::Receiver { id: 1 }; 100],
+        };
+        let frame = build_frame(&header, Body::of(&[9; 1000]), 1 << 20).unwrap();
+        assert_eq!(frame.start, 0);
+        let frame = Frame {
+            start: PREFIX,
+            buf: frame.buf,
+        };
+        let (back, payload_at) = parse_frame(&frame).unwrap();
+        assert_eq!(back, header);
+        assert_eq!(&frame.buf[payload_at..], &[9; 1000][..]);
+    }
+
+    #[test]
     fn oversized_frames_are_refused_when_built() {
         let header = Header::Release { entries: vec![] };
-        let err = build_frame(&header, &[0; 100], 50).unwrap_err();
+        let err = build_frame(&header, Body::of(&[0; 100]), 50).unwrap_err();
         assert!(matches!(err, RemoteError::FrameTooLarge { limit: 50, .. }));
     }
 
@@ -298,7 +411,9 @@ mod tests {
             ok: true,
             caps: vec![cap.clone(); MAX_HANDLES_PER_FRAME],
         };
-        let buf = build_frame(&at_limit, &[], 1 << 24).unwrap();
+        let buf = build_frame(&at_limit, Body::new(), 1 << 24)
+            .unwrap()
+            .into_vec();
         let (back, _) = parse_frame(&Frame { buf, start: PREFIX }).unwrap();
         assert_eq!(back.caps().len(), MAX_HANDLES_PER_FRAME);
 
@@ -307,7 +422,7 @@ mod tests {
             ok: true,
             caps: vec![cap; MAX_HANDLES_PER_FRAME + 1],
         };
-        let buf = build_frame(&over, &[], 1 << 24).unwrap();
+        let buf = build_frame(&over, Body::new(), 1 << 24).unwrap().into_vec();
         let err = parse_frame(&Frame { buf, start: PREFIX }).unwrap_err();
         assert!(err.to_string().contains("limit is 65536"), "{err}");
 

@@ -8,7 +8,7 @@ use super::Failure;
 use crate::protocol::conn::{Arrived, Config, Conn, Event};
 use crate::protocol::exports::ObjKey;
 use crate::protocol::Exported;
-use crate::wire::{self, codec, Frame, Header, Scope, WireCap, PREFIX};
+use crate::wire::{self, codec, Body, Frame, Header, Scope, WireCap, PREFIX};
 use crate::RemoteError;
 
 /// Serial numbers from here up are callback objects (served in order).
@@ -381,8 +381,8 @@ impl World {
                 while let Some(end) = self.links[l].ends[s].as_mut() {
                     if let Some(t) = end.poll_transmit() {
                         let frame = Frame {
-                            buf: t.frame,
-                            start: PREFIX,
+                            start: t.frame.start + PREFIX,
+                            buf: t.frame.buf,
                         };
                         let (header, at) =
                             wire::parse_frame(&frame).map_err(|e| format!("sim frame: {e}"))?;
@@ -567,13 +567,13 @@ impl World {
                         props: None,
                     }]
                 });
-                let answer = answer.ok().map(|caps| (true, caps, &[][..]));
+                let answer = answer.ok().map(|caps| (true, caps, Body::new()));
                 end.finish(id, answer, now);
                 Ok(())
             }
             Event::Global { id, .. } => {
                 let end = self.end(l, s).expect("events come from live ends");
-                end.finish(id, Some((true, Vec::new(), &[][..])), now);
+                end.finish(id, Some((true, Vec::new(), Body::new())), now);
                 Ok(())
             }
             Event::Site { .. } | Event::Freed(_) => Ok(()),
@@ -660,7 +660,7 @@ impl World {
                     tag: job.tag,
                     callbacks: job.callbacks,
                 });
-                end.finish(job.id, Some((true, job.caps, &payload)), now);
+                end.finish(job.id, Some((true, job.caps, Body::of(&payload))), now);
                 for pin in job.pins {
                     end.unhold(pin, now);
                 }
@@ -701,7 +701,7 @@ impl World {
                             index,
                         });
                         if end
-                            .call(id, 0, 0, Vec::new(), &msg, false, false, now)
+                            .call(id, 0, 0, Vec::new(), Body::of(&msg), false, false, now)
                             .is_err()
                         {
                             break;
@@ -943,7 +943,7 @@ impl World {
         let tag = self.next_tag;
         let payload = bytes(&Msg::Op { tag, op });
         let end = self.links[l].ends[1].as_mut().expect("checked");
-        let sent = end.call(target, 0, 0, caps, &payload, true, false, now);
+        let sent = end.call(target, 0, 0, caps, Body::of(&payload), true, false, now);
         for pin in pins {
             end.unhold(pin, now);
         }
