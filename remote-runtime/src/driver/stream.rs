@@ -154,10 +154,11 @@ where
         if closed && io.failed.is_none() {
             break None;
         }
-        if io.at == io.batch.len() && io.failed.is_none() {
-            if outbound.take(&mut io.batch, &mut io.at) {
-                io.progress = Instant::now();
-            }
+        if io.at == io.batch.len()
+            && io.failed.is_none()
+            && outbound.take(&mut io.batch, &mut io.at)
+        {
+            io.progress = Instant::now();
         }
         let writing = io.at < io.batch.len() && io.failed.is_none();
         if io.inbuf.capacity() - io.inbuf.len() < READ_BUF / 2 {
