@@ -69,8 +69,7 @@ fn events_server() -> Server {
 // ----- configuration -----------------------------------------------------------------
 
 struct Cfg {
-    quick: bool,
-    filter: Option<String>,
+    args: BenchArgs,
     /// Set in a child process: the regime it measures.
     regime: Option<String>,
     count: u64,
@@ -80,37 +79,24 @@ struct Cfg {
 
 impl Cfg {
     fn from_args() -> Cfg {
-        let mut quick = false;
-        let mut filter = None;
         let mut regime = None;
-        for arg in std::env::args().skip(1) {
-            match arg.as_str() {
-                "--quick" => quick = true,
-                a if a.starts_with("--regime=") => {
-                    regime = Some(a["--regime=".len()..].to_string())
-                }
-                // `cargo bench` passes `--bench`; ignore every other flag.
-                a if a.starts_with("--") => {}
-                a => filter = Some(a.to_string()),
+        let args = BenchArgs::from_args_with(|a| {
+            if let Some(r) = a.strip_prefix("--regime=") {
+                regime = Some(r.to_string());
             }
-        }
+        });
         Cfg {
-            quick,
-            filter,
             regime,
-            count: if quick { 50_000 } else { 200_000 },
-            runs: if quick { 3 } else { 9 },
-            dir: std::env::temp_dir().join(format!("remote-cb-bench-{}", std::process::id())),
+            count: args.pick(50_000, 200_000),
+            runs: args.pick(3, 9),
+            dir: process_temp_dir("remote-cb-bench"),
+            args,
         }
     }
 
     /// Per regime (one child process each); the parent allows twice that.
     fn time_limit(&self) -> Duration {
-        Duration::from_secs(if self.quick { 40 } else { 240 })
-    }
-
-    fn wants(&self, group: &str) -> bool {
-        self.filter.as_deref().is_none_or(|f| group.contains(f))
+        Duration::from_secs(self.args.pick(40, 240))
     }
 
     fn sock(&self, name: &str) -> PathBuf {
@@ -523,7 +509,7 @@ impl Report {
 
 fn group_inproc(cfg: &Cfg, tag: &str, out: &mut Report) {
     let id = &format!("inproc-{tag}");
-    if !cfg.wants(id) {
+    if !cfg.args.wants(id) {
         return;
     }
     let server = events_server();
@@ -552,7 +538,7 @@ fn group_inproc(cfg: &Cfg, tag: &str, out: &mut Report) {
 
 fn group_unix(cfg: &Cfg, tag: &str, out: &mut Report) {
     let id = &format!("unix-{tag}");
-    if !cfg.wants(id) {
+    if !cfg.args.wants(id) {
         return;
     }
     let (client, keep) = unix_client(cfg, id);
@@ -594,25 +580,15 @@ static AFFINITY: Mutex<AffinityMap> = Mutex::new(BTreeMap::new());
 
 /// Records the CPU affinity of every live thread of this process.
 fn affinity_snapshot(regime: &str) {
-    let Ok(tasks) = std::fs::read_dir("/proc/self/task") else {
+    let Some(threads) = thread_affinities("self") else {
         return;
     };
     let mut seen = AFFINITY.lock().unwrap_or_else(|e| e.into_inner());
-    for task in tasks.flatten() {
-        let Ok(status) = std::fs::read_to_string(task.path().join("status")) else {
-            continue;
-        };
-        let field = |key: &str| {
-            status
-                .lines()
-                .find_map(|l| l.strip_prefix(key))
-                .map(|v| v.trim().to_string())
-                .unwrap_or_default()
-        };
+    for (cpus, name) in threads {
         *seen
-            .entry((regime.to_string(), field("Cpus_allowed_list:")))
+            .entry((regime.to_string(), cpus))
             .or_default()
-            .entry(field("Name:"))
+            .entry(name)
             .or_default() += 1;
     }
 }
@@ -680,10 +656,7 @@ fn child(cfg: &Cfg, regime: &str) {
 fn run_child(cfg: &Cfg, regime: &str, out: &mut Report) {
     let exe = std::env::current_exe().expect("bench executable");
     let mut args = vec![format!("--regime={regime}")];
-    if cfg.quick {
-        args.push("--quick".into());
-    }
-    args.extend(cfg.filter.clone());
+    args.extend(cfg.args.to_args());
     let output = std::process::Command::new(exe)
         .args(&args)
         .stderr(std::process::Stdio::inherit())
@@ -730,7 +703,7 @@ fn main() {
         "callbacks bench ({}): {cores} cores available; {} messages per run, {} runs per bench \
          (median); every row runs PINNED (all threads on core 0) and UNPINNED, each regime in \
          a process of its own; each ratio compares benches of one regime, measured in the same run",
-        if cfg.quick { "quick" } else { "full" },
+        cfg.args.pick("quick", "full"),
         cfg.count,
         cfg.runs
     );

@@ -114,7 +114,7 @@ fn main() {
     let server = Server::new();
     server.export("factory", Arc::new(TheFactory) as Arc<dyn Factory>);
     // A directory of its own, removed however the bench ends.
-    let dir = std::env::temp_dir().join(format!("remote-bench-handles-{}", std::process::id()));
+    let dir = common::process_temp_dir("remote-bench-handles");
     std::fs::create_dir_all(&dir).expect("temp dir");
     let _cleanup = common::CleanUp(dir.clone());
     let path = dir.join("handles.sock");

@@ -86,8 +86,7 @@ const XSERVER_DIR_ENV: &str = "ROUNDTRIP_BENCH_XSERVER_DIR";
 
 #[derive(Clone)]
 struct Cfg {
-    quick: bool,
-    filter: Option<String>,
+    args: BenchArgs,
     /// Set in a child process: the regime it measures.
     regime: Option<String>,
     warmup: Duration,
@@ -98,34 +97,20 @@ struct Cfg {
 
 impl Cfg {
     fn from_args() -> Cfg {
-        let mut quick = false;
-        let mut filter = None;
-        for arg in std::env::args().skip(1) {
-            match arg.as_str() {
-                "--quick" => quick = true,
-                // `cargo bench` passes `--bench`; ignore every other flag.
-                a if a.starts_with("--") => {}
-                a => filter = Some(a.to_string()),
-            }
-        }
+        let args = BenchArgs::from_args();
         Cfg {
-            quick,
-            filter,
             regime: std::env::var(ROLE_ENV).ok(),
-            warmup: Duration::from_millis(if quick { 40 } else { 150 }),
-            run_time: Duration::from_millis(if quick { 40 } else { 200 }),
-            runs: if quick { 5 } else { 15 },
-            dir: std::env::temp_dir().join(format!("remote-bench-{}", std::process::id())),
+            warmup: Duration::from_millis(args.pick(40, 150)),
+            run_time: Duration::from_millis(args.pick(40, 200)),
+            runs: args.pick(5, 15),
+            dir: process_temp_dir("remote-bench"),
+            args,
         }
     }
 
     /// Per regime (one child process each); the parent allows twice that.
     fn time_limit(&self) -> Duration {
-        Duration::from_secs(if self.quick { 120 } else { 600 })
-    }
-
-    fn wants(&self, group: &str) -> bool {
-        self.filter.as_deref().is_none_or(|f| group.contains(f))
+        Duration::from_secs(self.args.pick(120, 600))
     }
 
     fn sock(&self, name: &str) -> PathBuf {
@@ -289,13 +274,6 @@ fn print_rate_table(rows: &[Row], columns: [&str; 2]) {
 }
 
 // ----- helpers ----------------------------------------------------------------------
-
-fn current_rt() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("tokio runtime")
-}
 
 /// Runs `make()`'s future to completion on a current-thread runtime of its
 /// own thread.
@@ -853,16 +831,7 @@ impl Drop for XServer {
     /// Closes the server's stdin (it exits on EOF); kills it if it has not
     /// exited within two seconds.
     fn drop(&mut self) {
-        drop(self.child.stdin.take());
-        let deadline = Instant::now() + Duration::from_secs(2);
-        while Instant::now() < deadline {
-            if let Ok(Some(_)) = self.child.try_wait() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(10));
-        }
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        stop_server(&mut self.child);
     }
 }
 
@@ -1056,7 +1025,7 @@ impl Report {
 
 fn group_async_inproc(cfg: &Cfg, tag: &str, out: &mut Report) {
     let id = &format!("async-inproc-{tag}");
-    if !cfg.wants(id) {
+    if !cfg.args.wants(id) {
         return;
     }
     let server = calc_server();
@@ -1103,7 +1072,7 @@ fn group_async_inproc(cfg: &Cfg, tag: &str, out: &mut Report) {
 
 fn group_async_unix(cfg: &Cfg, tag: &str, out: &mut Report) {
     let id = &format!("async-unix-{tag}");
-    if !cfg.wants(id) {
+    if !cfg.args.wants(id) {
         return;
     }
     let (client, keep) = unix_client(cfg, id);
@@ -1122,7 +1091,7 @@ fn group_async_unix(cfg: &Cfg, tag: &str, out: &mut Report) {
 
 fn group_blocking_inproc(cfg: &Cfg, tag: &str, out: &mut Report) {
     let id = &format!("blocking-inproc-{tag}");
-    if !cfg.wants(id) {
+    if !cfg.args.wants(id) {
         return;
     }
     let server = calc_server();
@@ -1139,7 +1108,7 @@ fn group_blocking_inproc(cfg: &Cfg, tag: &str, out: &mut Report) {
 
 fn group_blocking_unix(cfg: &Cfg, tag: &str, out: &mut Report) {
     let id = &format!("blocking-unix-{tag}");
-    if !cfg.wants(id) {
+    if !cfg.args.wants(id) {
         return;
     }
     let (client, keep) = unix_client(cfg, id);
@@ -1158,7 +1127,7 @@ fn group_blocking_unix(cfg: &Cfg, tag: &str, out: &mut Report) {
 
 fn group_async_tcp(cfg: &Cfg, tag: &str, out: &mut Report) {
     let id = &format!("async-tcp-{tag}");
-    if !cfg.wants(id) {
+    if !cfg.args.wants(id) {
         return;
     }
     let (client, keep) = tcp_client();
@@ -1174,7 +1143,7 @@ fn group_async_tcp(cfg: &Cfg, tag: &str, out: &mut Report) {
 
 fn group_blocking_tcp(cfg: &Cfg, tag: &str, out: &mut Report) {
     let id = &format!("blocking-tcp-{tag}");
-    if !cfg.wants(id) {
+    if !cfg.args.wants(id) {
         return;
     }
     let (client, keep) = tcp_client();
@@ -1190,7 +1159,7 @@ fn group_blocking_tcp(cfg: &Cfg, tag: &str, out: &mut Report) {
 
 fn group_tarpc(cfg: &Cfg, tag: &str, out: &mut Report) {
     let id = &format!("tarpc-{tag}");
-    if !cfg.wants(id) {
+    if !cfg.args.wants(id) {
         return;
     }
     let (client, keep) = unix_client(cfg, id);
@@ -1215,7 +1184,7 @@ const CALLER_THREADS: usize = IN_FLIGHT;
 fn group_throughput(cfg: &Cfg, tag: &str, kind: &str, transport: Transport, out: &mut Report) {
     let t = transport.id();
     let id = &format!("throughput-{kind}-{t}-{tag}");
-    if !cfg.wants(id) {
+    if !cfg.args.wants(id) {
         return;
     }
     let (client, keep) = transport.connect(cfg, id);
@@ -1249,7 +1218,7 @@ fn group_throughput(cfg: &Cfg, tag: &str, kind: &str, transport: Transport, out:
 /// `IN_FLIGHT` frames. Unpinned only, like the other throughput rows.
 fn group_cross(cfg: &Cfg, tag: &str, out: &mut Report) {
     let id = &format!("cross-unix-{tag}");
-    if !cfg.wants(id) {
+    if !cfg.args.wants(id) {
         return;
     }
     set_current(id);
@@ -1335,26 +1304,15 @@ static AFFINITY: Mutex<AffinityMap> = Mutex::new(BTreeMap::new());
 
 /// Records the CPU affinity of every live thread of this process.
 fn affinity_snapshot(regime: &str) {
-    let Ok(tasks) = std::fs::read_dir("/proc/self/task") else {
+    let Some(threads) = thread_affinities("self") else {
         return;
     };
     let mut seen = AFFINITY.lock().unwrap_or_else(|e| e.into_inner());
-    for task in tasks.flatten() {
-        let Ok(status) = std::fs::read_to_string(task.path().join("status")) else {
-            continue;
-        };
-        let field = |key: &str| {
-            status
-                .lines()
-                .find_map(|l| l.strip_prefix(key))
-                .map(|v| v.trim().to_string())
-                .unwrap_or_default()
-        };
-        let cpus = field("Cpus_allowed_list:");
+    for (cpus, name) in threads {
         *seen
             .entry((regime.to_string(), cpus))
             .or_default()
-            .entry(field("Name:"))
+            .entry(name)
             .or_default() += 1;
     }
 }
@@ -1379,13 +1337,6 @@ fn affinity_summary() -> Vec<String> {
             )
         })
         .collect()
-}
-
-/// The first three fields of /proc/loadavg (1, 5 and 15 minute load).
-fn load_average() -> String {
-    std::fs::read_to_string("/proc/loadavg")
-        .map(|l| l.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
-        .unwrap_or_else(|_| "unknown".into())
 }
 
 // ----- main -----------------------------------------------------------------------------
@@ -1434,13 +1385,8 @@ fn child(cfg: &Cfg, regime: &str) {
 /// it printed.
 fn run_child(cfg: &Cfg, regime: &str, out: &mut Report) {
     let exe = std::env::current_exe().expect("bench executable");
-    let mut args = Vec::new();
-    if cfg.quick {
-        args.push("--quick".to_string());
-    }
-    args.extend(cfg.filter.clone());
     let output = std::process::Command::new(exe)
-        .args(&args)
+        .args(cfg.args.to_args())
         .env(ROLE_ENV, regime)
         .stdin(std::process::Stdio::null())
         .stderr(std::process::Stdio::inherit())
@@ -1487,7 +1433,7 @@ fn main() {
         "roundtrip bench ({}): {cores} cores available ({} core ids); \
          every latency row runs PINNED (all threads on core 0) and UNPINNED, each regime in a \
          process of its own; each ratio compares benches of one regime, measured in the same run",
-        if cfg.quick { "quick" } else { "full" },
+        cfg.args.pick("quick", "full"),
         core_ids.len()
     );
 

@@ -197,8 +197,7 @@ impl TarpcPing for TarpcPinger {
 
 #[derive(Clone)]
 struct Cfg {
-    quick: bool,
-    filter: Option<String>,
+    args: BenchArgs,
     /// Idle client processes, and connections each opens.
     children: usize,
     conns: usize,
@@ -211,43 +210,31 @@ struct Cfg {
 
 impl Cfg {
     fn from_args() -> Cfg {
-        let mut quick = false;
-        let mut filter = None;
         let mut children = None;
         let mut conns = None;
         let number = |a: &str, v: &str| -> usize {
             v.parse()
                 .unwrap_or_else(|_| panic!("{a}: expected a number, got {v:?}"))
         };
-        for arg in std::env::args().skip(1) {
-            match arg.as_str() {
-                "--quick" => quick = true,
-                a if a.starts_with("--children=") => {
-                    children = Some(number(a, &a["--children=".len()..]))
-                }
-                a if a.starts_with("--conns=") => conns = Some(number(a, &a["--conns=".len()..])),
-                // `cargo bench` passes `--bench`; ignore every other flag.
-                a if a.starts_with("--") => {}
-                a => filter = Some(a.to_string()),
+        let args = BenchArgs::from_args_with(|a| {
+            if let Some(v) = a.strip_prefix("--children=") {
+                children = Some(number(a, v));
+            } else if let Some(v) = a.strip_prefix("--conns=") {
+                conns = Some(number(a, v));
             }
-        }
+        });
         Cfg {
-            quick,
-            filter,
-            children: children.unwrap_or(if quick { 2 } else { 10 }).max(1),
-            conns: conns.unwrap_or(if quick { 500 } else { 1000 }).max(1),
-            runs: if quick { 5 } else { 11 },
-            settle: Duration::from_millis(if quick { 500 } else { 1000 }),
-            dir: std::env::temp_dir().join(format!("remote-scale-bench-{}", std::process::id())),
+            children: children.unwrap_or(args.pick(2, 10)).max(1),
+            conns: conns.unwrap_or(args.pick(500, 1000)).max(1),
+            runs: args.pick(5, 11),
+            settle: Duration::from_millis(args.pick(500, 1000)),
+            dir: process_temp_dir("remote-scale-bench"),
+            args,
         }
     }
 
     fn time_limit(&self) -> Duration {
-        Duration::from_secs(if self.quick { 120 } else { 600 })
-    }
-
-    fn wants(&self, group: &str) -> bool {
-        self.filter.as_deref().is_none_or(|f| group.contains(f))
+        Duration::from_secs(self.args.pick(120, 600))
     }
 
     fn sock(&self, name: &str) -> PathBuf {
@@ -357,7 +344,7 @@ struct CallsRow {
 
 fn group_calls(cfg: &Cfg, out: &mut Report) {
     let id = "calls";
-    if !cfg.wants(id) {
+    if !cfg.args.wants(id) {
         return;
     }
     set_current(id);
@@ -722,7 +709,7 @@ fn measure_idle(cfg: &Cfg, framework: Framework) -> Idle {
     let names = thread_names();
     let counted = server.connections();
     assert_eq!(counted, total, "connections after settling");
-    let threads_late = (!cfg.quick).then(|| {
+    let threads_late = (!cfg.args.quick).then(|| {
         std::thread::sleep(LATE);
         self_status().0
     });
@@ -814,7 +801,7 @@ fn idle_server_tarpc_main(cfg: &Cfg) {
 
 fn group_idle_remote(cfg: &Cfg, out: &mut Report) {
     let id = "idle-remote";
-    if !cfg.wants(id) {
+    if !cfg.args.wants(id) {
         return;
     }
     set_current(id);
@@ -824,7 +811,7 @@ fn group_idle_remote(cfg: &Cfg, out: &mut Report) {
 
 fn group_idle_tarpc(cfg: &Cfg, out: &mut Report) {
     let id = "idle-tarpc";
-    if !cfg.wants(id) {
+    if !cfg.args.wants(id) {
         return;
     }
     set_current(id);
@@ -834,7 +821,7 @@ fn group_idle_tarpc(cfg: &Cfg, out: &mut Report) {
         format!("--children={}", cfg.children),
         format!("--conns={}", cfg.conns),
     ];
-    if cfg.quick {
+    if cfg.args.quick {
         args.push("--quick".into());
     }
     let output = Command::new(exe)
@@ -939,7 +926,7 @@ fn main() {
     println!(
         "scale bench ({}): {cores} cores available; idle connections: {} children x {} = {}; \
          {} runs per calls bench (median)",
-        if cfg.quick { "quick" } else { "full" },
+        cfg.args.pick("quick", "full"),
         cfg.children,
         cfg.conns,
         cfg.total_conns(),
@@ -975,7 +962,7 @@ fn main() {
          and {:?} after the server counted every connection{}; tarpc: its own server process, \
          one 2-worker multi-thread runtime, a task per connection",
         cfg.settle,
-        if cfg.quick {
+        if cfg.args.quick {
             String::new()
         } else {
             format!(" (threads again {} s later)", LATE.as_secs())

@@ -1,10 +1,71 @@
-//! What every bench here shares: its temp dir's clean-up, the watchdog
-//! that ends a run gone wrong, the median and the context-switch count.
+//! What every bench here shares: its command line, its temp dir and the
+//! dir's clean-up, the watchdog that ends a run gone wrong, the median, the
+//! context-switch count and what /proc says about threads and load.
 #![allow(dead_code)]
 
 use std::path::PathBuf;
 use std::sync::Mutex;
-use std::time::Duration;
+use std::time::{Duration, Instant};
+
+/// The command line every bench takes: `--quick` and a filter (the one
+/// argument that is not a flag).
+#[derive(Clone)]
+pub struct BenchArgs {
+    pub quick: bool,
+    pub filter: Option<String>,
+}
+
+impl BenchArgs {
+    /// Reads this process's arguments; ignores every other flag (`cargo
+    /// bench` passes `--bench`).
+    pub fn from_args() -> BenchArgs {
+        BenchArgs::from_args_with(|_| {})
+    }
+
+    /// As [`BenchArgs::from_args`], but first hands every flag other than
+    /// `--quick` to `flag`, which takes the bench's own and ignores the rest.
+    pub fn from_args_with(mut flag: impl FnMut(&str)) -> BenchArgs {
+        let mut args = BenchArgs {
+            quick: false,
+            filter: None,
+        };
+        for arg in std::env::args().skip(1) {
+            match arg.as_str() {
+                "--quick" => args.quick = true,
+                a if a.starts_with("--") => flag(a),
+                a => args.filter = Some(a.to_string()),
+            }
+        }
+        args
+    }
+
+    /// Whether group `group` runs: no filter, or `group` contains it.
+    pub fn wants(&self, group: &str) -> bool {
+        self.filter.as_deref().is_none_or(|f| group.contains(f))
+    }
+
+    /// `quick` in a quick run, `full` otherwise.
+    pub fn pick<T>(&self, quick: T, full: T) -> T {
+        if self.quick {
+            quick
+        } else {
+            full
+        }
+    }
+
+    /// The arguments that give a child process of the bench these ones
+    /// (`--quick` first, then the filter).
+    pub fn to_args(&self) -> Vec<String> {
+        let quick = self.quick.then(|| "--quick".to_string());
+        quick.into_iter().chain(self.filter.clone()).collect()
+    }
+}
+
+/// This process's own directory under the system temp dir:
+/// `<temp dir>/<stem>-<pid>`.
+pub fn process_temp_dir(stem: &str) -> PathBuf {
+    std::env::temp_dir().join(format!("{stem}-{}", std::process::id()))
+}
 
 /// Removes the socket directory however `main` ends.
 pub struct CleanUp(pub PathBuf);
@@ -67,4 +128,55 @@ pub fn context_switches() -> u64 {
                 .collect::<Vec<_>>()
         })
         .sum()
+}
+
+/// A tokio runtime on the calling thread.
+pub fn current_rt() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("tokio runtime")
+}
+
+/// Ends a server process that serves until its stdin closes: closes its
+/// stdin; kills it if it has not exited within two seconds.
+pub fn stop_server(child: &mut std::process::Child) {
+    drop(child.stdin.take());
+    let deadline = Instant::now() + Duration::from_secs(2);
+    while Instant::now() < deadline {
+        if let Ok(Some(_)) = child.try_wait() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+}
+
+/// The `Cpus_allowed_list` and name of every live thread of process `pid`
+/// (`self` for this one); `None` if /proc does not say.
+pub fn thread_affinities(pid: &str) -> Option<Vec<(String, String)>> {
+    let tasks = std::fs::read_dir(format!("/proc/{pid}/task")).ok()?;
+    let mut threads = Vec::new();
+    for task in tasks.flatten() {
+        let Ok(status) = std::fs::read_to_string(task.path().join("status")) else {
+            continue;
+        };
+        let field = |key: &str| {
+            status
+                .lines()
+                .find_map(|l| l.strip_prefix(key))
+                .map(|v| v.trim().to_string())
+                .unwrap_or_default()
+        };
+        threads.push((field("Cpus_allowed_list:"), field("Name:")));
+    }
+    Some(threads)
+}
+
+/// The first three fields of /proc/loadavg (1, 5 and 15 minute load).
+pub fn load_average() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .map(|l| l.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+        .unwrap_or_else(|_| "unknown".into())
 }
