@@ -159,6 +159,32 @@ macro_rules! async_server_tests {
                 assert_eq!(futures::executor::block_on(service.quick(1)), Ok(2));
             }
 
+            /// A connection that closes aborts the `async fn` calls it was
+            /// waiting for: nobody is left to answer, and nothing of theirs
+            /// outlives the connection (found by the async_dispatch fuzzer).
+            #[test]
+            fn a_closed_connection_aborts_its_async_calls() {
+                let f = fixture::<$transport>(Options::new());
+                let client = (f.connect)();
+                let service = client
+                    .require::<ServiceProxy>("service")
+                    .unwrap()
+                    .to_async();
+                let call = service.hang();
+                f.entered.recv_timeout(BOUND).expect("the method started");
+                client.close();
+                f.hang_dropped
+                    .recv_timeout(BOUND)
+                    .expect("the server dropped the method's future");
+                assert_eq!(
+                    futures::executor::block_on(call),
+                    Err(RemoteError::Disconnected)
+                );
+                eventually("nothing counted as still running", || {
+                    f.server.stats().orphaned_calls == 0
+                });
+            }
+
             /// A caller waiting on an `async fn` that runs three leases is
             /// not expired for its silence: we owe it a reply. (It used to
             /// be, once the method left the reader.)

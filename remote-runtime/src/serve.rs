@@ -44,7 +44,18 @@ pub(crate) struct Serving {
     running: Mutex<Running>,
     all_done: Condvar,
     draining: AtomicBool,
-    tasks: Mutex<HashMap<u64, tokio::task::AbortHandle>>,
+    tasks: Mutex<Tasks>,
+}
+
+/// The running tasks of `async fn` calls, one entry per call served (a
+/// peer may reuse a call ID, and one-way calls all have ID 0): each is
+/// known by a serial of its own, and by its call ID for a cancel.
+#[derive(Default)]
+struct Tasks {
+    next: u64,
+    running: HashMap<u64, (u64, tokio::task::AbortHandle)>,
+    /// Set when the connection closed: no task starts after that.
+    closed: bool,
 }
 
 /// The calls running now, and whether the connection has closed under
@@ -59,9 +70,36 @@ impl Serving {
     /// The caller of `id` stopped waiting: abort its task, if it has one
     /// (a plain method cannot be stopped and runs to its end).
     pub(crate) fn cancel(&self, id: u64) {
-        let task = lock(&self.tasks).remove(&id);
+        if id == 0 {
+            return;
+        }
+        let mut tasks = lock(&self.tasks);
+        let serials: Vec<u64> = tasks
+            .running
+            .iter()
+            .filter(|(_, (call, _))| *call == id)
+            .map(|(serial, _)| *serial)
+            .collect();
+        let doomed: Vec<_> = serials
+            .iter()
+            .filter_map(|serial| tasks.running.remove(serial))
+            .collect();
+        drop(tasks);
         // Not under the lock: the task's answer takes it when it ends.
-        if let Some(task) = task {
+        for (_, task) in doomed {
+            task.abort();
+        }
+    }
+
+    /// The connection closed: every `async fn` call still running is
+    /// aborted (its caller is gone), one-way calls included.
+    pub(crate) fn abort_all(&self) {
+        let doomed = {
+            let mut tasks = lock(&self.tasks);
+            tasks.closed = true;
+            std::mem::take(&mut tasks.running)
+        };
+        for (_, (_, task)) in doomed {
             task.abort();
         }
     }
@@ -72,25 +110,31 @@ impl Serving {
 struct Answer {
     session: Arc<Session>,
     id: u64,
+    /// Its entry in [`Tasks`].
+    serial: u64,
     done: bool,
 }
 
 impl Answer {
     fn send(mut self, outcome: Result<Encoded, RemoteError>) {
         self.done = true;
-        lock(&self.session.serving.tasks).remove(&self.id);
-        self.session.finish_call(self.id, outcome);
-        self.session.end_serving();
+        lock(&self.session.serving.tasks)
+            .running
+            .remove(&self.serial);
+        let session = &self.session;
+        session.finish_call_then(self.id, outcome, || session.end_serving());
     }
 }
 
 impl Drop for Answer {
     fn drop(&mut self) {
         if !self.done {
-            lock(&self.session.serving.tasks).remove(&self.id);
+            lock(&self.session.serving.tasks)
+                .running
+                .remove(&self.serial);
             let why = RemoteError::Cancelled;
-            self.session.finish_call(self.id, Err(why));
-            self.session.end_serving();
+            let session = &self.session;
+            session.finish_call_then(self.id, Err(why), || session.end_serving());
         }
     }
 }
@@ -291,8 +335,9 @@ impl Session {
     /// A callback that will not run: its call is answered and its place in
     /// the order given up.
     fn abandon(&self, call: OrderedCall) {
-        self.finish_call(call.id, Err(RemoteError::Disconnected));
-        self.end_serving();
+        self.finish_call_then(call.id, Err(RemoteError::Disconnected), || {
+            self.end_serving()
+        });
         self.ordered_done(call.seq);
     }
 
@@ -347,18 +392,27 @@ impl Session {
     fn complete_served(self: &Arc<Self>, id: u64, site: u32, served: Served) {
         match served {
             Served::Now(outcome) => {
-                self.finish_call(id, outcome);
-                self.end_serving();
+                self.finish_call_then(id, outcome, || self.end_serving());
             }
             Served::Later { future, method } => {
-                let answer = Answer {
-                    session: self.clone(),
-                    id,
-                    done: false,
-                };
                 // Held while spawning, so a task that ends at once cannot
                 // remove its entry before it is made.
                 let mut tasks = lock(&self.serving.tasks);
+                tasks.next += 1;
+                let serial = tasks.next;
+                let answer = Answer {
+                    session: self.clone(),
+                    id,
+                    serial,
+                    done: false,
+                };
+                if tasks.closed {
+                    // The connection closed meanwhile: nobody waits for it.
+                    drop(tasks);
+                    drop(future);
+                    drop(answer);
+                    return;
+                }
                 let task = crate::rt::spawn(
                     &self.rt,
                     Box::pin(async move {
@@ -375,9 +429,7 @@ impl Session {
                         answer.send(outcome);
                     }),
                 );
-                if id != 0 {
-                    tasks.insert(id, task);
-                }
+                tasks.running.insert(serial, (id, task));
             }
         }
     }

@@ -569,11 +569,26 @@ impl Session {
     /// Answers call (or require) `id`: its reply, or for a one-way call
     /// (`id` 0) nothing, undoing the sends its unsent value counted.
     pub(crate) fn finish_call(&self, id: u64, outcome: Result<Encoded, RemoteError>) {
+        self.finish_call_then(id, outcome, || {});
+    }
+
+    /// [`Session::finish_call`], running `ended` once the answer is queued
+    /// and before it can leave: a peer that has its reply never sees the
+    /// call still counted as running.
+    pub(crate) fn finish_call_then(
+        &self,
+        id: u64,
+        outcome: Result<Encoded, RemoteError>,
+        ended: impl FnOnce(),
+    ) {
         match outcome {
             // A one-way call owes nothing; the handles its unsent value
             // counted are taken back.
-            Ok(encoded) if id == 0 => self.uncount(&encoded.counted),
-            Err(_) if id == 0 => {}
+            Ok(encoded) if id == 0 => {
+                self.uncount(&encoded.counted);
+                ended();
+            }
+            Err(_) if id == 0 => ended(),
             Ok(Encoded {
                 payload,
                 caps,
@@ -581,19 +596,25 @@ impl Session {
                 pins,
             }) => {
                 // The handles the reply passes home are let go before it
-                // leaves: a peer that saw the reply and then syncs finds
-                // them released.
-                let release = (!pins.is_empty()).then_some(move || drop(pins));
+                // leaves too: a peer that saw the reply and then syncs
+                // finds them released.
+                let before_write = move || {
+                    drop(pins);
+                    ended();
+                };
                 let taken_back = self.input_with(
                     |core, now| core.finish(id, Some((true, caps, payload)), now),
-                    release,
+                    Some(before_write),
                 );
                 drop(taken_back);
             }
-            Err(error) => self.input(|core, now| {
-                core.finish(id, None, now);
-                core.fail_reply(id, &error, now);
-            }),
+            Err(error) => self.input_with(
+                |core, now| {
+                    core.finish(id, None, now);
+                    core.fail_reply(id, &error, now);
+                },
+                Some(ended),
+            ),
         }
     }
 
@@ -649,6 +670,7 @@ impl Session {
         // closed under that writer would drop them.
         self.flush_all();
         self.orphan_running_calls();
+        self.serving.abort_all();
         lock(&self.entries).clear();
         self.link.close();
         // User code (objects' `Drop`, close handlers): on the blocking
