@@ -15,17 +15,19 @@
 //! raw connections were all cleaned up.
 #![no_main]
 
+mod common;
+
 use std::io::{ErrorKind, Read, Write};
 use std::net::Shutdown;
 use std::os::unix::net::UnixStream;
-use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
+use common::Live;
 use libfuzzer_sys::fuzz_target;
 use remote::testing;
-use remote::{remote_object, Client, Listener, Remote, Server};
+use remote::{remote_object, Remote};
 use serde::{Deserialize, Serialize};
 
 // ---------------------------------------------------------------------------
@@ -179,10 +181,7 @@ const OTHER_FP: u64 = <dyn Other as remote::__private::Interface>::FINGERPRINT;
 // The fixture, set up once per process.
 
 struct Fixture {
-    server: Server,
-    path: PathBuf,
-    _listener: Listener,
-    _good: Client,
+    live: Live,
     target: TargetProxy,
     runs: AtomicU64,
 }
@@ -194,16 +193,10 @@ fn fixture() -> &'static Fixture {
         std::fs::create_dir_all(&dir).unwrap();
         let path = dir.join("s.sock");
         let _ = std::fs::remove_file(&path);
-        let server = Server::new();
-        server.export("target", Arc::new(TargetImpl) as Arc<dyn Target>);
-        let listener = server.listen_unix(&path).unwrap();
-        let good = Client::connect_unix(&path).unwrap();
-        let target: TargetProxy = good.require("target").unwrap();
+        let live = Live::start(path, "target", Arc::new(TargetImpl) as Arc<dyn Target>);
+        let target: TargetProxy = live.good.require("target").unwrap();
         Fixture {
-            server,
-            path,
-            _listener: listener,
-            _good: good,
+            live,
             target,
             runs: AtomicU64::new(0),
         }
@@ -222,7 +215,7 @@ impl Fixture {
     fn assert_cleaned_up(&self) {
         let deadline = Instant::now() + Duration::from_secs(10);
         loop {
-            let stats = self.server.stats();
+            let stats = self.live.server.stats();
             if stats.connections == 1 {
                 return;
             }
@@ -553,7 +546,7 @@ impl Peer {
 fn run(data: &[u8]) {
     let f = fixture();
     let mut input = Input(data);
-    let stream = UnixStream::connect(&f.path).expect("the server accepts connections");
+    let stream = UnixStream::connect(&f.live.path).expect("the server accepts connections");
     stream.set_read_timeout(Some(READ_TIMEOUT)).unwrap();
     stream
         .set_write_timeout(Some(Duration::from_secs(1)))
