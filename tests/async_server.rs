@@ -122,6 +122,25 @@ fn fixture<T: Transport>(options: Options) -> Fixture {
     }
 }
 
+/// A new client's call of `hang`, once the method is running on the
+/// server.
+fn hanging_call(
+    f: &Fixture,
+) -> (
+    remote::Client,
+    ServiceAsyncProxy,
+    remote::AsyncCall<u32, u32>,
+) {
+    let client = (f.connect)();
+    let service = client
+        .require::<ServiceProxy>("service")
+        .unwrap()
+        .to_async();
+    let call = service.hang();
+    f.entered.recv_timeout(BOUND).expect("the method started");
+    (client, service, call)
+}
+
 /// Plays a caller that sends nothing while it waits: no renewals.
 struct NeverRenew;
 impl remote::FrameHook for NeverRenew {
@@ -145,13 +164,7 @@ macro_rules! async_server_tests {
             #[test]
             fn dropping_an_async_call_stops_the_servers_task() {
                 let f = fixture::<$transport>(Options::new());
-                let client = (f.connect)();
-                let service = client
-                    .require::<ServiceProxy>("service")
-                    .unwrap()
-                    .to_async();
-                let call = service.hang();
-                f.entered.recv_timeout(BOUND).expect("the method started");
+                let (_client, service, call) = hanging_call(&f);
                 drop(call);
                 f.hang_dropped
                     .recv_timeout(BOUND)
@@ -165,13 +178,7 @@ macro_rules! async_server_tests {
             #[test]
             fn a_closed_connection_aborts_its_async_calls() {
                 let f = fixture::<$transport>(Options::new());
-                let client = (f.connect)();
-                let service = client
-                    .require::<ServiceProxy>("service")
-                    .unwrap()
-                    .to_async();
-                let call = service.hang();
-                f.entered.recv_timeout(BOUND).expect("the method started");
+                let (client, _service, call) = hanging_call(&f);
                 client.close();
                 f.hang_dropped
                     .recv_timeout(BOUND)

@@ -24,14 +24,7 @@ pub fn hello_frame(lease_ms: u64) -> Vec<u8> {
 
 /// A call of `method` on the receiver's object `object`.
 pub fn call_frame(id: u64, object: u64, method: u32, payload: &[u8]) -> Vec<u8> {
-    let header = Header::Call {
-        id,
-        object,
-        method,
-        site: 0,
-        caps: Vec::new(),
-    };
-    frame(&header, payload)
+    call_frame_with_caps(id, object, method, payload, &[])
 }
 
 /// A call like [`call_frame`] whose capability table hands back `handles`:
@@ -43,14 +36,8 @@ pub fn call_frame_with_handles(
     payload: &[u8],
     handles: &[u64],
 ) -> Vec<u8> {
-    let header = Header::Call {
-        id,
-        object,
-        method,
-        site: 0,
-        caps: handles.iter().map(|&id| WireCap::Receiver { id }).collect(),
-    };
-    frame(&header, payload)
+    let caps: Vec<RawCap> = handles.iter().map(|&id| RawCap::Receiver { id }).collect();
+    call_frame_with_caps(id, object, method, payload, &caps)
 }
 
 /// One entry of a raw frame's capability table, for
