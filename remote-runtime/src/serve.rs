@@ -73,22 +73,28 @@ impl Serving {
         if id == 0 {
             return;
         }
-        let mut tasks = lock(&self.tasks);
-        let serials: Vec<u64> = tasks
-            .running
-            .iter()
-            .filter(|(_, (call, _))| *call == id)
-            .map(|(serial, _)| *serial)
-            .collect();
-        let doomed: Vec<_> = serials
-            .iter()
-            .filter_map(|serial| tasks.running.remove(serial))
-            .collect();
-        drop(tasks);
+        let doomed: Vec<_> = {
+            let mut tasks = lock(&self.tasks);
+            let serials: Vec<u64> = tasks
+                .running
+                .iter()
+                .filter(|(_, (call, _))| *call == id)
+                .map(|(serial, _)| *serial)
+                .collect();
+            serials
+                .iter()
+                .filter_map(|serial| tasks.running.remove(serial))
+                .collect()
+        };
         // Not under the lock: the task's answer takes it when it ends.
         for (_, task) in doomed {
             task.abort();
         }
+    }
+
+    /// Task `serial` ended (or was dropped): it can no longer be aborted.
+    fn forget(&self, serial: u64) {
+        lock(&self.tasks).running.remove(&serial);
     }
 
     /// The connection closed: every `async fn` call still running is
@@ -118,9 +124,7 @@ struct Answer {
 impl Answer {
     fn send(mut self, outcome: Result<Encoded, RemoteError>) {
         self.done = true;
-        lock(&self.session.serving.tasks)
-            .running
-            .remove(&self.serial);
+        self.session.serving.forget(self.serial);
         let session = &self.session;
         session.finish_call_then(self.id, outcome, || session.end_serving());
     }
@@ -129,9 +133,7 @@ impl Answer {
 impl Drop for Answer {
     fn drop(&mut self) {
         if !self.done {
-            lock(&self.session.serving.tasks)
-                .running
-                .remove(&self.serial);
+            self.session.serving.forget(self.serial);
             let why = RemoteError::Cancelled;
             let session = &self.session;
             session.finish_call_then(self.id, Err(why), || session.end_serving());

@@ -298,9 +298,9 @@ where
             // A large frame is not copied: the read buffer becomes the
             // frame, and what was read after it (little) starts a new one.
             let end = io.start + PREFIX + len;
-            let rest = io.inbuf[end..].to_vec();
+            let rest = &io.inbuf[end..];
             let mut rest_buf = Vec::with_capacity(READ_BUF.max(rest.len()));
-            rest_buf.extend_from_slice(&rest);
+            rest_buf.extend_from_slice(rest);
             let mut buf = std::mem::replace(&mut io.inbuf, rest_buf);
             buf.truncate(end);
             let frame = Frame {

@@ -16,6 +16,15 @@ pub(crate) fn encode_into<T: Serialize + ?Sized>(
     bincode::serde::encode_into_std_write(value, buf, CONFIG).map(|_| ())
 }
 
+/// Writes the encoding of `value` at the front of `dst`; returns its length,
+/// or an error when it does not fit.
+pub(crate) fn encode_into_slice<T: Serialize + ?Sized>(
+    value: &T,
+    dst: &mut [u8],
+) -> Result<usize, bincode::error::EncodeError> {
+    bincode::serde::encode_into_slice(value, dst, CONFIG)
+}
+
 /// Runs `$body` with `$cfg` bound to the codec configuration whose byte
 /// limit fits a payload of `$len` bytes: bincode allocates a string's or a
 /// buffer's claimed length before reading it, so the claim is checked

@@ -298,8 +298,20 @@ pub(crate) fn build_frame(
     body: Body,
     limit: usize,
 ) -> Result<OutFrame, RemoteError> {
-    let mut head = Vec::with_capacity(HEADROOM);
-    codec::encode_into(header, &mut head).map_err(|e| RemoteError::Encode(e.to_string()))?;
+    // The header is encoded on the stack: no allocation per frame, unless
+    // it is too long for the room in front of the payload (many handles).
+    let mut room = [0u8; HEADROOM - PREFIX];
+    let spilled;
+    let head: &[u8] = match codec::encode_into_slice(header, &mut room) {
+        Ok(n) => &room[..n],
+        Err(_) => {
+            let mut long = Vec::new();
+            codec::encode_into(header, &mut long)
+                .map_err(|e| RemoteError::Encode(e.to_string()))?;
+            spilled = long;
+            &spilled
+        }
+    };
     let payload = body.payload().len();
     let len = head.len() + payload;
     if len > limit {
@@ -313,12 +325,12 @@ pub(crate) fn build_frame(
         let mut buf = body.0;
         let start = HEADROOM - head.len() - PREFIX;
         buf[start..start + PREFIX].copy_from_slice(&prefix);
-        buf[start + PREFIX..HEADROOM].copy_from_slice(&head);
+        buf[start + PREFIX..HEADROOM].copy_from_slice(head);
         return Ok(OutFrame { buf, start });
     }
     let mut buf = Vec::with_capacity(PREFIX + len);
     buf.extend_from_slice(&prefix);
-    buf.extend_from_slice(&head);
+    buf.extend_from_slice(head);
     buf.extend_from_slice(body.payload());
     Ok(OutFrame { buf, start: 0 })
 }
