@@ -38,7 +38,7 @@ pub mod __private {
     pub use remote_runtime::block_on;
     pub use remote_runtime::{
         encode_snapshot, AsBytes, ByteBuf, Call, CallFuture, Dispatch, FromLocal, FromWire,
-        Interface, ObjectRef, PropertyFuture, Target, SNAPSHOT_METHOD,
+        Interface, ObjectRef, OwnedBytes, PropertyFuture, Target, SNAPSHOT_METHOD,
     };
     pub use serde;
 

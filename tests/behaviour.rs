@@ -91,6 +91,47 @@ macro_rules! behaviour_tests {
             }
 
             #[test]
+            fn byte_values_larger_than_a_frame_cross_within_max_value() {
+                // Frames of 64 KiB at most; byte values up to 24 MiB.
+                let options = remote::Options::new()
+                    .max_frame(64 * 1024)
+                    .max_value(24 << 20);
+                let (calc_obj, _dropped) = Calc::new();
+                let server = Server::with_options(options.clone());
+                server.export("calculator", calc_obj as Arc<dyn Calculator>);
+                let client = <$transport as Transport>::connect_with(&server, options);
+                let calc: CalculatorProxy = client.require("calculator").unwrap();
+                let big: Vec<u8> = (0..20u32 << 20).map(|i| (i % 253) as u8).collect();
+                // Owned both ways (moved, not copied), and borrowed.
+                assert_eq!(
+                    calc.checked_bytes(big.clone(), u32::MAX).unwrap(),
+                    Ok(big.clone())
+                );
+                let back = calc.reverse(&big).unwrap();
+                assert!(back.iter().eq(big.iter().rev()));
+                // Two large values and a small one in one call's reply
+                // and arguments, with the async proxy.
+                let async_calc = calc.to_async();
+                let both = futures::executor::block_on(futures::future::join(
+                    async_calc.reverse(&big[..1 << 20]),
+                    async_calc.checked_bytes(big[..(1 << 20) + 1].to_vec(), u32::MAX),
+                ));
+                assert!(both.0.unwrap().iter().eq(big[..1 << 20].iter().rev()));
+                assert_eq!(both.1.unwrap().unwrap().len(), (1 << 20) + 1);
+                // Past max_value: the sender refuses it, naming the option,
+                // and the connection goes on.
+                let err = calc
+                    .checked_bytes(vec![1; (24 << 20) + 1], u32::MAX)
+                    .unwrap_err();
+                assert!(
+                    matches!(&err, RemoteError::LimitExceeded { what, limit }
+                        if what.contains("max_value") && *limit == 24 << 20),
+                    "{err:?}"
+                );
+                assert_eq!(calc.add(2, 3).unwrap(), 5);
+            }
+
+            #[test]
             fn application_errors_arrive_as_themselves() {
                 let (_server, _calc, _d, connect) = setup();
                 let calc: CalculatorProxy = connect().require("calculator").unwrap();

@@ -327,10 +327,76 @@ fn handles_per_frame_are_bounded_on_both_sides() {
     });
 }
 
+/// `frame` (from `testing`) with byte values claimed beside it: the
+/// length prefix gets the blobs bit and the trailer its claims.
+fn with_claimed_blobs(frame: &[u8], lens: &[u64]) -> Vec<u8> {
+    let mut out = frame.to_vec();
+    for len in lens {
+        out.extend_from_slice(&len.to_le_bytes());
+    }
+    out.extend_from_slice(&(lens.len() as u32).to_le_bytes());
+    let len = (out.len() - 4) as u32 | 1 << 31;
+    out[..4].copy_from_slice(&len.to_le_bytes());
+    out
+}
+
+#[test]
+fn byte_values_claimed_past_max_value_close_only_that_connection_before_allocation() {
+    let f = fixture(Options::new().max_value(8 << 20));
+    let cases: Vec<(&str, Vec<u64>)> = vec![
+        ("one value past max_value", vec![(8 << 20) + 1]),
+        ("values past it in total", vec![5 << 20, 5 << 20]),
+        // Were it allocated, this would abort the whole process.
+        ("a terabyte", vec![1 << 40]),
+        ("u64::MAX twice", vec![u64::MAX, u64::MAX]),
+    ];
+    for (what, lens) in cases {
+        let mut raw = RawPeer::connect(&f.path);
+        let calculator = raw.require_calculator();
+        let call = testing::call_frame(5, calculator, ADD, &testing::encode_value(&(1i64, 2i64)));
+        raw.send(&with_claimed_blobs(&call, &lens));
+        assert!(raw.closed_by_server(), "{what}: connection not closed");
+        f.assert_good_client_fine();
+    }
+    // A trailer that claims more values than it holds, or none.
+    for count in [0u32, 5, u32::MAX] {
+        let mut raw = RawPeer::connect(&f.path);
+        let calculator = raw.require_calculator();
+        let call = testing::call_frame(5, calculator, ADD, &testing::encode_value(&(1i64, 2i64)));
+        let mut frame = with_claimed_blobs(&call, &[10]);
+        let at = frame.len() - 4;
+        frame[at..].copy_from_slice(&count.to_le_bytes());
+        raw.send(&frame);
+        assert!(
+            raw.closed_by_server(),
+            "count {count}: connection not closed"
+        );
+    }
+    // Within the bound, a value that is claimed but never named by the
+    // payload is dropped with its frame; the connection goes on.
+    let mut raw = RawPeer::connect(&f.path);
+    let calculator = raw.require_calculator();
+    let call = testing::call_frame(6, calculator, ADD, &testing::encode_value(&(20i64, 22i64)));
+    let mut frame = with_claimed_blobs(&call, &[3]);
+    frame.extend_from_slice(b"xyz");
+    raw.send(&frame);
+    assert_eq!(raw.reply(6).value::<i64>(), Some(42));
+    f.assert_good_client_fine();
+    eventually("the cut-off connections are gone", || {
+        f.server.stats().connections == 2
+    });
+}
+
 #[test]
 fn a_burst_of_large_replies_to_a_peer_that_never_reads_is_cut_off_by_its_size() {
-    // A long lease: only the bound on queued bytes can end this.
-    let f = fixture(Options::new().lease(Duration::from_secs(60)));
+    // A long lease: only the bound on queued bytes can end this. That bound
+    // is 64 MiB while max_value is at most 32 MiB (it is twice max_value
+    // past that).
+    let f = fixture(
+        Options::new()
+            .lease(Duration::from_secs(60))
+            .max_value(16 << 20),
+    );
     let mut raw = RawPeer::connect(&f.path);
     let calculator = raw.require_calculator();
     const GREET: u32 = 1;

@@ -1,61 +1,182 @@
 //! Byte payloads as bytes. serde sees a `Vec<u8>` or a `&[u8]` as a sequence
 //! of `u8`, which the codec would encode and decode one element at a time
 //! (through the decode limits, for each byte). `#[remote_object]` carries
-//! such arguments and return values through these wrappers instead, which
-//! use serde's byte-buffer calls: one length and one copy.
+//! such arguments and return values through these wrappers instead:
 //!
-//! The wire form is the same either way (bincode writes a sequence of `u8`
-//! as its length and the raw bytes), so a peer built with either form
-//! understands the other.
+//! - a value shorter than [`BLOB_MIN`] is one length and one copy, inside
+//!   the frame;
+//! - a longer one travels beside the frame (see `wire::blob`): written from
+//!   its own allocation (an owned `Vec<u8>` is moved there, not copied),
+//!   read straight into the allocation the receiver's `Vec<u8>` keeps, and
+//!   bounded by `Options::max_value` instead of the frame limit.
+//!
+//! Either way the payload holds a one-byte tag first, so the receiver
+//! knows which it got.
 
+use std::cell::Cell;
 use std::fmt;
 
 use serde::de::{Deserialize, Deserializer, Error, SeqAccess, Visitor};
 use serde::ser::{Serialize, Serializer};
 
-/// Borrowed bytes, serialized as one byte buffer.
+use crate::context;
+use crate::wire::blob::BLOB_MIN;
+
+/// The enum the wire form is, named for serde.
+const NAME: &str = "Bytes";
+/// Variant: the bytes follow, in the payload.
+const INLINE: u32 = 0;
+/// Variant: the bytes travel beside the frame, as blob `u32`.
+const BESIDE: u32 = 1;
+
+/// Serializes `bytes`: beside the frame being encoded when they are long
+/// and there is one (`take` gives them in an allocation of their own),
+/// else inline.
+fn serialize<S: Serializer>(
+    serializer: S,
+    bytes: &[u8],
+    take: impl FnOnce() -> Vec<u8>,
+) -> Result<S::Ok, S::Error> {
+    match beside(bytes.len(), take) {
+        Some(index) => serialize_beside(serializer, index),
+        None => serialize_inline(serializer, bytes),
+    }
+}
+
+/// Puts bytes of length `len` beside the frame being encoded, if they are
+/// long and there is one.
+fn beside(len: usize, take: impl FnOnce() -> Vec<u8>) -> Option<u32> {
+    if len >= BLOB_MIN {
+        context::attach(take)
+    } else {
+        None
+    }
+}
+
+fn serialize_beside<S: Serializer>(serializer: S, index: u32) -> Result<S::Ok, S::Error> {
+    serializer.serialize_newtype_variant(NAME, BESIDE, "Beside", &index)
+}
+
+fn serialize_inline<S: Serializer>(serializer: S, bytes: &[u8]) -> Result<S::Ok, S::Error> {
+    serializer.serialize_newtype_variant(NAME, INLINE, "Inline", &Raw(bytes))
+}
+
+/// A slice serialized as serde bytes.
+struct Raw<'a>(&'a [u8]);
+
+impl Serialize for Raw<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_bytes(self.0)
+    }
+}
+
+/// Borrowed bytes, serialized as bytes (long ones copied once, beside the
+/// frame).
 #[doc(hidden)]
 #[derive(Debug, Clone, Copy)]
 pub struct AsBytes<'a>(pub &'a [u8]);
 
 impl Serialize for AsBytes<'_> {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.serialize_bytes(self.0)
+        serialize(serializer, self.0, || self.0.to_vec())
     }
 }
 
-/// Owned bytes, serialized and deserialized as one byte buffer.
+/// Owned bytes for sending: long ones move beside the frame, not copied.
+/// A value serialized that way is spent: serializing it again fails.
+#[doc(hidden)]
+#[derive(Default)]
+pub struct OwnedBytes(Cell<Option<Vec<u8>>>);
+
+impl fmt::Debug for OwnedBytes {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("OwnedBytes")
+    }
+}
+
+impl OwnedBytes {
+    /// Bytes to send.
+    pub fn new(bytes: Vec<u8>) -> Self {
+        OwnedBytes(Cell::new(Some(bytes)))
+    }
+}
+
+impl From<Vec<u8>> for OwnedBytes {
+    fn from(bytes: Vec<u8>) -> Self {
+        OwnedBytes::new(bytes)
+    }
+}
+
+impl Serialize for OwnedBytes {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::Error;
+        let Some(bytes) = self.0.take() else {
+            return Err(S::Error::custom("these bytes were already sent"));
+        };
+        let mut slot = Some(bytes);
+        let len = slot.as_ref().map_or(0, Vec::len);
+        if let Some(index) = beside(len, || slot.take().unwrap_or_default()) {
+            return serialize_beside(serializer, index);
+        }
+        let bytes = slot.unwrap_or_default();
+        let out = serialize_inline(serializer, &bytes);
+        self.0.set(Some(bytes));
+        out
+    }
+}
+
+/// Owned bytes, serialized as bytes and deserialized from either form.
 #[doc(hidden)]
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ByteBuf(pub Vec<u8>);
 
 impl Serialize for ByteBuf {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.serialize_bytes(&self.0)
+        serialize(serializer, &self.0, || self.0.clone())
     }
 }
 
 impl<'de> Deserialize<'de> for ByteBuf {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        #[derive(serde::Deserialize)]
+        #[serde(rename = "Bytes")]
+        enum Wire {
+            Inline(Inline),
+            Beside(u32),
+        }
+        match Wire::deserialize(deserializer)? {
+            Wire::Inline(Inline(bytes)) => Ok(ByteBuf(bytes)),
+            Wire::Beside(index) => context::take_blob(index)
+                .map(|blob| ByteBuf(blob.into_vec()))
+                .map_err(D::Error::custom),
+        }
+    }
+}
+
+/// Bytes inside the payload.
+struct Inline(Vec<u8>);
+
+impl<'de> Deserialize<'de> for Inline {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         struct Bytes;
         impl<'de> Visitor<'de> for Bytes {
-            type Value = ByteBuf;
+            type Value = Inline;
             fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
                 f.write_str("a byte buffer")
             }
-            fn visit_bytes<E: Error>(self, v: &[u8]) -> Result<ByteBuf, E> {
-                Ok(ByteBuf(v.to_vec()))
+            fn visit_bytes<E: Error>(self, v: &[u8]) -> Result<Inline, E> {
+                Ok(Inline(v.to_vec()))
             }
-            fn visit_byte_buf<E: Error>(self, v: Vec<u8>) -> Result<ByteBuf, E> {
-                Ok(ByteBuf(v))
+            fn visit_byte_buf<E: Error>(self, v: Vec<u8>) -> Result<Inline, E> {
+                Ok(Inline(v))
             }
             // Formats that have no byte buffers send a sequence.
-            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<ByteBuf, A::Error> {
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Inline, A::Error> {
                 let mut out = Vec::with_capacity(seq.size_hint().unwrap_or(0).min(1 << 16));
                 while let Some(b) = seq.next_element::<u8>()? {
                     out.push(b);
                 }
-                Ok(ByteBuf(out))
+                Ok(Inline(out))
             }
         }
         deserializer.deserialize_byte_buf(Bytes)
@@ -94,22 +215,44 @@ mod tests {
     use crate::wire::{codec, limits::Limits};
 
     #[test]
-    fn bytes_have_the_wire_form_of_a_sequence_of_u8_both_ways() {
-        let data: Vec<u8> = (0..=255u8).cycle().take(70_000).collect();
-        let mut as_seq = Vec::new();
-        codec::encode_into(&(&data, 7u32), &mut as_seq).unwrap();
-        let mut as_bytes = Vec::new();
-        codec::encode_into(&(AsBytes(&data), 7u32), &mut as_bytes).unwrap();
-        assert_eq!(as_seq, as_bytes);
+    fn short_bytes_travel_inline_and_decode_as_one_value() {
+        let data: Vec<u8> = (0..=255u8).cycle().take(BLOB_MIN - 1).collect();
+        let mut as_borrowed = Vec::new();
+        codec::encode_into(&(AsBytes(&data), 7u32), &mut as_borrowed).unwrap();
+        let mut as_owned = Vec::new();
+        codec::encode_into(&(OwnedBytes::new(data.clone()), 7u32), &mut as_owned).unwrap();
+        assert_eq!(as_borrowed, as_owned);
+        // One tag byte, the length, the bytes, the u32.
+        assert!(as_borrowed.len() < data.len() + 8);
 
         let limits = Limits::new(8, 16);
-        // Decoded as bytes, through the limits: a 70,000-byte buffer is one
-        // value, not 70,000 elements of a collection limited to 16.
-        let ((back, n), _) = codec::decode_limited::<(ByteBuf, u32)>(&as_seq, &limits).unwrap();
-        assert_eq!((back.0, n), (data.clone(), 7));
-        // And the old form still reads what the new one wrote.
-        let ((back, _), _) = codec::decode::<(Vec<u8>, u32)>(&as_bytes).unwrap();
-        assert_eq!(back, data);
+        // Decoded as bytes, through the limits: a buffer of 16 K bytes is
+        // one value, not 16 K elements of a collection limited to 16.
+        let ((back, n), _) =
+            codec::decode_limited::<(ByteBuf, u32)>(&as_borrowed, &limits).unwrap();
+        assert_eq!((back.0, n), (data, 7));
+    }
+
+    #[test]
+    fn long_bytes_outside_the_runtime_are_inline_and_owned_ones_are_not_spent() {
+        // No frame is being built (a plain encode): inline, whatever the size.
+        let data = vec![5u8; BLOB_MIN * 2];
+        let owned = OwnedBytes::new(data.clone());
+        let mut once = Vec::new();
+        codec::encode_into(&owned, &mut once).unwrap();
+        let mut twice = Vec::new();
+        codec::encode_into(&owned, &mut twice).unwrap();
+        assert_eq!(once, twice);
+        let (back, _) = codec::decode::<ByteBuf>(&once).unwrap();
+        assert_eq!(back.0, data);
+    }
+
+    #[test]
+    fn a_blob_index_outside_the_runtime_is_an_error_not_a_panic() {
+        let mut beside = Vec::new();
+        codec::encode_into(&(BESIDE, 0u32), &mut beside).unwrap();
+        let err = codec::decode::<ByteBuf>(&beside).unwrap_err();
+        assert!(err.to_string().contains("remote runtime"), "{err}");
     }
 
     #[test]

@@ -230,9 +230,15 @@ impl Session {
         &self,
         incoming: Incoming,
     ) -> Result<R, RemoteError> {
-        let payload = &incoming.frame.buf[incoming.payload_at..];
-        if incoming.ok {
-            context::decode(incoming.caps, payload, &self.options)
+        let Incoming {
+            frame,
+            payload_at,
+            caps,
+            ok,
+        } = incoming;
+        let payload = &frame.buf[payload_at..];
+        if ok {
+            context::decode(caps, frame.blobs, payload, &self.options)
         } else {
             match codec::decode::<RemoteError>(payload) {
                 Ok((e, _)) => Err(e),

@@ -10,7 +10,7 @@ use serde::{de::DeserializeOwned, Serialize};
 use crate::dispatch::Dispatch;
 use crate::handle::imports::ImportEntry;
 use crate::session::Session;
-use crate::wire::{codec, Body, WireCap};
+use crate::wire::{codec, Blob, Body, WireCap};
 use crate::RemoteError;
 
 /// A capability of a received frame, already accounted for.
@@ -33,11 +33,14 @@ pub(crate) struct EncodeCx {
     /// never sent.
     pub(crate) counted: Vec<u64>,
     pub(crate) pins: Vec<Arc<ImportEntry>>,
+    /// Byte values that travel beside the frame.
+    pub(crate) blobs: Vec<Blob>,
     pub(crate) error: Option<RemoteError>,
 }
 
 struct DecodeCx {
     caps: Vec<Cap>,
+    blobs: Vec<Option<Blob>>,
     error: Option<RemoteError>,
 }
 
@@ -70,6 +73,7 @@ pub(crate) fn encode<T: Serialize + ?Sized>(
             caps: Vec::new(),
             counted: Vec::new(),
             pins: Vec::new(),
+            blobs: Vec::new(),
             error: None,
         }))
     });
@@ -81,7 +85,10 @@ pub(crate) fn encode<T: Serialize + ?Sized>(
         .expect("encode context pushed above");
     match result {
         Ok(()) => Ok(Encoded {
-            payload,
+            payload: {
+                payload.blobs = cx.blobs;
+                payload
+            },
             caps: cx.caps,
             counted: cx.counted,
             pins: cx.pins,
@@ -170,13 +177,21 @@ pub(crate) fn encode_plain<T: Serialize + ?Sized>(value: &T) -> Result<Vec<u8>, 
 }
 
 /// Decodes a `T` that must fill `bytes` exactly, resolving handles in `caps`
-/// and holding the value to `options`' nesting and collection limits.
+/// and byte values in `blobs`, and holding the value to `options`' nesting
+/// and collection limits.
 pub(crate) fn decode<T: DeserializeOwned>(
     caps: Vec<Cap>,
+    blobs: Vec<Blob>,
     bytes: &[u8],
     options: &crate::options::Options,
 ) -> Result<T, RemoteError> {
-    DECODE.with(|cx| cx.borrow_mut().push(DecodeCx { caps, error: None }));
+    DECODE.with(|cx| {
+        cx.borrow_mut().push(DecodeCx {
+            caps,
+            blobs: blobs.into_iter().map(Some).collect(),
+            error: None,
+        })
+    });
     let limits = crate::wire::limits::Limits::new(options.max_depth, options.max_collection);
     let result = codec::decode_limited::<T>(bytes, &limits);
     let cx = DECODE
@@ -203,6 +218,32 @@ pub(crate) fn take_cap(index: u32) -> Result<Cap, String> {
             .get(index as usize)
             .cloned()
             .ok_or_else(|| format!("capability index {index} out of range"))
+    })
+}
+
+/// Takes byte value `index` of the frame being decoded (each may be taken
+/// once).
+pub(crate) fn take_blob(index: u32) -> Result<Blob, String> {
+    DECODE.with(|cx| {
+        let mut cx = cx.borrow_mut();
+        let Some(cx) = cx.last_mut() else {
+            return Err(
+                "a byte value beside a frame can only be decoded by the remote runtime".into(),
+            );
+        };
+        cx.blobs
+            .get_mut(index as usize)
+            .and_then(Option::take)
+            .ok_or_else(|| format!("byte value {index} is not beside this frame, or was taken"))
+    })
+}
+
+/// Puts `bytes` beside the frame being encoded, if there is one; returns
+/// the index the payload names them by.
+pub(crate) fn attach(bytes: impl FnOnce() -> Vec<u8>) -> Option<u32> {
+    with_encode(|cx| {
+        cx.blobs.push(Blob::new(bytes()));
+        (cx.blobs.len() - 1) as u32
     })
 }
 

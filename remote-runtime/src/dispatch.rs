@@ -81,6 +81,7 @@ pub struct Call<'a> {
     pub(crate) session: &'a Arc<Session>,
     pub(crate) payload: &'a [u8],
     pub(crate) caps: Vec<Cap>,
+    pub(crate) blobs: Vec<crate::wire::Blob>,
     pub(crate) site: u32,
     pub(crate) reply: Option<Encoded>,
     pub(crate) deferred: Option<Deferred>,
@@ -91,6 +92,7 @@ impl Call<'_> {
     pub fn args<A: DeserializeOwned>(&mut self) -> Result<A, RemoteError> {
         context::decode(
             std::mem::take(&mut self.caps),
+            std::mem::take(&mut self.blobs),
             self.payload,
             &self.session.options,
         )

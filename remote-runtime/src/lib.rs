@@ -19,7 +19,7 @@ mod handle;
 mod janitor;
 mod options;
 #[doc(hidden)]
-pub use bytes::{AsBytes, ByteBuf, FromWire};
+pub use bytes::{AsBytes, ByteBuf, FromWire, OwnedBytes};
 mod process;
 mod protocol;
 mod registry;

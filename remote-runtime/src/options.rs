@@ -38,6 +38,7 @@ pub trait FrameHook: Send + Sync + 'static {
 #[derive(Clone)]
 pub struct Options {
     pub(crate) max_frame: usize,
+    pub(crate) max_value: usize,
     pub(crate) lease: Duration,
     pub(crate) renew_every: Duration,
     pub(crate) warn_handles: usize,
@@ -59,6 +60,7 @@ impl Default for Options {
     fn default() -> Self {
         Options {
             max_frame: crate::DEFAULT_MAX_FRAME,
+            max_value: 64 << 20,
             lease: Duration::from_secs(30),
             renew_every: Duration::from_secs(10),
             warn_handles: 10_000,
@@ -82,6 +84,7 @@ impl fmt::Debug for Options {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Options")
             .field("max_frame", &self.max_frame)
+            .field("max_value", &self.max_value)
             .field("lease", &self.lease)
             .field("renew_every", &self.renew_every)
             .field("warn_handles", &self.warn_handles)
@@ -108,10 +111,39 @@ impl Options {
         Options::default()
     }
 
-    /// Largest frame accepted or sent, checked before allocating.
+    /// Largest frame accepted or sent, checked before allocating (at most
+    /// 2 GiB). Large byte values (`Vec<u8>` and `&[u8]` arguments and
+    /// return values) travel beside frames and are bounded by
+    /// [`Options::max_value`] instead.
     pub fn max_frame(mut self, bytes: usize) -> Self {
-        self.max_frame = bytes.clamp(64, u32::MAX as usize);
+        self.max_frame = bytes.clamp(64, crate::wire::MAX_FRAME);
         self
+    }
+
+    /// The most bytes of byte values (`Vec<u8>` and `&[u8]` arguments and
+    /// return values) one call or one reply may carry, in total. Such
+    /// values of 16 KiB or more are not limited by [`Options::max_frame`]:
+    /// they travel beside their frame, written from and read into their own
+    /// allocation. The receiver checks the claimed size before it allocates
+    /// anything; a sender refuses a call or reply past it with
+    /// [`RemoteError::LimitExceeded`](crate::RemoteError::LimitExceeded).
+    /// Set it on both sides. Default 64 MiB.
+    ///
+    /// It also sizes two per-connection bounds: bytes queued for a peer
+    /// that does not read, and bytes received and not yet taken by the code
+    /// they were sent to, are each bounded by twice this (or 64 MiB, or
+    /// four frames, whichever is larger).
+    pub fn max_value(mut self, bytes: usize) -> Self {
+        self.max_value = bytes.max(1);
+        self
+    }
+
+    /// Bytes that may wait for a peer that does not read, or wait to be
+    /// taken after they arrived, on one connection.
+    pub(crate) fn queued_bound(&self) -> usize {
+        (64usize << 20)
+            .max(self.max_frame.saturating_mul(4))
+            .max(self.max_value.saturating_mul(2))
     }
 
     /// How long a peer that holds our objects may stay silent before

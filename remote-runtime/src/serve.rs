@@ -223,15 +223,13 @@ impl Session {
             (Some(target), None) if target.runs_async(method) => {
                 // Decoding the arguments and making the future runs no
                 // user code: the future runs as a task.
-                let bytes = &payload.frame.buf[payload.at..];
-                let served = self.serve_call(Some(target), object, method, site, bytes, caps);
+                let served = self.serve_call(Some(target), object, method, site, payload, caps);
                 self.complete_served(id, site, served);
             }
             (target, _) => {
                 let pace = target.as_deref().and_then(|t| pace(t, method));
                 let serve = move |this: &Arc<Session>| {
-                    let bytes = &payload.frame.buf[payload.at..];
-                    let served = this.serve_call(target, object, method, site, bytes, caps);
+                    let served = this.serve_call(target, object, method, site, payload, caps);
                     this.complete_served(id, site, served);
                 };
                 match pace {
@@ -319,13 +317,12 @@ impl Session {
             };
             self.queued_bytes
                 .fetch_sub(call.payload.frame.buf.len(), Ordering::AcqRel);
-            let bytes = &call.payload.frame.buf[call.payload.at..];
             let served = self.serve_call(
                 Some(call.target.clone()),
                 0,
                 call.method,
                 call.site,
-                bytes,
+                call.payload,
                 call.caps,
             );
             self.complete_served(call.id, call.site, served);
@@ -464,15 +461,17 @@ impl Session {
         object: u64,
         method: u32,
         site: u32,
-        payload: &[u8],
+        payload: Payload,
         caps: Vec<Cap>,
     ) -> Served {
+        let Payload { mut frame, at } = payload;
         let Some(target) = target else {
             return Served::Now(Err(RemoteError::NoSuchObject { id: object }));
         };
         let mut call = Call {
             session: self,
-            payload,
+            blobs: std::mem::take(&mut frame.blobs),
+            payload: &frame.buf[at..],
             caps,
             site,
             reply: None,

@@ -136,7 +136,8 @@ fn config(options: &Options) -> Config {
         // Each entry is at most 20 bytes encoded; stay well under the limit.
         releases_per_frame: (options.max_frame / 32).clamp(1, crate::MAX_HANDLES_PER_FRAME),
         max_frame: options.max_frame,
-        max_queued_bytes: (64 << 20).max(options.max_frame.saturating_mul(4)),
+        max_value: options.max_value,
+        max_queued_bytes: options.queued_bound(),
     }
 }
 

@@ -9,10 +9,10 @@ use serde::{de::DeserializeOwned, Serialize};
 use crate::wire::{self, codec, Frame, Header, Scope, WireCap};
 use crate::RemoteError;
 
-const LIMIT: usize = u32::MAX as usize;
+const LIMIT: usize = wire::MAX_FRAME;
 
 fn frame(header: &Header, payload: &[u8]) -> Vec<u8> {
-    wire::build_frame(header, wire::Body::of(payload), LIMIT)
+    wire::build_frame(header, wire::Body::of(payload), LIMIT, LIMIT)
         .expect("a test frame encodes")
         .into_vec()
 }
@@ -197,10 +197,7 @@ impl RawReply {
 
 /// Parses a frame read with [`read_frame`] if it is a reply.
 pub fn parse_reply(bytes: Vec<u8>) -> Option<RawReply> {
-    let frame = Frame {
-        buf: bytes,
-        start: 0,
-    };
+    let frame = Frame::new(bytes, 0);
     let (header, at) = wire::parse_frame(&frame).ok()?;
     match header {
         Header::Reply { id, ok, caps } => Some(RawReply {
@@ -231,10 +228,7 @@ pub fn parse_release(bytes: &[u8]) -> Option<Vec<(u64, u64)>> {
 /// Feeds `bytes` to the frame decoder, as a reader would; for fuzzing.
 /// Never panics: returns whether they parsed as a header.
 pub fn fuzz_frame(bytes: &[u8]) -> bool {
-    let frame = Frame {
-        buf: bytes.to_vec(),
-        start: 0,
-    };
+    let frame = Frame::new(bytes.to_vec(), 0);
     wire::parse_frame(&frame).is_ok()
 }
 

@@ -81,8 +81,8 @@ impl renamed::__private::Dispatch for StoreDispatcher {
                 __remote_call
                     .reply(
                         &renamed::__private::Result::map(
-                            renamed::__private::Result::as_ref(&__remote_ret),
-                            |__remote_bytes| renamed::__private::AsBytes(__remote_bytes),
+                            __remote_ret,
+                            renamed::__private::OwnedBytes::new,
                         ),
                     )
             }
@@ -175,17 +175,7 @@ impl StoreProxy {
                     .call_blocking::<
                         _,
                         Result<(), StoreError>,
-                    >(
-                        1u32,
-                        &(
-                            &key,
-                            &renamed::__private::AsBytes(
-                                ::core::convert::AsRef::<
-                                    [::core::primitive::u8],
-                                >::as_ref(&value),
-                            ),
-                        ),
-                    )
+                    >(1u32, &(&key, &renamed::__private::OwnedBytes::new(value)))
             }
         }
     }
@@ -298,14 +288,7 @@ impl StoreAsyncProxy {
                 __remote_ref
                     .call_async(
                         1u32,
-                        &(
-                            &key,
-                            &renamed::__private::AsBytes(
-                                ::core::convert::AsRef::<
-                                    [::core::primitive::u8],
-                                >::as_ref(&value),
-                            ),
-                        ),
+                        &(&key, &renamed::__private::OwnedBytes::new(value)),
                         |
                             __remote_value: Result<(), StoreError>,
                         | -> Result<(), StoreError> { __remote_value },
@@ -403,17 +386,7 @@ where
                     .call_blocking::<
                         _,
                         Result<(), StoreError>,
-                    >(
-                        1u32,
-                        &(
-                            &key,
-                            &renamed::__private::AsBytes(
-                                ::core::convert::AsRef::<
-                                    [::core::primitive::u8],
-                                >::as_ref(&value),
-                            ),
-                        ),
-                    )
+                    >(1u32, &(&key, &renamed::__private::OwnedBytes::new(value)))
                 {
                     renamed::__private::Ok(__remote_value) => __remote_value,
                     renamed::__private::Err(__remote_error) => {

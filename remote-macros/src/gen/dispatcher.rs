@@ -47,7 +47,6 @@ pub(crate) fn generate(model: &Interface, names: &Names) -> TokenStream {
             }
         }).collect();
         let ret_owned = wire::ret_owned(krate, m, quote!(__remote_ret));
-        let ret_ref = wire::ret_ref(krate, m, quote!(__remote_ret));
         let invoke = if m.is_async {
             // The future owns the object and the decoded arguments, so it
             // can run on the async runtime while the reader goes on.
@@ -62,7 +61,7 @@ pub(crate) fn generate(model: &Interface, names: &Names) -> TokenStream {
         } else {
             quote! {
                 let __remote_ret: #ret_ty = #ident::#method(&*self.object, #(#passes),*);
-                __remote_call.reply(#ret_ref)
+                __remote_call.reply(&#ret_owned)
             }
         };
         // Errors from the decode below point at the method, not the attribute.

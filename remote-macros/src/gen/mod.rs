@@ -57,11 +57,15 @@ pub(crate) fn generate(model: &Interface) -> TokenStream {
 pub(crate) mod wire {
     use super::*;
 
-    /// The argument tuple a caller encodes, by reference.
+    /// The argument tuple a caller encodes, by reference. An owned
+    /// `Vec<u8>` is moved into it (a long one then leaves from its own
+    /// allocation, never copied).
     pub(crate) fn args(krate: &syn::Path, m: &Method) -> TokenStream {
         let items = m.args.iter().map(|a| {
             let n = &a.name;
-            if a.is_bytes() {
+            if a.is_bytes() && matches!(a.kind, crate::model::ArgKind::Value) {
+                quote!(&#krate::__private::OwnedBytes::new(#n))
+            } else if a.is_bytes() {
                 quote!(&#krate::__private::AsBytes(::core::convert::AsRef::<[::core::primitive::u8]>::as_ref(&#n)))
             } else {
                 quote!(&#n)
@@ -107,27 +111,11 @@ pub(crate) mod wire {
         }
     }
 
-    /// A reference to return value `v` (of the declared type), as it is
-    /// encoded.
-    pub(crate) fn ret_ref(krate: &syn::Path, m: &Method, v: TokenStream) -> TokenStream {
-        let as_bytes = quote!(#krate::__private::AsBytes);
-        match m.ret.bytes {
-            Some(BytesRet::Plain) => quote!(&#as_bytes(&#v)),
-            Some(BytesRet::Option) => quote!(&#krate::__private::Option::map(
-                #krate::__private::Option::as_deref(&#v),
-                #as_bytes
-            )),
-            Some(BytesRet::Result) => quote!(&#krate::__private::Result::map(
-                #krate::__private::Result::as_ref(&#v),
-                |__remote_bytes| #as_bytes(__remote_bytes)
-            )),
-            None => quote!(&#v),
-        }
-    }
-
-    /// Return value `v` (of the declared type), owned, as it is encoded.
+    /// Return value `v` (of the declared type), owned, as it is encoded:
+    /// bytes move into it (a long value then leaves from its own
+    /// allocation, never copied).
     pub(crate) fn ret_owned(krate: &syn::Path, m: &Method, v: TokenStream) -> TokenStream {
-        let buf = quote!(#krate::__private::ByteBuf);
+        let buf = quote!(#krate::__private::OwnedBytes::new);
         match m.ret.bytes {
             Some(BytesRet::Plain) => quote!(#buf(#v)),
             Some(BytesRet::Option) => quote!(#krate::__private::Option::map(#v, #buf)),

@@ -7,18 +7,152 @@
 //! now is queued, in order, for the connection's task, which writes it as
 //! the socket drains. Nothing here ever waits on the peer.
 
-use std::io;
+use std::collections::VecDeque;
+use std::io::{self, IoSlice};
 use std::sync::{Mutex, MutexGuard};
 
 use tokio::sync::Notify;
 
 use crate::options::FrameKind;
 use crate::transport::Link;
-use crate::wire::OutFrame;
+use crate::wire::{Blob, OutFrame};
 use crate::RemoteError;
 
-/// Writes what a socket takes now, never waiting.
-pub(crate) type SendNow = Box<dyn Fn(&[u8]) -> io::Result<usize> + Send + Sync>;
+/// Writes what a socket takes now (of slices, in order), never waiting.
+pub(crate) type SendNow = Box<dyn Fn(&[IoSlice<'_>]) -> io::Result<usize> + Send + Sync>;
+
+/// The most slices one vectored write is given.
+const SLICES: usize = 64;
+
+/// One buffer of bytes to write, written from `at` on.
+#[derive(Debug)]
+struct Piece {
+    data: Data,
+    at: usize,
+}
+
+#[derive(Debug)]
+enum Data {
+    /// Frames (a frame that found the queue empty moves in whole, its
+    /// unwritten front included; later ones are appended).
+    Frames(Vec<u8>),
+    /// A byte value beside a frame, written from its own allocation.
+    Blob(Blob),
+}
+
+impl Piece {
+    fn rest(&self) -> &[u8] {
+        match &self.data {
+            Data::Frames(buf) => &buf[self.at..],
+            Data::Blob(blob) => &blob.as_slice()[self.at..],
+        }
+    }
+}
+
+/// Bytes waiting to be written, in order.
+#[derive(Debug, Default)]
+pub(crate) struct Batch {
+    pieces: VecDeque<Piece>,
+    bytes: usize,
+}
+
+impl Batch {
+    /// A batch of one frame and its blobs (moved, not copied).
+    fn of(frame: OutFrame) -> Batch {
+        let mut batch = Batch::default();
+        batch.append(frame);
+        batch
+    }
+
+    /// Appends `frame`: small frames gather in one buffer, blobs stay in
+    /// their own.
+    fn append(&mut self, frame: OutFrame) {
+        let OutFrame { buf, start, blobs } = frame;
+        self.bytes += buf.len() - start;
+        match self.pieces.back_mut() {
+            Some(Piece {
+                data: Data::Frames(last),
+                ..
+            }) if buf.len() - start < 64 * 1024 => last.extend_from_slice(&buf[start..]),
+            _ => self.pieces.push_back(Piece {
+                data: Data::Frames(buf),
+                at: start,
+            }),
+        }
+        for blob in blobs {
+            self.bytes += blob.len();
+            if blob.len() > 0 {
+                self.pieces.push_back(Piece {
+                    data: Data::Blob(blob),
+                    at: 0,
+                });
+            }
+        }
+    }
+
+    /// Moves everything in `other` behind what is here.
+    fn extend(&mut self, other: Batch) {
+        self.bytes += other.bytes;
+        self.pieces.extend(other.pieces);
+    }
+
+    /// Bytes left to write.
+    pub(crate) fn len(&self) -> usize {
+        self.bytes
+    }
+
+    pub(crate) fn is_empty(&self) -> bool {
+        self.bytes == 0
+    }
+
+    /// The next bytes to write, as slices for one vectored write.
+    pub(crate) fn slices(&self) -> ([IoSlice<'_>; SLICES], usize) {
+        let mut out = [IoSlice::new(&[]); SLICES];
+        let mut n = 0;
+        for piece in self.pieces.iter().take(SLICES) {
+            out[n] = IoSlice::new(piece.rest());
+            n += 1;
+        }
+        (out, n)
+    }
+
+    /// Marks `n` bytes written.
+    pub(crate) fn advance(&mut self, mut n: usize) {
+        self.bytes -= n;
+        while n > 0 {
+            let piece = self.pieces.front_mut().expect("advanced past the batch");
+            let left = piece.rest().len();
+            if n < left {
+                piece.at += n;
+                return;
+            }
+            n -= left;
+            self.pieces.pop_front();
+        }
+        while self.pieces.front().is_some_and(|p| p.rest().is_empty()) {
+            self.pieces.pop_front();
+        }
+    }
+
+    /// Writes what `direct` takes now; false once it took all.
+    fn write_now(&mut self, direct: &SendNow) -> bool {
+        while !self.is_empty() {
+            let (slices, n) = self.slices();
+            match direct(&slices[..n]) {
+                Ok(0) => break,
+                Ok(n) => self.advance(n),
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                // Full, or failed: the task finds out which.
+                Err(_) => break,
+            }
+        }
+        !self.is_empty()
+    }
+
+    fn clear(&mut self) {
+        *self = Batch::default();
+    }
+}
 
 /// Frames waiting for the connection's task, and how the link stands.
 pub(crate) struct Outbound {
@@ -36,10 +170,8 @@ pub(crate) struct Outbound {
 }
 
 struct Queue {
-    /// Bytes waiting, from `pending_at` on (a frame that found the queue
-    /// empty moves in whole, its written start included: no copy).
-    pending: Vec<u8>,
-    pending_at: usize,
+    /// Bytes waiting.
+    pending: Batch,
     /// The task is writing a batch it took from `pending`: frames sent
     /// meanwhile must queue behind it.
     busy: bool,
@@ -68,8 +200,7 @@ impl Outbound {
         let current_thread = rt.runtime_flavor() == tokio::runtime::RuntimeFlavor::CurrentThread;
         Outbound {
             queue: Mutex::new(Queue {
-                pending: Vec::new(),
-                pending_at: 0,
+                pending: Batch::default(),
                 busy: false,
                 closed: false,
                 corked: false,
@@ -82,19 +213,16 @@ impl Outbound {
         }
     }
 
-    /// Moves the queued bytes into `batch` (which the task has written out),
-    /// to be written from `at` on, and marks the task busy with them; false
-    /// when nothing is queued.
-    pub(crate) fn take(&self, batch: &mut Vec<u8>, at: &mut usize) -> bool {
+    /// Moves the queued bytes into `batch` (which the task has written out)
+    /// and marks the task busy with them; false when nothing is queued.
+    pub(crate) fn take(&self, batch: &mut Batch) -> bool {
         let mut queue = lock(&self.queue);
         batch.clear();
-        *at = 0;
         if queue.pending.is_empty() {
             queue.busy = false;
             return false;
         }
         std::mem::swap(batch, &mut queue.pending);
-        *at = std::mem::take(&mut queue.pending_at);
         queue.busy = true;
         true
     }
@@ -125,34 +253,27 @@ impl Outbound {
     pub(crate) fn fail(&self) {
         let mut queue = lock(&self.queue);
         queue.direct = None;
-        queue.pending = Vec::new();
-        queue.pending_at = 0;
+        queue.pending.clear();
         queue.closed = true;
     }
 
-    /// Queues `frame` from `at` on.
-    fn queue(&self, queue: &mut Queue, frame: Vec<u8>, at: usize) {
-        let queued = queue.pending.len() - queue.pending_at;
-        if queued + frame.len() - at > self.limit {
-            queue.pending = Vec::new();
-            queue.pending_at = 0;
+    /// Queues what is left of a frame.
+    fn queue(&self, queue: &mut Queue, rest: Batch) {
+        if queue.pending.len() + rest.len() > self.limit {
+            queue.pending.clear();
             queue.direct = None;
             queue.verdict.get_or_insert(RemoteError::LimitExceeded {
                 what: "bytes queued for a peer that does not read them".into(),
                 limit: self.limit as u64,
             });
-        } else if queue.pending.is_empty() {
-            queue.pending = frame;
-            queue.pending_at = at;
         } else {
-            queue.pending.extend_from_slice(&frame[at..]);
+            queue.pending.extend(rest);
         }
     }
 }
 
 impl Link for Outbound {
     fn send(&self, frame: OutFrame, _kind: FrameKind) -> Result<(), RemoteError> {
-        let OutFrame { buf: frame, start } = frame;
         let mut queue = lock(&self.queue);
         if queue.closed {
             return Err(RemoteError::Disconnected);
@@ -160,27 +281,18 @@ impl Link for Outbound {
         if queue.verdict.is_some() {
             return Ok(());
         }
-        let mut at = start;
         let gather = self.gather_on.is_some()
             && tokio::runtime::Handle::try_current().is_ok_and(|h| Some(h.id()) == self.gather_on);
+        let mut rest = Batch::of(frame);
         if !queue.busy && !queue.corked && !gather && queue.pending.is_empty() {
             if let Some(direct) = &queue.direct {
-                while at < frame.len() {
-                    match direct(&frame[at..]) {
-                        Ok(0) => break,
-                        Ok(n) => at += n,
-                        Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                        // Full, or failed: the task finds out which.
-                        Err(_) => break,
-                    }
-                }
-                if at == frame.len() {
+                if !rest.write_now(direct) {
                     return Ok(());
                 }
             }
         }
         let wake = !queue.busy && !queue.corked && queue.pending.is_empty();
-        self.queue(&mut queue, frame, at);
+        self.queue(&mut queue, rest);
         let verdict = queue.verdict.is_some();
         drop(queue);
         if wake || verdict {

@@ -3,7 +3,7 @@
 //! signal) through tokio's readiness tracking. The connection's task reads
 //! through tokio's own read half.
 
-use std::io;
+use std::io::{self, IoSlice};
 use std::os::fd::AsFd;
 use std::pin::Pin;
 use std::sync::Arc;
@@ -42,10 +42,10 @@ macro_rules! sock {
 
 sock!(UnixStream in unix, TcpStream in tcp);
 
-/// Writes what the socket takes now, never waiting.
-pub(crate) fn send_now<S: Sock>(sock: &S, buf: &[u8]) -> io::Result<usize> {
+/// Writes what the socket takes now of `bufs`, in order, never waiting.
+pub(crate) fn send_now<S: Sock>(sock: &S, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
     sock.try_io(Interest::WRITABLE, || {
-        socket2::SockRef::from(sock).send_with_flags(buf, libc::MSG_NOSIGNAL)
+        socket2::SockRef::from(sock).send_vectored_with_flags(bufs, libc::MSG_NOSIGNAL)
     })
 }
 
@@ -59,14 +59,26 @@ impl<S: Sock> AsyncWrite for Shared<S> {
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
+        self.poll_write_vectored(cx, &[IoSlice::new(buf)])
+    }
+
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
         let sock: &S = (*self.0).as_ref();
         loop {
             ready!(sock.poll_write_ready(cx))?;
-            match send_now(sock, buf) {
+            match send_now(sock, bufs) {
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
                 other => return Poll::Ready(other),
             }
         }
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        true
     }
 
     fn poll_flush(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {

@@ -8,12 +8,13 @@ use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::time::Instant;
 
-use super::outbound::{Outbound, SendNow};
+use super::outbound::{Batch, Outbound, SendNow};
 use super::relay::Relay;
 use super::socket::{send_now, Shared, Sock};
 use super::{ConnTask, Wired};
 use crate::options::Options;
-use crate::wire::{Frame, PREFIX};
+use crate::wire::blob::{self, Budget, Held, BLOBS};
+use crate::wire::{Blob, Frame, PREFIX};
 use crate::RemoteError;
 
 /// What a read buffer starts with, and goes back to once a large frame has
@@ -36,7 +37,8 @@ pub(crate) fn socket<S: Sock>(sock: S, options: &Options, rt: tokio::runtime::Ha
     let (reader, writer) = sock.split();
     let writer = Arc::new(writer);
     let direct = writer.clone();
-    let direct: SendNow = Box::new(move |buf: &[u8]| send_now::<S>((*direct).as_ref(), buf));
+    let direct: SendNow =
+        Box::new(move |bufs: &[std::io::IoSlice<'_>]| send_now::<S>((*direct).as_ref(), bufs));
     wire(reader, Shared::<S>(writer), Some(direct), options, rt)
 }
 
@@ -60,10 +62,11 @@ where
     R: AsyncRead + Unpin + Send + 'static,
     W: AsyncWrite + Unpin + Send + 'static,
 {
-    let limit = (64usize << 20).max(options.max_frame.saturating_mul(4));
+    let limit = options.queued_bound();
     let outbound = Arc::new(Outbound::new(direct, limit, &rt));
     let link = outbound.clone();
     let max_frame = options.max_frame;
+    let max_value = options.max_value;
     let write_deadline = options.lease;
     let handle = rt.clone();
     Wired {
@@ -75,8 +78,8 @@ where
                 writer,
                 inbuf: Vec::with_capacity(READ_BUF),
                 start: 0,
-                batch: Vec::new(),
-                at: 0,
+                partial: None,
+                batch: Batch::default(),
                 progress: Instant::now(),
                 flush: false,
                 failed: None,
@@ -85,6 +88,8 @@ where
             let ctx = Ctx {
                 outbound,
                 max_frame,
+                max_value,
+                received: Budget::new(limit),
                 write_deadline,
             };
             let relay = Relay::new(keep, ctx, handle, |relay, io| Box::pin(run(relay, io)));
@@ -102,9 +107,11 @@ struct Io<R, W> {
     /// Where the next frame starts in `inbuf` (handled frames before it go
     /// once a read's frames are all handled).
     start: usize,
-    /// Bytes taken from the outbound queue, written up to `at`.
-    batch: Vec<u8>,
-    at: usize,
+    /// A frame whose blobs are being read (straight into their own
+    /// allocations, not into `inbuf`).
+    partial: Option<Partial>,
+    /// Bytes taken from the outbound queue, being written.
+    batch: Batch,
     /// When the batch being written last made progress.
     progress: Instant,
     /// A batch went out: flush (TLS may hold records back).
@@ -118,7 +125,49 @@ struct Io<R, W> {
 struct Ctx {
     outbound: Arc<Outbound>,
     max_frame: usize,
+    max_value: usize,
+    /// Bytes of blobs received and not yet taken.
+    received: Arc<Budget>,
     write_deadline: Duration,
+}
+
+/// A received frame and the blobs still being read for it.
+struct Partial {
+    frame: Frame,
+    /// Blobs not yet whole, in order: the bytes so far, the length
+    /// announced, and their share of the budget.
+    rest: std::collections::VecDeque<(Vec<u8>, usize, Held)>,
+}
+
+impl Partial {
+    /// Moves whole blobs into the frame; the one being filled, if any.
+    fn settle(&mut self) -> Option<(&mut Vec<u8>, usize)> {
+        while let Some((bytes, want, _)) = self.rest.front() {
+            if bytes.len() < *want {
+                break;
+            }
+            let (bytes, _, held) = self.rest.pop_front().expect("a front");
+            self.frame.blobs.push(Blob::received(bytes, held));
+        }
+        self.rest.front_mut().map(|(bytes, want, _)| {
+            let missing = *want - bytes.len();
+            (bytes, missing)
+        })
+    }
+
+    /// Takes what `buffered` holds of the blobs; returns how much it took.
+    fn fill(&mut self, buffered: &[u8]) -> usize {
+        let mut took = 0;
+        while let Some((bytes, missing)) = self.settle() {
+            let n = missing.min(buffered.len() - took);
+            if n == 0 {
+                break;
+            }
+            bytes.extend_from_slice(&buffered[took..took + n]);
+            took += n;
+        }
+        took
+    }
 }
 
 type StreamRelay<R, W> = Relay<Box<Io<R, W>>, Ctx>;
@@ -132,7 +181,7 @@ where
     let write_deadline = relay.ctx.write_deadline;
     // A task that took the connection over starts with the frames already
     // read (the reply its predecessor waits for may be among them).
-    let mut got_bytes = io.start < io.inbuf.len();
+    let mut got_bytes = io.start < io.inbuf.len() || io.partial.is_some();
     // A predecessor may have handed over in the middle of a burst.
     outbound.cork(false);
     let end: Option<RemoteError> = loop {
@@ -154,13 +203,10 @@ where
         if closed && io.failed.is_none() {
             break None;
         }
-        if io.at == io.batch.len()
-            && io.failed.is_none()
-            && outbound.take(&mut io.batch, &mut io.at)
-        {
+        if io.batch.is_empty() && io.failed.is_none() && outbound.take(&mut io.batch) {
             io.progress = Instant::now();
         }
-        let writing = io.at < io.batch.len() && io.failed.is_none();
+        let writing = !io.batch.is_empty() && io.failed.is_none();
         if io.inbuf.capacity() - io.inbuf.len() < READ_BUF / 2 {
             io.inbuf.reserve(READ_BUF);
         }
@@ -169,15 +215,15 @@ where
             writer,
             inbuf,
             start: _,
+            partial,
             batch,
-            at,
             progress,
             flush,
             failed,
             reading,
         } = &mut *io;
         tokio::select! {
-            read = reader.read_buf(inbuf), if *reading => match read {
+            read = read_some(reader, inbuf, partial), if *reading => match read {
                 Ok(0) => {
                     *reading = false;
                     if failed.is_none() {
@@ -196,7 +242,8 @@ where
             // records back); both may be cut short and tried again.
             wrote = async {
                 if writing {
-                    writer.write(&batch[*at..]).await.map(Some)
+                    let (slices, n) = batch.slices();
+                    writer.write_vectored(&slices[..n]).await.map(Some)
                 } else {
                     writer.flush().await.map(|()| None)
                 }
@@ -206,9 +253,9 @@ where
                     *failed = Some((std::io::Error::from(std::io::ErrorKind::WriteZero).into(), Instant::now() + LAST_WORD));
                 }
                 Ok(Some(n)) => {
-                    *at += n;
+                    batch.advance(n);
                     *progress = Instant::now();
-                    *flush = *at == batch.len();
+                    *flush = batch.is_empty();
                 }
                 Ok(None) => *flush = false,
                 Err(e) => {
@@ -239,12 +286,13 @@ where
     // before it closed the link: they go out, within a bound.
     let _ = tokio::time::timeout(CLOSE_GRACE, async {
         loop {
-            if io.at < io.batch.len() {
-                match io.writer.write(&io.batch[io.at..]).await {
-                    Ok(n) if n > 0 => io.at += n,
+            if !io.batch.is_empty() {
+                let (slices, n) = io.batch.slices();
+                match io.writer.write_vectored(&slices[..n]).await {
+                    Ok(n) if n > 0 => io.batch.advance(n),
                     _ => return,
                 }
-            } else if !outbound.take(&mut io.batch, &mut io.at) {
+            } else if !outbound.take(&mut io.batch) {
                 let _ = io.writer.flush().await;
                 let _ = io.writer.shutdown().await;
                 return;
@@ -264,6 +312,19 @@ async fn sleep_until_or_never(at: Option<Instant>) {
 
 type Delivered<R, W> = Result<Option<Box<Io<R, W>>>, (Box<Io<R, W>>, RemoteError)>;
 
+/// Reads what is there: into the blob being filled, if a frame waits for
+/// its blobs, else into the read buffer.
+async fn read_some<R: AsyncRead + Unpin>(
+    reader: &mut R,
+    inbuf: &mut Vec<u8>,
+    partial: &mut Option<Partial>,
+) -> std::io::Result<usize> {
+    match partial.as_mut().and_then(Partial::settle) {
+        Some((bytes, missing)) => reader.take(missing as u64).read_buf(bytes).await,
+        None => reader.read_buf(inbuf).await,
+    }
+}
+
 /// Hands every whole frame in the read buffer to the session, one at a
 /// time, keeping the rest. Returns the task's state, or `None` when code
 /// run for a frame handed the connection to a new task.
@@ -273,49 +334,10 @@ where
     W: AsyncWrite + Unpin + Send + 'static,
 {
     loop {
-        let buffered = &io.inbuf[io.start..];
-        let Some(prefix) = buffered.get(..PREFIX) else {
-            break;
-        };
-        let len = u32::from_le_bytes(prefix.try_into().expect("4 bytes")) as usize;
-        if len > relay.ctx.max_frame {
-            let limit = relay.ctx.max_frame as u64;
-            return Err((
-                io,
-                RemoteError::FrameTooLarge {
-                    size: len as u64,
-                    limit,
-                },
-            ));
-        }
-        if buffered.len() - PREFIX < len {
-            // Room for the whole frame, read straight into place.
-            let more = PREFIX + len - buffered.len();
-            io.inbuf.reserve(more);
-            break;
-        }
-        let frame = if len >= TAKE_WHOLE {
-            // A large frame is not copied: the read buffer becomes the
-            // frame, and what was read after it (little) starts a new one.
-            let end = io.start + PREFIX + len;
-            let rest = &io.inbuf[end..];
-            let mut rest_buf = Vec::with_capacity(READ_BUF.max(rest.len()));
-            rest_buf.extend_from_slice(rest);
-            let mut buf = std::mem::replace(&mut io.inbuf, rest_buf);
-            buf.truncate(end);
-            let frame = Frame {
-                buf,
-                start: io.start + PREFIX,
-            };
-            io.start = 0;
-            frame
-        } else {
-            let frame = Frame {
-                buf: buffered[PREFIX..PREFIX + len].to_vec(),
-                start: 0,
-            };
-            io.start += PREFIX + len;
-            frame
+        let frame = match next_frame(&relay.ctx, &mut io) {
+            Ok(Some(frame)) => frame,
+            Ok(None) => break,
+            Err(e) => return Err((io, e)),
         };
         // More calls already read: their answers gather and leave together.
         relay
@@ -342,7 +364,74 @@ where
     Ok(Some(io))
 }
 
-/// Whether `buffered` starts with a whole frame.
+/// The next whole frame, its blobs included, or `None` until more is read.
+fn next_frame<R, W>(ctx: &Ctx, io: &mut Io<R, W>) -> Result<Option<Frame>, RemoteError> {
+    if let Some(partial) = &mut io.partial {
+        if partial.settle().is_some() {
+            return Ok(None);
+        }
+        return Ok(io.partial.take().map(|p| p.frame));
+    }
+    let buffered = &io.inbuf[io.start..];
+    let Some(prefix) = buffered.get(..PREFIX) else {
+        return Ok(None);
+    };
+    let raw = u32::from_le_bytes(prefix.try_into().expect("4 bytes"));
+    let len = (raw & !BLOBS) as usize;
+    if len > ctx.max_frame {
+        return Err(RemoteError::FrameTooLarge {
+            size: len as u64,
+            limit: ctx.max_frame as u64,
+        });
+    }
+    if buffered.len() - PREFIX < len {
+        // Room for the whole frame, read straight into place.
+        let more = PREFIX + len - buffered.len();
+        io.inbuf.reserve(more);
+        return Ok(None);
+    }
+    let mut frame = if len >= TAKE_WHOLE {
+        // A large frame is not copied: the read buffer becomes the
+        // frame, and what was read after it (little) starts a new one.
+        let end = io.start + PREFIX + len;
+        let rest = &io.inbuf[end..];
+        let mut rest_buf = Vec::with_capacity(READ_BUF.max(rest.len()));
+        rest_buf.extend_from_slice(rest);
+        let mut buf = std::mem::replace(&mut io.inbuf, rest_buf);
+        buf.truncate(end);
+        let frame = Frame::new(buf, io.start + PREFIX);
+        io.start = 0;
+        frame
+    } else {
+        let frame = Frame::new(buffered[PREFIX..PREFIX + len].to_vec(), 0);
+        io.start += PREFIX + len;
+        frame
+    };
+    if raw & BLOBS == 0 {
+        return Ok(Some(frame));
+    }
+    // Blobs follow: their lengths are checked, and counted against the
+    // connection's budget, before anything is allocated for them.
+    let (lens, trailer) = blob::read_trailer(frame.bytes(), ctx.max_value)?;
+    frame.buf.truncate(frame.buf.len() - trailer);
+    let held = ctx.received.hold(lens.iter().sum())?;
+    let mut partial = Partial {
+        rest: lens
+            .iter()
+            .zip(Budget::split(held, &lens))
+            .map(|(&want, held)| (Vec::with_capacity(want), want, held))
+            .collect(),
+        frame,
+    };
+    io.start += partial.fill(&io.inbuf[io.start..]);
+    if partial.settle().is_some() {
+        io.partial = Some(partial);
+        return Ok(None);
+    }
+    Ok(Some(partial.frame))
+}
+
+/// Whether `buffered` starts with a whole frame (with no blobs to read).
 fn has_whole_frame(buffered: &[u8]) -> bool {
     match buffered.get(..PREFIX) {
         Some(prefix) => {

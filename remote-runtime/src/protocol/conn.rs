@@ -40,6 +40,8 @@ pub(crate) struct Config {
     pub(crate) releases_per_frame: usize,
     /// The largest frame we send.
     pub(crate) max_frame: usize,
+    /// The most bytes of blobs beside one frame we send.
+    pub(crate) max_value: usize,
     /// Bytes queued for a peer that does not read, past which its
     /// connection is closed.
     pub(crate) max_queued_bytes: usize,
@@ -872,7 +874,12 @@ impl<O: Exported, P> Conn<O, P> {
                 limit: wire::MAX_HANDLES_PER_FRAME as u64,
             });
         }
-        let frame = wire::build_frame(header, payload, self.config.max_frame)?;
+        let frame = wire::build_frame(
+            header,
+            payload,
+            self.config.max_frame,
+            self.config.max_value,
+        )?;
         self.lease.sent(now);
         self.out_bytes += frame.len();
         self.out.push_back(Transmit { frame, kind });

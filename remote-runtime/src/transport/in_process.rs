@@ -20,7 +20,7 @@ use super::Link;
 use crate::driver::relay::Relay;
 use crate::driver::{ConnTask, Peer, Wired};
 use crate::options::FrameKind;
-use crate::wire::{Frame, OutFrame, PREFIX};
+use crate::wire::{OutFrame, PREFIX};
 use crate::RemoteError;
 
 /// The sessions at both ends, once they exist, and per direction (indexed
@@ -95,10 +95,7 @@ async fn run(relay: Arc<Relay<Receiver, Arc<ChannelLink>>>, mut rx: Receiver) {
             () = link.closing.notified() => {}
             got = rx.recv() => match got {
                 Some(sent) if sent.len() >= PREFIX => {
-                    let frame = Frame {
-                        start: sent.start + PREFIX,
-                        buf: sent.buf,
-                    };
+                    let frame = sent.into_frame();
                     let back = relay.deliver(rx, frame);
                     link.ends.handled[link.side].fetch_add(1, Ordering::AcqRel);
                     match back {
@@ -132,10 +129,7 @@ impl Link for ChannelLink {
             let peer = self.ends.sessions[to].get().and_then(Weak::upgrade);
             if let Some(peer) = peer {
                 if !peer.is_closed() {
-                    peer.handle_frame(Frame {
-                        start: frame.start + PREFIX,
-                        buf: frame.buf,
-                    });
+                    peer.handle_frame(frame.into_frame());
                     return Ok(());
                 }
             }
@@ -157,6 +151,7 @@ impl Link for ChannelLink {
             let _ = self.to_peer.send(OutFrame {
                 buf: Vec::new(),
                 start: 0,
+                blobs: Vec::new(),
             });
             self.closing.notify_one();
         }

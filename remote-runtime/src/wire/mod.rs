@@ -9,8 +9,11 @@
 //! decodes the payload, so a payload that fails to decode still releases what
 //! it carried.
 
+pub(crate) mod blob;
 pub(crate) mod codec;
 pub(crate) mod limits;
+
+pub(crate) use blob::Blob;
 
 use serde::{Deserialize, Deserializer, Serialize};
 
@@ -216,13 +219,23 @@ pub(crate) enum Scope {
 }
 
 /// A frame received from a transport: the bytes after the length prefix start
-/// at `start`.
+/// at `start`; the byte values that travelled beside it are in `blobs`.
 pub(crate) struct Frame {
     pub(crate) buf: Vec<u8>,
     pub(crate) start: usize,
+    pub(crate) blobs: Vec<Blob>,
 }
 
 impl Frame {
+    /// A frame with no blobs.
+    pub(crate) fn new(buf: Vec<u8>, start: usize) -> Frame {
+        Frame {
+            buf,
+            start,
+            blobs: Vec::new(),
+        }
+    }
+
     pub(crate) fn bytes(&self) -> &[u8] {
         &self.buf[self.start..]
     }
@@ -234,70 +247,99 @@ impl Frame {
 /// to one copy).
 pub(crate) const HEADROOM: usize = 64;
 
-/// A payload being encoded, with [`HEADROOM`] in front of it.
+/// A payload being encoded, with [`HEADROOM`] in front of it, and the byte
+/// values that travel beside it.
 #[derive(Debug)]
-pub(crate) struct Body(Vec<u8>);
+pub(crate) struct Body {
+    buf: Vec<u8>,
+    pub(crate) blobs: Vec<Blob>,
+}
 
 impl Body {
     /// An empty payload.
     pub(crate) fn new() -> Body {
         let mut buf = Vec::with_capacity(HEADROOM + 64);
         buf.resize(HEADROOM, 0);
-        Body(buf)
+        Body {
+            buf,
+            blobs: Vec::new(),
+        }
     }
 
     /// A payload of `bytes` (copied).
     pub(crate) fn of(bytes: &[u8]) -> Body {
         let mut body = Body::new();
-        body.0.extend_from_slice(bytes);
+        body.buf.extend_from_slice(bytes);
         body
     }
 
     /// The buffer to encode the payload into (append only).
     pub(crate) fn buf(&mut self) -> &mut Vec<u8> {
-        &mut self.0
+        &mut self.buf
     }
 
     /// The payload.
     pub(crate) fn payload(&self) -> &[u8] {
-        &self.0[HEADROOM..]
+        &self.buf[HEADROOM..]
     }
 }
 
-/// A frame to send: `buf[start..]`, length prefix included.
+/// A frame to send: `buf[start..]`, length prefix included, then the bytes
+/// of each of `blobs`.
 #[derive(Debug)]
 pub(crate) struct OutFrame {
     pub(crate) buf: Vec<u8>,
     pub(crate) start: usize,
+    pub(crate) blobs: Vec<Blob>,
 }
 
 impl OutFrame {
-    /// The frame's bytes, prefix included.
-    pub(crate) fn bytes(&self) -> &[u8] {
-        &self.buf[self.start..]
-    }
-
-    /// How many bytes go on the wire.
+    /// How many bytes go on the wire, blobs included.
     pub(crate) fn len(&self) -> usize {
-        self.buf.len() - self.start
+        self.buf.len() - self.start + self.blobs.iter().map(Blob::len).sum::<usize>()
     }
 
-    /// The frame's bytes in a buffer of their own.
+    /// The frame as its receiver sees it, for transports that move frames
+    /// whole (in-process): no prefix, no trailer, the blobs moved along.
+    pub(crate) fn into_frame(self) -> Frame {
+        let OutFrame {
+            mut buf,
+            start,
+            blobs,
+        } = self;
+        if !blobs.is_empty() {
+            buf.truncate(buf.len() - blob::trailer_len(blobs.len()));
+        }
+        Frame {
+            buf,
+            start: start + PREFIX,
+            blobs,
+        }
+    }
+
+    /// The frame's bytes in a buffer of their own, its blobs after them.
     pub(crate) fn into_vec(self) -> Vec<u8> {
-        if self.start == 0 {
+        let mut out = if self.start == 0 {
             self.buf
         } else {
-            self.bytes().to_vec()
+            self.buf[self.start..].to_vec()
+        };
+        for blob in &self.blobs {
+            out.extend_from_slice(blob.as_slice());
         }
+        out
     }
 }
 
-/// Builds a complete frame, prefix included, around a payload.
+/// Builds a complete frame, prefix included, around a payload: at most
+/// `limit` bytes, and at most `max_value` bytes of blobs beside it.
 pub(crate) fn build_frame(
     header: &Header,
     body: Body,
     limit: usize,
+    max_value: usize,
 ) -> Result<OutFrame, RemoteError> {
+    blob::check_send(&body.blobs, max_value)?;
     // The header is encoded on the stack: no allocation per frame, unless
     // it is too long for the room in front of the payload (many handles).
     let mut room = [0u8; HEADROOM - PREFIX];
@@ -313,27 +355,49 @@ pub(crate) fn build_frame(
         }
     };
     let payload = body.payload().len();
-    let len = head.len() + payload;
-    if len > limit {
+    let trailer = if body.blobs.is_empty() {
+        0
+    } else {
+        blob::trailer_len(body.blobs.len())
+    };
+    let len = head.len() + payload + trailer;
+    if len > limit.min(MAX_FRAME) {
         return Err(RemoteError::FrameTooLarge {
             size: len as u64,
             limit: limit as u64,
         });
     }
-    let prefix = (len as u32).to_le_bytes();
-    if PREFIX + head.len() <= HEADROOM {
-        let mut buf = body.0;
+    let mut prefix = len as u32;
+    if trailer > 0 {
+        prefix |= blob::BLOBS;
+    }
+    let prefix = prefix.to_le_bytes();
+    let Body {
+        buf: body_buf,
+        blobs,
+    } = body;
+    let (mut buf, start) = if PREFIX + head.len() <= HEADROOM {
+        let mut buf = body_buf;
         let start = HEADROOM - head.len() - PREFIX;
         buf[start..start + PREFIX].copy_from_slice(&prefix);
         buf[start + PREFIX..HEADROOM].copy_from_slice(head);
-        return Ok(OutFrame { buf, start });
+        (buf, start)
+    } else {
+        let mut buf = Vec::with_capacity(PREFIX + len);
+        buf.extend_from_slice(&prefix);
+        buf.extend_from_slice(head);
+        buf.extend_from_slice(&body_buf[HEADROOM..]);
+        (buf, 0)
+    };
+    if trailer > 0 {
+        blob::write_trailer(&mut buf, &blobs);
     }
-    let mut buf = Vec::with_capacity(PREFIX + len);
-    buf.extend_from_slice(&prefix);
-    buf.extend_from_slice(head);
-    buf.extend_from_slice(body.payload());
-    Ok(OutFrame { buf, start: 0 })
+    Ok(OutFrame { buf, start, blobs })
 }
+
+/// The largest frame the length prefix can name (its top bit is
+/// [`blob::BLOBS`]).
+pub(crate) const MAX_FRAME: usize = (blob::BLOBS - 1) as usize;
 
 /// Splits a received frame into its header and the offset of its payload.
 pub(crate) fn parse_frame(frame: &Frame) -> Result<(Header, usize), RemoteError> {
@@ -360,12 +424,12 @@ mod tests {
                 props: Some(vec![1, 2]),
             }],
         };
-        let buf = build_frame(&header, Body::of(b"payload"), 1 << 20)
+        let buf = build_frame(&header, Body::of(b"payload"), 1 << 20, 1 << 30)
             .unwrap()
             .into_vec();
         let len = u32::from_le_bytes(buf[..4].try_into().unwrap()) as usize;
         assert_eq!(len, buf.len() - PREFIX);
-        let frame = Frame { buf, start: PREFIX };
+        let frame = Frame::new(buf, PREFIX);
         let (back, at) = parse_frame(&frame).unwrap();
         assert_eq!(back, header);
         assert_eq!(&frame.buf[at..], b"payload");
@@ -381,13 +445,9 @@ mod tests {
             ok: true,
             caps: vec![],
         };
-        let frame = build_frame(&header, body, 1 << 20).unwrap();
+        let frame = build_frame(&header, body, 1 << 20, 1 << 30).unwrap();
         assert_eq!(frame.buf[HEADROOM..].as_ptr(), at, "the payload was moved");
-        let (back, payload_at) = parse_frame(&Frame {
-            start: frame.start + PREFIX,
-            buf: frame.buf,
-        })
-        .unwrap();
+        let (back, payload_at) = parse_frame(&Frame::new(frame.buf, frame.start + PREFIX)).unwrap();
         assert_eq!(back, header);
         assert_eq!(payload_at, HEADROOM);
         // Many handles make a header too long for the room: one copy, and
@@ -397,12 +457,9 @@ mod tests {
             ok: true,
             caps: vec![WireCap::Receiver { id: 1 }; 100],
         };
-        let frame = build_frame(&header, Body::of(&[9; 1000]), 1 << 20).unwrap();
+        let frame = build_frame(&header, Body::of(&[9; 1000]), 1 << 20, 1 << 30).unwrap();
         assert_eq!(frame.start, 0);
-        let frame = Frame {
-            start: PREFIX,
-            buf: frame.buf,
-        };
+        let frame = Frame::new(frame.buf, PREFIX);
         let (back, payload_at) = parse_frame(&frame).unwrap();
         assert_eq!(back, header);
         assert_eq!(&frame.buf[payload_at..], &[9; 1000][..]);
@@ -411,7 +468,7 @@ mod tests {
     #[test]
     fn oversized_frames_are_refused_when_built() {
         let header = Header::Release { entries: vec![] };
-        let err = build_frame(&header, Body::of(&[0; 100]), 50).unwrap_err();
+        let err = build_frame(&header, Body::of(&[0; 100]), 50, 1 << 30).unwrap_err();
         assert!(matches!(err, RemoteError::FrameTooLarge { limit: 50, .. }));
     }
 
@@ -423,10 +480,10 @@ mod tests {
             ok: true,
             caps: vec![cap.clone(); MAX_HANDLES_PER_FRAME],
         };
-        let buf = build_frame(&at_limit, Body::new(), 1 << 24)
+        let buf = build_frame(&at_limit, Body::new(), 1 << 24, 1 << 30)
             .unwrap()
             .into_vec();
-        let (back, _) = parse_frame(&Frame { buf, start: PREFIX }).unwrap();
+        let (back, _) = parse_frame(&Frame::new(buf, PREFIX)).unwrap();
         assert_eq!(back.caps().len(), MAX_HANDLES_PER_FRAME);
 
         let over = Header::Reply {
@@ -434,8 +491,10 @@ mod tests {
             ok: true,
             caps: vec![cap; MAX_HANDLES_PER_FRAME + 1],
         };
-        let buf = build_frame(&over, Body::new(), 1 << 24).unwrap().into_vec();
-        let err = parse_frame(&Frame { buf, start: PREFIX }).unwrap_err();
+        let buf = build_frame(&over, Body::new(), 1 << 24, 1 << 30)
+            .unwrap()
+            .into_vec();
+        let err = parse_frame(&Frame::new(buf, PREFIX)).unwrap_err();
         assert!(err.to_string().contains("limit is 65536"), "{err}");
 
         // A count claimed in a few bytes, with no entries behind it, is
@@ -444,7 +503,7 @@ mod tests {
         codec::encode_into(&Header::Release { entries: vec![] }, &mut buf).unwrap();
         buf.truncate(buf.len() - 1);
         buf.extend_from_slice(&[0xfc, 0xff, 0xff, 0xff, 0x7f]);
-        let err = parse_frame(&Frame { buf, start: PREFIX }).unwrap_err();
+        let err = parse_frame(&Frame::new(buf, PREFIX)).unwrap_err();
         assert!(
             err.to_string()
                 .contains("2147483647 handle or release entries"),
@@ -454,10 +513,7 @@ mod tests {
 
     #[test]
     fn garbage_header_is_a_protocol_error() {
-        let frame = Frame {
-            buf: vec![0xff; 8],
-            start: 0,
-        };
+        let frame = Frame::new(vec![0xff; 8], 0);
         assert!(matches!(parse_frame(&frame), Err(RemoteError::Protocol(_))));
     }
 }

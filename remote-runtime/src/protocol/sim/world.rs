@@ -8,7 +8,7 @@ use super::Failure;
 use crate::protocol::conn::{Arrived, Config, Conn, Event};
 use crate::protocol::exports::ObjKey;
 use crate::protocol::Exported;
-use crate::wire::{self, codec, Body, Frame, Header, Scope, WireCap, PREFIX};
+use crate::wire::{self, codec, Body, Header, Scope, WireCap};
 use crate::RemoteError;
 
 /// Serial numbers from here up are callback objects (served in order).
@@ -210,6 +210,7 @@ fn config() -> Config {
         release_delay_ms: 1,
         releases_per_frame: 8,
         max_frame: 1 << 20,
+        max_value: 1 << 20,
         max_queued_bytes: 1 << 30,
     }
 }
@@ -380,10 +381,7 @@ impl World {
             for s in 0..2 {
                 while let Some(end) = self.links[l].ends[s].as_mut() {
                     if let Some(t) = end.poll_transmit() {
-                        let frame = Frame {
-                            start: t.frame.start + PREFIX,
-                            buf: t.frame.buf,
-                        };
+                        let frame = t.frame.into_frame();
                         let (header, at) =
                             wire::parse_frame(&frame).map_err(|e| format!("sim frame: {e}"))?;
                         if matches!(header, Header::LeaseExpired) {
