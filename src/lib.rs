@@ -8,7 +8,7 @@ pub use remote_macros::remote_object;
 pub use remote_runtime::{
     Access, AsyncCall, Callback, Client, CloseGuard, Connection, FrameHook, FrameKind, ListenAddr,
     Listener, ListenerId, Listeners, Message, Options, ProcessInfo, Proxy, Remote, RemoteError,
-    Reply, RequireFuture, Server, ServerStats, SessionStats, UnixListener, Verdict,
+    Reply, RequireFuture, Server, ServerStats, SessionStats, SharedBuffer, UnixListener, Verdict,
     DEFAULT_MAX_FRAME, MAX_HANDLES_PER_FRAME, PARENT_SOCKET_ENV,
 };
 

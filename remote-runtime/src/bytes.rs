@@ -47,7 +47,7 @@ fn serialize<S: Serializer>(
 /// long and there is one.
 fn beside(len: usize, take: impl FnOnce() -> Vec<u8>) -> Option<u32> {
     if len >= BLOB_MIN {
-        context::attach(take)
+        context::attach_blob(|| crate::wire::Blob::new(take()))
     } else {
         None
     }
@@ -62,7 +62,7 @@ fn serialize_inline<S: Serializer>(serializer: S, bytes: &[u8]) -> Result<S::Ok,
 }
 
 /// A slice serialized as serde bytes.
-struct Raw<'a>(&'a [u8]);
+pub(crate) struct Raw<'a>(pub(crate) &'a [u8]);
 
 impl Serialize for Raw<'_> {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
@@ -154,7 +154,7 @@ impl<'de> Deserialize<'de> for ByteBuf {
 }
 
 /// Bytes inside the payload.
-struct Inline(Vec<u8>);
+pub(crate) struct Inline(pub(crate) Vec<u8>);
 
 impl<'de> Deserialize<'de> for Inline {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {

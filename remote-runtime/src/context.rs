@@ -238,11 +238,11 @@ pub(crate) fn take_blob(index: u32) -> Result<Blob, String> {
     })
 }
 
-/// Puts `bytes` beside the frame being encoded, if there is one; returns
-/// the index the payload names them by.
-pub(crate) fn attach(bytes: impl FnOnce() -> Vec<u8>) -> Option<u32> {
+/// Puts a blob beside the frame being encoded, if there is one; returns
+/// the index the payload names it by.
+pub(crate) fn attach_blob(blob: impl FnOnce() -> Blob) -> Option<u32> {
     with_encode(|cx| {
-        cx.blobs.push(Blob::new(bytes()));
+        cx.blobs.push(blob());
         (cx.blobs.len() - 1) as u32
     })
 }

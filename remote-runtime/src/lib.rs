@@ -2,7 +2,7 @@
 //! tables, the wire codec and the transports. Users depend on `remote`, which
 //! re-exports everything here that they need.
 
-#![forbid(unsafe_code)]
+#![deny(unsafe_code)]
 
 mod bytes;
 mod callback;
@@ -31,6 +31,7 @@ pub use rt::block_on;
 mod serve;
 mod server;
 mod session;
+mod shared;
 mod stats;
 #[doc(hidden)]
 pub mod testing;
@@ -49,6 +50,7 @@ pub use remote::{
     AsyncCall, CallFuture, FromLocal, Interface, ObjectRef, PropertyFuture, Proxy, Remote, Target,
 };
 pub use server::Server;
+pub use shared::SharedBuffer;
 pub use stats::{ServerStats, SessionStats};
 pub use transport::child::PARENT_SOCKET_ENV;
 pub use transport::listener::{ListenAddr, Listener};

@@ -9,17 +9,22 @@
 
 use std::collections::VecDeque;
 use std::io::{self, IoSlice};
+use std::os::fd::BorrowedFd;
 use std::sync::{Mutex, MutexGuard};
 
 use tokio::sync::Notify;
 
+use super::socket::MAX_FDS_PER_WRITE;
 use crate::options::FrameKind;
 use crate::transport::Link;
-use crate::wire::{Blob, OutFrame};
+use crate::wire::{blob, Blob, OutFrame};
 use crate::RemoteError;
+use crate::SharedBuffer;
 
-/// Writes what a socket takes now (of slices, in order), never waiting.
-pub(crate) type SendNow = Box<dyn Fn(&[IoSlice<'_>]) -> io::Result<usize> + Send + Sync>;
+/// Writes what a socket takes now (of slices, in order, the descriptors
+/// with the first byte), never waiting.
+pub(crate) type SendNow =
+    Box<dyn Fn(&[IoSlice<'_>], &[BorrowedFd<'_>]) -> io::Result<usize> + Send + Sync>;
 
 /// The most slices one vectored write is given.
 const SLICES: usize = 64;
@@ -29,6 +34,9 @@ const SLICES: usize = 64;
 struct Piece {
     data: Data,
     at: usize,
+    /// Shared buffers whose memory goes with this piece's first byte (a
+    /// frame that names them), until it is written.
+    fds: Vec<SharedBuffer>,
 }
 
 #[derive(Debug)]
@@ -57,36 +65,63 @@ pub(crate) struct Batch {
 }
 
 impl Batch {
-    /// A batch of one frame and its blobs (moved, not copied).
-    fn of(frame: OutFrame) -> Batch {
+    /// A batch of one frame and its blobs (moved, not copied); with
+    /// `fds`, shared buffers go as their memory's descriptors.
+    fn of(frame: OutFrame, fds: bool) -> Batch {
         let mut batch = Batch::default();
-        batch.append(frame);
+        batch.append(frame, fds);
         batch
     }
 
     /// Appends `frame`: small frames gather in one buffer, blobs stay in
-    /// their own.
-    fn append(&mut self, frame: OutFrame) {
-        let OutFrame { buf, start, blobs } = frame;
+    /// their own, and shared buffers' descriptors go with the frame's first
+    /// byte (when `fds`), their bytes not at all.
+    fn append(&mut self, frame: OutFrame, fds: bool) {
+        let OutFrame {
+            mut buf,
+            start,
+            blobs,
+        } = frame;
+        let mut passed = Vec::new();
+        if fds {
+            for (i, blob) in blobs.iter().enumerate() {
+                if passed.len() == MAX_FDS_PER_WRITE {
+                    break;
+                }
+                if let Some(shared) = blob.passable() {
+                    blob::mark_passed(&mut buf, blobs.len(), i);
+                    passed.push(shared.clone());
+                }
+            }
+        }
         self.bytes += buf.len() - start;
         match self.pieces.back_mut() {
             Some(Piece {
                 data: Data::Frames(last),
                 ..
-            }) if buf.len() - start < 64 * 1024 => last.extend_from_slice(&buf[start..]),
+            }) if buf.len() - start < 64 * 1024 && passed.is_empty() => {
+                last.extend_from_slice(&buf[start..])
+            }
             _ => self.pieces.push_back(Piece {
                 data: Data::Frames(buf),
                 at: start,
+                fds: passed.clone(),
             }),
         }
         for blob in blobs {
-            self.bytes += blob.len();
-            if blob.len() > 0 {
-                self.pieces.push_back(Piece {
-                    data: Data::Blob(blob),
-                    at: 0,
-                });
+            if blob.len() == 0
+                || blob
+                    .passable()
+                    .is_some_and(|b| passed.iter().any(|p| SharedBuffer::ptr_eq(p, b)))
+            {
+                continue;
             }
+            self.bytes += blob.len();
+            self.pieces.push_back(Piece {
+                data: Data::Blob(blob),
+                at: 0,
+                fds: Vec::new(),
+            });
         }
     }
 
@@ -105,20 +140,35 @@ impl Batch {
         self.bytes == 0
     }
 
-    /// The next bytes to write, as slices for one vectored write.
-    pub(crate) fn slices(&self) -> ([IoSlice<'_>; SLICES], usize) {
+    /// The next bytes to write, as slices for one vectored write, and the
+    /// descriptors that go with its first byte. A piece with descriptors
+    /// of its own starts a write, so they arrive with its first byte.
+    pub(crate) fn slices(&self) -> ([IoSlice<'_>; SLICES], usize, Vec<BorrowedFd<'_>>) {
         let mut out = [IoSlice::new(&[]); SLICES];
         let mut n = 0;
+        let mut fds = Vec::new();
         for piece in self.pieces.iter().take(SLICES) {
+            if !piece.fds.is_empty() {
+                if n > 0 {
+                    break;
+                }
+                fds.extend(piece.fds.iter().filter_map(SharedBuffer::fd));
+            }
             out[n] = IoSlice::new(piece.rest());
             n += 1;
         }
-        (out, n)
+        (out, n, fds)
     }
 
     /// Marks `n` bytes written.
     pub(crate) fn advance(&mut self, mut n: usize) {
         self.bytes -= n;
+        if n > 0 {
+            if let Some(first) = self.pieces.front_mut() {
+                // They went with the first byte.
+                first.fds.clear();
+            }
+        }
         while n > 0 {
             let piece = self.pieces.front_mut().expect("advanced past the batch");
             let left = piece.rest().len();
@@ -137,8 +187,8 @@ impl Batch {
     /// Writes what `direct` takes now; false once it took all.
     fn write_now(&mut self, direct: &SendNow) -> bool {
         while !self.is_empty() {
-            let (slices, n) = self.slices();
-            match direct(&slices[..n]) {
+            let (slices, n, fds) = self.slices();
+            match direct(&slices[..n], &fds) {
                 Ok(0) => break,
                 Ok(n) => self.advance(n),
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
@@ -162,6 +212,8 @@ pub(crate) struct Outbound {
     /// The most bytes that may wait here; a peer that lets more pile up is
     /// cut off.
     limit: usize,
+    /// Whether shared buffers go as descriptors (a Unix socket).
+    fds: bool,
     /// The connection's runtime, when it is a current-thread one: a sender
     /// running on it leaves its frames to the task, which writes them all
     /// once the sender yields (the same thread: no wake-up is lost to it,
@@ -195,6 +247,7 @@ impl Outbound {
     pub(crate) fn new(
         direct: Option<SendNow>,
         limit: usize,
+        fds: bool,
         rt: &tokio::runtime::Handle,
     ) -> Outbound {
         let current_thread = rt.runtime_flavor() == tokio::runtime::RuntimeFlavor::CurrentThread;
@@ -209,6 +262,7 @@ impl Outbound {
             }),
             wake: Notify::new(),
             limit,
+            fds,
             gather_on: current_thread.then(|| rt.id()),
         }
     }
@@ -283,7 +337,7 @@ impl Link for Outbound {
         }
         let gather = self.gather_on.is_some()
             && tokio::runtime::Handle::try_current().is_ok_and(|h| Some(h.id()) == self.gather_on);
-        let mut rest = Batch::of(frame);
+        let mut rest = Batch::of(frame, self.fds);
         if !queue.busy && !queue.corked && !gather && queue.pending.is_empty() {
             if let Some(direct) = &queue.direct {
                 if !rest.write_now(direct) {

@@ -2,6 +2,7 @@
 //! stream the user brought): frames are a `u32` length prefix and the
 //! frame, checked against the limit before anything is allocated.
 
+use std::collections::VecDeque;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -10,7 +11,7 @@ use tokio::time::Instant;
 
 use super::outbound::{Batch, Outbound, SendNow};
 use super::relay::Relay;
-use super::socket::{send_now, Shared, Sock};
+use super::socket::{send_now, ReadParts, Shared, Sock, WriteParts};
 use super::{ConnTask, Wired};
 use crate::options::Options;
 use crate::wire::blob::{self, Budget, Held, BLOBS};
@@ -37,9 +38,15 @@ pub(crate) fn socket<S: Sock>(sock: S, options: &Options, rt: tokio::runtime::Ha
     let (reader, writer) = sock.split();
     let writer = Arc::new(writer);
     let direct = writer.clone();
-    let direct: SendNow =
-        Box::new(move |bufs: &[std::io::IoSlice<'_>]| send_now::<S>((*direct).as_ref(), bufs));
-    wire(reader, Shared::<S>(writer), Some(direct), options, rt)
+    let direct: SendNow = Box::new(move |bufs, fds| send_now::<S>((*direct).as_ref(), bufs, fds));
+    wire(
+        reader,
+        Shared::<S>(writer),
+        Some(direct),
+        S::FDS,
+        options,
+        rt,
+    )
 }
 
 /// Wires any byte stream; only its task writes to it.
@@ -48,22 +55,23 @@ where
     T: AsyncRead + AsyncWrite + Send + 'static,
 {
     let (reader, writer) = tokio::io::split(io);
-    wire(reader, writer, None, options, rt)
+    wire(reader, writer, None, false, options, rt)
 }
 
 fn wire<R, W>(
     reader: R,
     writer: W,
     direct: Option<SendNow>,
+    fds: bool,
     options: &Options,
     rt: tokio::runtime::Handle,
 ) -> Wired
 where
-    R: AsyncRead + Unpin + Send + 'static,
-    W: AsyncWrite + Unpin + Send + 'static,
+    R: ReadParts + Send + 'static,
+    W: WriteParts + Send + 'static,
 {
     let limit = options.queued_bound();
-    let outbound = Arc::new(Outbound::new(direct, limit, &rt));
+    let outbound = Arc::new(Outbound::new(direct, limit, fds, &rt));
     let link = outbound.clone();
     let max_frame = options.max_frame;
     let max_value = options.max_value;
@@ -90,6 +98,7 @@ where
                 max_frame,
                 max_value,
                 received: Budget::new(limit),
+                shared: Budget::new(MAX_SHARED_HELD),
                 write_deadline,
             };
             let relay = Relay::new(keep, ctx, handle, |relay, io| Box::pin(run(relay, io)));
@@ -128,31 +137,48 @@ struct Ctx {
     max_value: usize,
     /// Bytes of blobs received and not yet taken.
     received: Arc<Budget>,
+    /// Shared buffers received as descriptors and still alive.
+    shared: Arc<Budget>,
     write_deadline: Duration,
 }
 
 /// A received frame and the blobs still being read for it.
 struct Partial {
     frame: Frame,
-    /// Blobs not yet whole, in order: the bytes so far, the length
-    /// announced, and their share of the budget.
-    rest: std::collections::VecDeque<(Vec<u8>, usize, Held)>,
+    /// Blobs not yet moved into the frame, in order.
+    rest: VecDeque<Pending>,
+}
+
+enum Pending {
+    /// Bytes being read: those so far, the length announced, and their
+    /// share of the budget.
+    Bytes(Vec<u8>, usize, Held),
+    /// A blob that needs no more reading (a shared buffer's memory).
+    Ready(Blob),
 }
 
 impl Partial {
     /// Moves whole blobs into the frame; the one being filled, if any.
     fn settle(&mut self) -> Option<(&mut Vec<u8>, usize)> {
-        while let Some((bytes, want, _)) = self.rest.front() {
-            if bytes.len() < *want {
-                break;
+        loop {
+            match self.rest.front() {
+                Some(Pending::Bytes(bytes, want, _)) if bytes.len() < *want => break,
+                None => break,
+                Some(_) => {}
             }
-            let (bytes, _, held) = self.rest.pop_front().expect("a front");
-            self.frame.blobs.push(Blob::received(bytes, held));
+            let blob = match self.rest.pop_front().expect("a front") {
+                Pending::Bytes(bytes, _, held) => Blob::received(bytes, held),
+                Pending::Ready(blob) => blob,
+            };
+            self.frame.blobs.push(blob);
         }
-        self.rest.front_mut().map(|(bytes, want, _)| {
-            let missing = *want - bytes.len();
-            (bytes, missing)
-        })
+        match self.rest.front_mut() {
+            Some(Pending::Bytes(bytes, want, _)) => {
+                let missing = *want - bytes.len();
+                Some((bytes, missing))
+            }
+            _ => None,
+        }
     }
 
     /// Takes what `buffered` holds of the blobs; returns how much it took.
@@ -174,8 +200,8 @@ type StreamRelay<R, W> = Relay<Box<Io<R, W>>, Ctx>;
 
 async fn run<R, W>(relay: Arc<StreamRelay<R, W>>, mut io: Box<Io<R, W>>)
 where
-    R: AsyncRead + Unpin + Send + 'static,
-    W: AsyncWrite + Unpin + Send + 'static,
+    R: ReadParts + Send + 'static,
+    W: WriteParts + Send + 'static,
 {
     let outbound = relay.ctx.outbound.clone();
     let write_deadline = relay.ctx.write_deadline;
@@ -242,8 +268,12 @@ where
             // records back); both may be cut short and tried again.
             wrote = async {
                 if writing {
-                    let (slices, n) = batch.slices();
-                    writer.write_vectored(&slices[..n]).await.map(Some)
+                    let (slices, n, fds) = batch.slices();
+                    std::future::poll_fn(|cx| {
+                        std::pin::Pin::new(&mut *writer).poll_write_parts(cx, &slices[..n], &fds)
+                    })
+                    .await
+                    .map(Some)
                 } else {
                     writer.flush().await.map(|()| None)
                 }
@@ -287,8 +317,13 @@ where
     let _ = tokio::time::timeout(CLOSE_GRACE, async {
         loop {
             if !io.batch.is_empty() {
-                let (slices, n) = io.batch.slices();
-                match io.writer.write_vectored(&slices[..n]).await {
+                let (slices, n, fds) = io.batch.slices();
+                let writer = &mut io.writer;
+                let wrote = std::future::poll_fn(|cx| {
+                    std::pin::Pin::new(&mut *writer).poll_write_parts(cx, &slices[..n], &fds)
+                })
+                .await;
+                match wrote {
                     Ok(n) if n > 0 => io.batch.advance(n),
                     _ => return,
                 }
@@ -314,13 +349,20 @@ type Delivered<R, W> = Result<Option<Box<Io<R, W>>>, (Box<Io<R, W>>, RemoteError
 
 /// Reads what is there: into the blob being filled, if a frame waits for
 /// its blobs, else into the read buffer.
-async fn read_some<R: AsyncRead + Unpin>(
+async fn read_some<R: ReadParts>(
     reader: &mut R,
     inbuf: &mut Vec<u8>,
     partial: &mut Option<Partial>,
 ) -> std::io::Result<usize> {
     match partial.as_mut().and_then(Partial::settle) {
-        Some((bytes, missing)) => reader.take(missing as u64).read_buf(bytes).await,
+        Some((bytes, missing)) => {
+            // A blob's bytes: no descriptor comes with them (those come
+            // with a frame's first byte).
+            reader.plain(true);
+            let read = (&mut *reader).take(missing as u64).read_buf(bytes).await;
+            reader.plain(false);
+            read
+        }
         None => reader.read_buf(inbuf).await,
     }
 }
@@ -330,8 +372,8 @@ async fn read_some<R: AsyncRead + Unpin>(
 /// run for a frame handed the connection to a new task.
 fn deliver<R, W>(relay: &Arc<StreamRelay<R, W>>, mut io: Box<Io<R, W>>) -> Delivered<R, W>
 where
-    R: AsyncRead + Unpin + Send + 'static,
-    W: AsyncWrite + Unpin + Send + 'static,
+    R: ReadParts + Send + 'static,
+    W: WriteParts + Send + 'static,
 {
     loop {
         let frame = match next_frame(&relay.ctx, &mut io) {
@@ -356,6 +398,21 @@ where
         }
     }
     relay.ctx.outbound.cork(false);
+    // Descriptors come with the first byte of the frame that names them:
+    // once every byte read is handled, any left were sent unasked.
+    if io.reader.lost_fds() {
+        return Err((
+            io,
+            RemoteError::Protocol("more descriptors in one write than a read takes".into()),
+        ));
+    }
+    if io.partial.is_none() && io.start == io.inbuf.len() && io.reader.queued_fds() > 0 {
+        let n = io.reader.queued_fds();
+        return Err((
+            io,
+            RemoteError::Protocol(format!("{n} file descriptors no frame asked for")),
+        ));
+    }
     let handled = std::mem::take(&mut io.start);
     io.inbuf.drain(..handled);
     if io.inbuf.is_empty() && io.inbuf.capacity() > 16 * READ_BUF {
@@ -365,7 +422,7 @@ where
 }
 
 /// The next whole frame, its blobs included, or `None` until more is read.
-fn next_frame<R, W>(ctx: &Ctx, io: &mut Io<R, W>) -> Result<Option<Frame>, RemoteError> {
+fn next_frame<R: ReadParts, W>(ctx: &Ctx, io: &mut Io<R, W>) -> Result<Option<Frame>, RemoteError> {
     if let Some(partial) = &mut io.partial {
         if partial.settle().is_some() {
             return Ok(None);
@@ -412,23 +469,63 @@ fn next_frame<R, W>(ctx: &Ctx, io: &mut Io<R, W>) -> Result<Option<Frame>, Remot
     }
     // Blobs follow: their lengths are checked, and counted against the
     // connection's budget, before anything is allocated for them.
-    let (lens, trailer) = blob::read_trailer(frame.bytes(), ctx.max_value)?;
+    let (announced, trailer) = blob::read_trailer(frame.bytes(), ctx.max_value)?;
     frame.buf.truncate(frame.buf.len() - trailer);
-    let held = ctx.received.hold(lens.iter().sum())?;
-    let mut partial = Partial {
-        rest: lens
-            .iter()
-            .zip(Budget::split(held, &lens))
-            .map(|(&want, held)| (Vec::with_capacity(want), want, held))
-            .collect(),
-        frame,
-    };
+    let bytes: Vec<usize> = announced
+        .iter()
+        .filter(|a| !a.passed)
+        .map(|a| a.len)
+        .collect();
+    let mut holds = Budget::split(ctx.received.hold(bytes.iter().sum())?, &bytes).into_iter();
+    let mut rest = VecDeque::with_capacity(announced.len());
+    for a in announced {
+        if a.passed {
+            rest.push_back(Pending::Ready(receive_shared(ctx, &mut io.reader, a.len)?));
+        } else {
+            let held = holds.next().expect("one hold per blob of bytes");
+            rest.push_back(Pending::Bytes(Vec::with_capacity(a.len), a.len, held));
+        }
+    }
+    let mut partial = Partial { rest, frame };
     io.start += partial.fill(&io.inbuf[io.start..]);
     if partial.settle().is_some() {
         io.partial = Some(partial);
         return Ok(None);
     }
     Ok(Some(partial.frame))
+}
+
+/// Shared buffers received as descriptors that one connection may hold
+/// alive at once.
+pub(crate) const MAX_SHARED_HELD: usize = 256;
+
+/// The shared buffer a frame announces as passed as a descriptor: the next
+/// descriptor received, checked and mapped.
+fn receive_shared<R: ReadParts>(
+    ctx: &Ctx,
+    reader: &mut R,
+    len: usize,
+) -> Result<Blob, RemoteError> {
+    let Some(fd) = reader.take_fd() else {
+        return Err(RemoteError::Protocol(
+            "a frame names a shared buffer whose descriptor did not come with it".into(),
+        ));
+    };
+    let held = ctx.shared.hold(1).map_err(|_| RemoteError::LimitExceeded {
+        what: "shared buffers received from one peer and still alive".into(),
+        limit: MAX_SHARED_HELD as u64,
+    })?;
+    #[cfg(target_os = "linux")]
+    {
+        crate::SharedBuffer::from_fd(fd, len, held).map(Blob::shared)
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        let _ = (fd, len, held);
+        Err(RemoteError::Protocol(
+            "shared buffers cannot be received as descriptors here".into(),
+        ))
+    }
 }
 
 /// Whether `buffered` starts with a whole frame (with no blobs to read).

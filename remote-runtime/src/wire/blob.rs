@@ -16,7 +16,7 @@
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
-use crate::RemoteError;
+use crate::{RemoteError, SharedBuffer};
 
 /// Byte values at least this long travel beside their frame.
 pub(crate) const BLOB_MIN: usize = 16 * 1024;
@@ -34,38 +34,80 @@ const COUNT: usize = 4;
 /// One byte value carried beside a frame.
 #[derive(Debug)]
 pub(crate) struct Blob {
-    bytes: Vec<u8>,
+    data: Data,
     /// For a received blob: its share of the connection's budget of bytes
     /// received and not yet taken, given back when the bytes are taken.
     _held: Option<Held>,
 }
 
+#[derive(Debug)]
+enum Data {
+    Bytes(Vec<u8>),
+    Shared(SharedBuffer),
+}
+
 impl Blob {
     /// A blob to send.
     pub(crate) fn new(bytes: Vec<u8>) -> Blob {
-        Blob { bytes, _held: None }
+        Blob {
+            data: Data::Bytes(bytes),
+            _held: None,
+        }
+    }
+
+    /// A shared buffer to send (its memory, where the transport can pass
+    /// it; else its bytes).
+    pub(crate) fn shared(buffer: SharedBuffer) -> Blob {
+        Blob {
+            data: Data::Shared(buffer),
+            _held: None,
+        }
     }
 
     /// A received blob counted against a budget.
     pub(crate) fn received(bytes: Vec<u8>, held: Held) -> Blob {
         Blob {
-            bytes,
+            data: Data::Bytes(bytes),
             _held: Some(held),
         }
     }
 
     pub(crate) fn len(&self) -> usize {
-        self.bytes.len()
+        self.as_slice().len()
     }
 
     pub(crate) fn as_slice(&self) -> &[u8] {
-        &self.bytes
+        match &self.data {
+            Data::Bytes(bytes) => bytes,
+            Data::Shared(buffer) => buffer.as_slice(),
+        }
+    }
+
+    /// The shared buffer this blob is, if it is one whose memory a
+    /// transport can pass.
+    pub(crate) fn passable(&self) -> Option<&SharedBuffer> {
+        match &self.data {
+            Data::Shared(buffer) if buffer.is_shared_memory() => Some(buffer),
+            _ => None,
+        }
     }
 
     /// The bytes, in the allocation they arrived in; the budget they were
     /// counted against gets them back.
     pub(crate) fn into_vec(self) -> Vec<u8> {
-        self.bytes
+        match self.data {
+            Data::Bytes(bytes) => bytes,
+            Data::Shared(buffer) => buffer.to_vec(),
+        }
+    }
+
+    /// The bytes as a shared buffer (received bytes become one without a
+    /// copy, in plain memory).
+    pub(crate) fn into_shared(self) -> SharedBuffer {
+        match self.data {
+            Data::Bytes(bytes) => SharedBuffer::from_heap(bytes),
+            Data::Shared(buffer) => buffer,
+        }
     }
 }
 
@@ -153,6 +195,17 @@ pub(crate) fn write_trailer(buf: &mut Vec<u8>, blobs: &[Blob]) -> usize {
     trailer_len(blobs.len())
 }
 
+/// Set in a trailer entry whose blob is a shared buffer's memory, passed
+/// as a file descriptor instead of as bytes on the stream.
+pub(crate) const PASSED: u64 = 1 << 63;
+
+/// Marks blob `i` of the `n` a built frame's trailer names as passed as a
+/// descriptor.
+pub(crate) fn mark_passed(frame: &mut [u8], n: usize, i: usize) {
+    let at = frame.len() - trailer_len(n) + i * ENTRY + ENTRY - 1;
+    frame[at] |= (PASSED >> 56) as u8;
+}
+
 /// Bytes of a trailer naming `n` blobs.
 pub(crate) fn trailer_len(n: usize) -> usize {
     n * ENTRY + COUNT
@@ -182,14 +235,22 @@ fn too_large(total: usize, max_value: usize) -> RemoteError {
     }
 }
 
+/// One blob a received frame's trailer announces.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Announced {
+    pub(crate) len: usize,
+    /// Passed as a descriptor, not as bytes on the stream.
+    pub(crate) passed: bool,
+}
+
 /// Reads the trailer at the end of a received frame (`frame` is the bytes
-/// after the length prefix): the blobs' lengths, and how many bytes of the
-/// frame the trailer takes. Everything is checked before anything is
+/// after the length prefix): the blobs it announces, and how many bytes of
+/// the frame the trailer takes. Everything is checked before anything is
 /// allocated for the blobs.
 pub(crate) fn read_trailer(
     frame: &[u8],
     max_value: usize,
-) -> Result<(Vec<usize>, usize), RemoteError> {
+) -> Result<(Vec<Announced>, usize), RemoteError> {
     let bad = |what: String| RemoteError::Protocol(format!("frame with byte values: {what}"));
     let Some(count_at) = frame.len().checked_sub(COUNT) else {
         return Err(bad("no trailer".into()));
@@ -207,13 +268,16 @@ pub(crate) fn read_trailer(
     let mut lens = Vec::with_capacity(n);
     let mut total = 0usize;
     for entry in frame[entries_at..count_at].chunks_exact(ENTRY) {
-        let one = u64::from_le_bytes(entry.try_into().expect("8 bytes"));
-        let one = usize::try_from(one).unwrap_or(usize::MAX);
-        total = total.saturating_add(one);
+        let raw = u64::from_le_bytes(entry.try_into().expect("8 bytes"));
+        let len = usize::try_from(raw & !PASSED).unwrap_or(usize::MAX);
+        total = total.saturating_add(len);
         if total > max_value {
             return Err(too_large(total, max_value));
         }
-        lens.push(one);
+        lens.push(Announced {
+            len,
+            passed: raw & PASSED != 0,
+        });
     }
     Ok((lens, len))
 }
@@ -228,7 +292,24 @@ mod tests {
         let mut buf = b"frame".to_vec();
         let n = write_trailer(&mut buf, &blobs);
         assert_eq!(n, buf.len() - 5);
-        assert_eq!(read_trailer(&buf, 1 << 20).unwrap(), (vec![10, 300], n));
+        let plain = |len| Announced { len, passed: false };
+        assert_eq!(
+            read_trailer(&buf, 1 << 20).unwrap(),
+            (vec![plain(10), plain(300)], n)
+        );
+        // The second marked as passed as a descriptor.
+        let mut marked = buf.clone();
+        mark_passed(&mut marked, 2, 1);
+        assert_eq!(
+            read_trailer(&marked, 1 << 20).unwrap().0,
+            vec![
+                plain(10),
+                Announced {
+                    len: 300,
+                    passed: true
+                }
+            ]
+        );
         // Over the value bound, in total.
         let err = read_trailer(&buf, 309).unwrap_err();
         assert!(
@@ -245,8 +326,8 @@ mod tests {
         assert!(read_trailer(&[1, 2], 1 << 20).is_err());
         // A length near u64::MAX never overflows the sum.
         let mut huge = Vec::new();
-        huge.extend_from_slice(&u64::MAX.to_le_bytes());
-        huge.extend_from_slice(&u64::MAX.to_le_bytes());
+        huge.extend_from_slice(&(u64::MAX >> 1).to_le_bytes());
+        huge.extend_from_slice(&(u64::MAX >> 1).to_le_bytes());
         huge.extend_from_slice(&2u32.to_le_bytes());
         assert!(matches!(
             read_trailer(&huge, usize::MAX - 1),
