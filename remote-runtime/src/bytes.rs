@@ -21,6 +21,8 @@ use serde::ser::{Serialize, Serializer};
 
 use crate::context;
 use crate::wire::blob::BLOB_MIN;
+use crate::wire::Blob;
+use crate::SharedBuffer;
 
 /// The enum the wire form is, named for serde.
 const NAME: &str = "Bytes";
@@ -180,6 +182,45 @@ impl<'de> Deserialize<'de> for Inline {
             }
         }
         deserializer.deserialize_byte_buf(Bytes)
+    }
+}
+
+// ----- shared buffers: always beside the frame in the runtime --------------
+
+/// The wire form: the bytes inline (outside the runtime), or the index of
+/// a blob beside the frame.
+#[derive(serde::Deserialize)]
+#[serde(rename = "SharedBuffer")]
+enum Wire {
+    Inline(Inline),
+    Beside(u32),
+}
+
+impl Serialize for SharedBuffer {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        match context::attach_blob(|| Blob::shared(self.clone())) {
+            Some(index) => {
+                serializer.serialize_newtype_variant("SharedBuffer", 1, "Beside", &index)
+            }
+            None => serializer.serialize_newtype_variant(
+                "SharedBuffer",
+                0,
+                "Inline",
+                &Raw(self.as_slice()),
+            ),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for SharedBuffer {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        use serde::de::Error;
+        match Wire::deserialize(deserializer)? {
+            Wire::Inline(inline) => Ok(SharedBuffer::new(&inline.0)),
+            Wire::Beside(index) => context::take_blob(index)
+                .map(Blob::into_shared)
+                .map_err(D::Error::custom),
+        }
     }
 }
 

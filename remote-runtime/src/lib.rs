@@ -31,7 +31,6 @@ pub use rt::block_on;
 mod serve;
 mod server;
 mod session;
-mod shared;
 mod stats;
 #[doc(hidden)]
 pub mod testing;
@@ -50,10 +49,10 @@ pub use remote::{
     AsyncCall, CallFuture, FromLocal, Interface, ObjectRef, PropertyFuture, Proxy, Remote, Target,
 };
 pub use server::Server;
-pub use shared::SharedBuffer;
 pub use stats::{ServerStats, SessionStats};
 pub use transport::child::PARENT_SOCKET_ENV;
 pub use transport::listener::{ListenAddr, Listener};
+pub use wire::shared::SharedBuffer;
 pub use wire::MAX_HANDLES_PER_FRAME;
 
 /// The listener of [`Server::listen_unix`]; see [`Listener`].

@@ -17,9 +17,9 @@ use tokio::sync::Notify;
 use super::socket::MAX_FDS_PER_WRITE;
 use crate::options::FrameKind;
 use crate::transport::Link;
+use crate::wire::shared::SharedBuffer;
 use crate::wire::{blob, Blob, OutFrame};
 use crate::RemoteError;
-use crate::SharedBuffer;
 
 /// Writes what a socket takes now (of slices, in order, the descriptors
 /// with the first byte), never waiting.

@@ -517,7 +517,7 @@ fn receive_shared<R: ReadParts>(
     })?;
     #[cfg(target_os = "linux")]
     {
-        crate::SharedBuffer::from_fd(fd, len, held).map(Blob::shared)
+        crate::wire::shared::SharedBuffer::from_fd(fd, len, held).map(Blob::shared)
     }
     #[cfg(not(target_os = "linux"))]
     {

@@ -16,7 +16,8 @@
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
-use crate::{RemoteError, SharedBuffer};
+use super::shared::SharedBuffer;
+use crate::RemoteError;
 
 /// Byte values at least this long travel beside their frame.
 pub(crate) const BLOB_MIN: usize = 16 * 1024;
@@ -330,7 +331,7 @@ mod tests {
         huge.extend_from_slice(&(u64::MAX >> 1).to_le_bytes());
         huge.extend_from_slice(&2u32.to_le_bytes());
         assert!(matches!(
-            read_trailer(&huge, usize::MAX - 1),
+            read_trailer(&huge, (u64::MAX >> 1) as usize),
             Err(RemoteError::LimitExceeded { .. })
         ));
     }

@@ -12,6 +12,7 @@
 pub(crate) mod blob;
 pub(crate) mod codec;
 pub(crate) mod limits;
+pub(crate) mod shared;
 
 pub(crate) use blob::Blob;
 

@@ -4,12 +4,7 @@ use std::fmt;
 use std::ops::Deref;
 use std::sync::Arc;
 
-use serde::de::{Deserialize, Deserializer};
-use serde::ser::{Serialize, Serializer};
-
-use crate::context;
-use crate::wire::blob::Held;
-use crate::wire::Blob;
+use super::blob::Held;
 
 /// An immutable byte buffer that crosses processes without being copied.
 ///
@@ -161,43 +156,6 @@ impl fmt::Debug for SharedBuffer {
             .field("len", &self.len())
             .field("shared_memory", &self.is_shared_memory())
             .finish()
-    }
-}
-
-/// The wire form: the bytes inline (outside the runtime), or the index of
-/// a blob beside the frame.
-#[derive(serde::Deserialize)]
-#[serde(rename = "SharedBuffer")]
-enum Wire {
-    Inline(crate::bytes::Inline),
-    Beside(u32),
-}
-
-impl Serialize for SharedBuffer {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        match context::attach_blob(|| Blob::shared(self.clone())) {
-            Some(index) => {
-                serializer.serialize_newtype_variant("SharedBuffer", 1, "Beside", &index)
-            }
-            None => serializer.serialize_newtype_variant(
-                "SharedBuffer",
-                0,
-                "Inline",
-                &crate::bytes::Raw(self.as_slice()),
-            ),
-        }
-    }
-}
-
-impl<'de> Deserialize<'de> for SharedBuffer {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        use serde::de::Error;
-        match Wire::deserialize(deserializer)? {
-            Wire::Inline(inline) => Ok(SharedBuffer::new(&inline.0)),
-            Wire::Beside(index) => context::take_blob(index)
-                .map(Blob::into_shared)
-                .map_err(D::Error::custom),
-        }
     }
 }
 
