@@ -67,6 +67,34 @@ pub(crate) struct Wired {
     pub(crate) rt: tokio::runtime::Handle,
 }
 
+/// Lets other tasks run once a connection's task has spent a while
+/// handling frames. Calls served inline run on the task, and tokio's
+/// cooperative budget counts socket polls, not the work between them: a
+/// peer that keeps the socket full of quick calls would otherwise hold a
+/// worker thread for 128 reads' worth of calls (a second and more under
+/// load) before another connection's task, perhaps one the runtime will not
+/// move to the other worker, reads the lease renewal that keeps its peer
+/// alive.
+#[derive(Default)]
+pub(crate) struct FairShare {
+    busy: std::time::Duration,
+}
+
+impl FairShare {
+    /// The most a task handles frames before it yields.
+    const SLICE: std::time::Duration = std::time::Duration::from_millis(1);
+
+    /// Counts the time since `started` as work, and yields once it adds up
+    /// to a slice.
+    pub(crate) async fn worked_since(&mut self, started: std::time::Instant) {
+        self.busy += started.elapsed();
+        if self.busy >= Self::SLICE {
+            self.busy = std::time::Duration::ZERO;
+            tokio::task::yield_now().await;
+        }
+    }
+}
+
 /// The future of one connection's task.
 pub(crate) type ConnTask = Pin<Box<dyn Future<Output = ()> + Send>>;
 

@@ -95,19 +95,11 @@ impl Batch {
             }
         }
         self.bytes += buf.len() - start;
-        match self.pieces.back_mut() {
-            Some(Piece {
-                data: Data::Frames(last),
-                ..
-            }) if buf.len() - start < 64 * 1024 && passed.is_empty() => {
-                last.extend_from_slice(&buf[start..])
-            }
-            _ => self.pieces.push_back(Piece {
-                data: Data::Frames(buf),
-                at: start,
-                fds: passed.clone(),
-            }),
-        }
+        self.push(Piece {
+            data: Data::Frames(buf),
+            at: start,
+            fds: passed.clone(),
+        });
         for blob in blobs {
             if blob.len() == 0
                 || blob
@@ -117,7 +109,7 @@ impl Batch {
                 continue;
             }
             self.bytes += blob.len();
-            self.pieces.push_back(Piece {
+            self.push(Piece {
                 data: Data::Blob(blob),
                 at: 0,
                 fds: Vec::new(),
@@ -125,10 +117,34 @@ impl Batch {
         }
     }
 
+    /// Adds a piece (its bytes already counted): small frames join the
+    /// frames before them in one buffer, so a backlog of small frames goes
+    /// out in few writes; a large frame, a blob, or a frame with
+    /// descriptors stays a piece of its own.
+    fn push(&mut self, piece: Piece) {
+        if let (
+            Some(Piece {
+                data: Data::Frames(last),
+                ..
+            }),
+            Data::Frames(_),
+        ) = (self.pieces.back_mut(), &piece.data)
+        {
+            let rest = piece.rest();
+            if rest.len() < 64 * 1024 && piece.fds.is_empty() {
+                last.extend_from_slice(rest);
+                return;
+            }
+        }
+        self.pieces.push_back(piece);
+    }
+
     /// Moves everything in `other` behind what is here.
     fn extend(&mut self, other: Batch) {
         self.bytes += other.bytes;
-        self.pieces.extend(other.pieces);
+        for piece in other.pieces {
+            self.push(piece);
+        }
     }
 
     /// Bytes left to write.

@@ -208,12 +208,17 @@ where
     // A task that took the connection over starts with the frames already
     // read (the reply its predecessor waits for may be among them).
     let mut got_bytes = io.start < io.inbuf.len() || io.partial.is_some();
+    let mut fair = super::FairShare::default();
     // A predecessor may have handed over in the middle of a burst.
     outbound.cork(false);
     let end: Option<RemoteError> = loop {
         if std::mem::take(&mut got_bytes) {
+            let started = std::time::Instant::now();
             match deliver(&relay, io) {
-                Ok(Some(back)) => io = back,
+                Ok(Some(back)) => {
+                    io = back;
+                    fair.worked_since(started).await;
+                }
                 // Another task took the connection over.
                 Ok(None) => return,
                 Err((back, e)) => {

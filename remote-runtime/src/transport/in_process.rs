@@ -86,6 +86,7 @@ type Receiver = UnboundedReceiver<OutFrame>;
 
 async fn run(relay: Arc<Relay<Receiver, Arc<ChannelLink>>>, mut rx: Receiver) {
     let link = relay.ctx.clone();
+    let mut fair = crate::driver::FairShare::default();
     let end = loop {
         if link.closed.load(Ordering::Acquire) {
             break None;
@@ -96,10 +97,14 @@ async fn run(relay: Arc<Relay<Receiver, Arc<ChannelLink>>>, mut rx: Receiver) {
             got = rx.recv() => match got {
                 Some(sent) if sent.len() >= PREFIX => {
                     let frame = sent.into_frame();
+                    let started = std::time::Instant::now();
                     let back = relay.deliver(rx, frame);
                     link.ends.handled[link.side].fetch_add(1, Ordering::AcqRel);
                     match back {
-                        Some(back) => rx = back,
+                        Some(back) => {
+                            rx = back;
+                            fair.worked_since(started).await;
+                        }
                         // Another task took this end over.
                         None => return,
                     }
