@@ -8,7 +8,29 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use common::*;
-use remote::{Client, Proxy, Remote, RemoteError, Server};
+use remote::{remote_object, Client, Proxy, Remote, RemoteError, Server};
+
+/// `bytes::Bytes` as arguments and return values, owned and borrowed.
+#[remote_object]
+pub trait Blobs: Send + Sync {
+    fn echo(&self, data: bytes::Bytes) -> bytes::Bytes;
+    fn len_of(&self, data: &bytes::Bytes) -> u64;
+    fn maybe(&self, n: u64) -> Option<bytes::Bytes>;
+}
+
+struct TheBlobs;
+
+impl Blobs for TheBlobs {
+    fn echo(&self, data: bytes::Bytes) -> bytes::Bytes {
+        data
+    }
+    fn len_of(&self, data: &bytes::Bytes) -> u64 {
+        data.len() as u64
+    }
+    fn maybe(&self, n: u64) -> Option<bytes::Bytes> {
+        (n > 0).then(|| bytes::Bytes::from(vec![1u8; n as usize]))
+    }
+}
 
 macro_rules! behaviour_tests {
     ($module:ident, $transport:ty) => {
@@ -129,6 +151,26 @@ macro_rules! behaviour_tests {
                     "{err:?}"
                 );
                 assert_eq!(calc.add(2, 3).unwrap(), 5);
+            }
+
+            #[test]
+            fn bytes_crate_values_cross_as_bytes_of_any_size() {
+                let server = Server::new();
+                server.export("blobs", Arc::new(TheBlobs) as Arc<dyn Blobs>);
+                let client = <$transport as Transport>::connect_with(&server, remote::Options::new());
+                let blobs: BlobsProxy = client.require("blobs").unwrap();
+                for len in [0usize, 10, 16 * 1024, 3 << 20] {
+                    let data = bytes::Bytes::from((0..len).map(|i| (i % 239) as u8).collect::<Vec<u8>>());
+                    assert_eq!(blobs.echo(data.clone()).unwrap(), data, "{len}");
+                    assert_eq!(blobs.len_of(&data).unwrap(), len as u64);
+                    // A slice of a larger buffer: copied once on the way out.
+                    if len > 2 {
+                        let part = data.slice(1..len - 1);
+                        assert_eq!(blobs.echo(part.clone()).unwrap(), part);
+                    }
+                }
+                assert_eq!(blobs.maybe(0).unwrap(), None);
+                assert_eq!(blobs.maybe(70_000).unwrap().unwrap().len(), 70_000);
             }
 
             #[test]

@@ -79,6 +79,29 @@ pub(crate) fn is_byte_vec(ty: &syn::Type) -> bool {
     )
 }
 
+/// `bytes::Bytes`, written `Bytes`, `bytes::Bytes` or `::bytes::Bytes` (a
+/// type of your own named `Bytes` can be written `crate::Bytes` to be
+/// carried as any other type).
+pub(crate) fn is_bytes_crate(ty: &syn::Type) -> bool {
+    let syn::Type::Path(p) = ty else { return false };
+    if p.qself.is_some() || p.path.segments.iter().any(|s| !s.arguments.is_none()) {
+        return false;
+    }
+    let names: Vec<String> = p
+        .path
+        .segments
+        .iter()
+        .map(|s| s.ident.to_string())
+        .collect();
+    matches!(names.as_slice(), [b] if b == "Bytes")
+        || matches!(names.as_slice(), [c, b] if c == "bytes" && b == "Bytes")
+}
+
+/// Bytes the macro carries as one byte buffer: `Vec<u8>` or `bytes::Bytes`.
+pub(crate) fn is_bytes(ty: &syn::Type) -> bool {
+    is_byte_vec(ty) || is_bytes_crate(ty)
+}
+
 fn single_generic<'a>(ty: &'a syn::Type, name: &str) -> Option<&'a syn::Type> {
     match generic_args(ty, name)?.as_slice() {
         [one] => Some(one),

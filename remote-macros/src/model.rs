@@ -59,10 +59,10 @@ impl Arg {
         }
     }
 
-    /// Whether it is bytes (`Vec<u8>`, `&[u8]`, `&Vec<u8>`): carried as one
-    /// byte buffer, not a sequence of `u8`.
+    /// Whether it is bytes (`Vec<u8>`, `&[u8]`, `&Vec<u8>`, `bytes::Bytes`,
+    /// `&bytes::Bytes`): carried as one byte buffer, not a sequence of `u8`.
     pub(crate) fn is_bytes(&self) -> bool {
-        check::is_byte_vec(self.wire_ty())
+        check::is_bytes(self.wire_ty())
     }
 }
 
@@ -496,11 +496,11 @@ impl Ret {
         } else {
             RetShape::Plain
         };
-        let bytes = if check::is_byte_vec(&ty) {
+        let bytes = if check::is_bytes(&ty) {
             Some(BytesRet::Plain)
-        } else if check::option_inner(&ty).is_some_and(check::is_byte_vec) {
+        } else if check::option_inner(&ty).is_some_and(check::is_bytes) {
             Some(BytesRet::Option)
-        } else if check::result_parts(&ty).is_some_and(|(ok, _)| check::is_byte_vec(ok)) {
+        } else if check::result_parts(&ty).is_some_and(|(ok, _)| check::is_bytes(ok)) {
             Some(BytesRet::Result)
         } else {
             None

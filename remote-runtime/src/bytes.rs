@@ -88,7 +88,31 @@ impl Serialize for AsBytes<'_> {
 /// A value serialized that way is spent: serializing it again fails.
 #[doc(hidden)]
 #[derive(Default)]
-pub struct OwnedBytes(Cell<Option<Vec<u8>>>);
+pub struct OwnedBytes(Cell<Option<Owned>>);
+
+/// What an [`OwnedBytes`] holds.
+enum Owned {
+    Vec(Vec<u8>),
+    /// Sent from its own buffer (shared or not): never copied on the way
+    /// out.
+    Bytes(::bytes::Bytes),
+}
+
+impl Owned {
+    fn as_slice(&self) -> &[u8] {
+        match self {
+            Owned::Vec(v) => v,
+            Owned::Bytes(b) => b,
+        }
+    }
+
+    fn into_blob(self) -> Blob {
+        match self {
+            Owned::Vec(v) => Blob::new(v),
+            Owned::Bytes(b) => Blob::frozen(b),
+        }
+    }
+}
 
 impl fmt::Debug for OwnedBytes {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -99,7 +123,7 @@ impl fmt::Debug for OwnedBytes {
 impl OwnedBytes {
     /// Bytes to send.
     pub fn new(bytes: Vec<u8>) -> Self {
-        OwnedBytes(Cell::new(Some(bytes)))
+        OwnedBytes(Cell::new(Some(Owned::Vec(bytes))))
     }
 }
 
@@ -109,20 +133,33 @@ impl From<Vec<u8>> for OwnedBytes {
     }
 }
 
+impl From<::bytes::Bytes> for OwnedBytes {
+    /// A long value goes out from the `Bytes`' own buffer, even one shared
+    /// with other `Bytes`: no copy.
+    fn from(bytes: ::bytes::Bytes) -> Self {
+        OwnedBytes(Cell::new(Some(Owned::Bytes(bytes))))
+    }
+}
+
 impl Serialize for OwnedBytes {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         use serde::ser::Error;
-        let Some(bytes) = self.0.take() else {
+        let Some(owned) = self.0.take() else {
             return Err(S::Error::custom("these bytes were already sent"));
         };
-        let mut slot = Some(bytes);
-        let len = slot.as_ref().map_or(0, Vec::len);
-        if let Some(index) = beside(len, || slot.take().unwrap_or_default()) {
-            return serialize_beside(serializer, index);
+        let len = owned.as_slice().len();
+        let mut slot = Some(owned);
+        if len >= BLOB_MIN {
+            if let Some(index) = context::attach_blob(|| {
+                slot.take()
+                    .map_or_else(|| Blob::new(Vec::new()), Owned::into_blob)
+            }) {
+                return serialize_beside(serializer, index);
+            }
         }
-        let bytes = slot.unwrap_or_default();
-        let out = serialize_inline(serializer, &bytes);
-        self.0.set(Some(bytes));
+        let owned = slot.unwrap_or(Owned::Vec(Vec::new()));
+        let out = serialize_inline(serializer, owned.as_slice());
+        self.0.set(Some(owned));
         out
     }
 }
@@ -225,8 +262,13 @@ impl<'de> Deserialize<'de> for SharedBuffer {
 }
 
 /// Turns a value as the wire carries it into the type the trait declares
-/// (`ByteBuf` into `Vec<u8>`, also inside `Result` and `Option`).
+/// (`ByteBuf` into `Vec<u8>` or `bytes::Bytes`, also inside `Result` and
+/// `Option`).
 #[doc(hidden)]
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is carried as bytes by `#[remote_object]`, but it is not `Vec<u8>` or `bytes::Bytes`",
+    note = "a type of your own named `Bytes` is taken for `bytes::Bytes`: write its path (`crate::Bytes`) to have it carried as any other serde type"
+)]
 pub trait FromWire<W> {
     /// The declared value.
     fn from_wire(wire: W) -> Self;
@@ -247,6 +289,24 @@ impl FromWire<Option<ByteBuf>> for Option<Vec<u8>> {
 impl<E> FromWire<Result<ByteBuf, E>> for Result<Vec<u8>, E> {
     fn from_wire(wire: Result<ByteBuf, E>) -> Self {
         wire.map(|b| b.0)
+    }
+}
+
+impl FromWire<ByteBuf> for ::bytes::Bytes {
+    fn from_wire(wire: ByteBuf) -> Self {
+        ::bytes::Bytes::from(wire.0)
+    }
+}
+
+impl FromWire<Option<ByteBuf>> for Option<::bytes::Bytes> {
+    fn from_wire(wire: Option<ByteBuf>) -> Self {
+        wire.map(|b| ::bytes::Bytes::from(b.0))
+    }
+}
+
+impl<E> FromWire<Result<ByteBuf, E>> for Result<::bytes::Bytes, E> {
+    fn from_wire(wire: Result<ByteBuf, E>) -> Self {
+        wire.map(|b| ::bytes::Bytes::from(b.0))
     }
 }
 

@@ -82,7 +82,9 @@ impl renamed::__private::Dispatch for StoreDispatcher {
                     .reply(
                         &renamed::__private::Result::map(
                             __remote_ret,
-                            renamed::__private::OwnedBytes::new,
+                            <renamed::__private::OwnedBytes as renamed::__private::From<
+                                _,
+                            >>::from,
                         ),
                     )
             }
@@ -92,7 +94,11 @@ impl renamed::__private::Dispatch for StoreDispatcher {
                 renamed::__private::assert_ret::<Result<(), StoreError>>();
                 let (key, value): (String, renamed::__private::ByteBuf) = __remote_call
                     .args()?;
-                let value: ::std::vec::Vec<::core::primitive::u8> = value.0;
+                let value: Vec<u8> = <Vec<
+                    u8,
+                > as renamed::__private::FromWire<
+                    renamed::__private::ByteBuf,
+                >>::from_wire(value);
                 let __remote_ret: Result<(), StoreError> = Store::put(
                     &*self.object,
                     key,
@@ -175,7 +181,15 @@ impl StoreProxy {
                     .call_blocking::<
                         _,
                         Result<(), StoreError>,
-                    >(1u32, &(&key, &renamed::__private::OwnedBytes::new(value)))
+                    >(
+                        1u32,
+                        &(
+                            &key,
+                            &<renamed::__private::OwnedBytes as renamed::__private::From<
+                                _,
+                            >>::from(value),
+                        ),
+                    )
             }
         }
     }
@@ -288,7 +302,12 @@ impl StoreAsyncProxy {
                 __remote_ref
                     .call_async(
                         1u32,
-                        &(&key, &renamed::__private::OwnedBytes::new(value)),
+                        &(
+                            &key,
+                            &<renamed::__private::OwnedBytes as renamed::__private::From<
+                                _,
+                            >>::from(value),
+                        ),
                         |
                             __remote_value: Result<(), StoreError>,
                         | -> Result<(), StoreError> { __remote_value },
@@ -386,7 +405,15 @@ where
                     .call_blocking::<
                         _,
                         Result<(), StoreError>,
-                    >(1u32, &(&key, &renamed::__private::OwnedBytes::new(value)))
+                    >(
+                        1u32,
+                        &(
+                            &key,
+                            &<renamed::__private::OwnedBytes as renamed::__private::From<
+                                _,
+                            >>::from(value),
+                        ),
+                    )
                 {
                     renamed::__private::Ok(__remote_value) => __remote_value,
                     renamed::__private::Err(__remote_error) => {

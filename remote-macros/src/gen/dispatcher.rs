@@ -29,7 +29,7 @@ pub(crate) fn generate(model: &Interface, names: &Names) -> TokenStream {
         let index = m.index;
         let method = &m.ident;
         let wire_types = m.args.iter().map(|a| wire::arg_ty(krate, a));
-        let unwraps = m.args.iter().map(wire::arg_unwrap);
+        let unwraps = m.args.iter().map(|a| wire::arg_unwrap(krate, a));
         // Point a missing `Deserialize` at the user's own type.
         let asserts = m.args.iter().map(|a| {
             let ty = a.wire_ty();

@@ -64,7 +64,7 @@ pub(crate) mod wire {
         let items = m.args.iter().map(|a| {
             let n = &a.name;
             if a.is_bytes() && matches!(a.kind, crate::model::ArgKind::Value) {
-                quote!(&#krate::__private::OwnedBytes::new(#n))
+                quote!(&<#krate::__private::OwnedBytes as #krate::__private::From<_>>::from(#n))
             } else if a.is_bytes() {
                 quote!(&#krate::__private::AsBytes(::core::convert::AsRef::<[::core::primitive::u8]>::as_ref(&#n)))
             } else {
@@ -84,11 +84,13 @@ pub(crate) mod wire {
         }
     }
 
-    /// Turns decoded argument `a` (of [`arg_ty`]) into its owned form.
-    pub(crate) fn arg_unwrap(a: &crate::model::Arg) -> TokenStream {
+    /// Turns decoded argument `a` (of [`arg_ty`]) into its owned form
+    /// (`Vec<u8>` or `bytes::Bytes`, without a copy).
+    pub(crate) fn arg_unwrap(krate: &syn::Path, a: &crate::model::Arg) -> TokenStream {
         let n = &a.name;
         if a.is_bytes() {
-            quote!(let #n: ::std::vec::Vec<::core::primitive::u8> = #n.0;)
+            let ty = a.wire_ty();
+            quote!(let #n: #ty = <#ty as #krate::__private::FromWire<#krate::__private::ByteBuf>>::from_wire(#n);)
         } else {
             TokenStream::new()
         }
@@ -115,7 +117,7 @@ pub(crate) mod wire {
     /// bytes move into it (a long value then leaves from its own
     /// allocation, never copied).
     pub(crate) fn ret_owned(krate: &syn::Path, m: &Method, v: TokenStream) -> TokenStream {
-        let buf = quote!(#krate::__private::OwnedBytes::new);
+        let buf = quote!(<#krate::__private::OwnedBytes as #krate::__private::From<_>>::from);
         match m.ret.bytes {
             Some(BytesRet::Plain) => quote!(#buf(#v)),
             Some(BytesRet::Option) => quote!(#krate::__private::Option::map(#v, #buf)),

@@ -44,6 +44,8 @@ pub(crate) struct Blob {
 #[derive(Debug)]
 enum Data {
     Bytes(Vec<u8>),
+    /// A `bytes::Bytes` being sent, written from its own buffer.
+    Frozen(::bytes::Bytes),
     Shared(SharedBuffer),
 }
 
@@ -52,6 +54,14 @@ impl Blob {
     pub(crate) fn new(bytes: Vec<u8>) -> Blob {
         Blob {
             data: Data::Bytes(bytes),
+            _held: None,
+        }
+    }
+
+    /// A `bytes::Bytes` to send, from its own buffer.
+    pub(crate) fn frozen(bytes: ::bytes::Bytes) -> Blob {
+        Blob {
+            data: Data::Frozen(bytes),
             _held: None,
         }
     }
@@ -80,6 +90,7 @@ impl Blob {
     pub(crate) fn as_slice(&self) -> &[u8] {
         match &self.data {
             Data::Bytes(bytes) => bytes,
+            Data::Frozen(bytes) => bytes,
             Data::Shared(buffer) => buffer.as_slice(),
         }
     }
@@ -98,6 +109,7 @@ impl Blob {
     pub(crate) fn into_vec(self) -> Vec<u8> {
         match self.data {
             Data::Bytes(bytes) => bytes,
+            Data::Frozen(bytes) => Vec::from(bytes),
             Data::Shared(buffer) => buffer.to_vec(),
         }
     }
@@ -107,6 +119,7 @@ impl Blob {
     pub(crate) fn into_shared(self) -> SharedBuffer {
         match self.data {
             Data::Bytes(bytes) => SharedBuffer::from_heap(bytes),
+            Data::Frozen(bytes) => SharedBuffer::from_heap(Vec::from(bytes)),
             Data::Shared(buffer) => buffer,
         }
     }
