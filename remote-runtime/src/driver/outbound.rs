@@ -353,8 +353,28 @@ impl Link for Outbound {
         }
         let gather = self.gather_on.is_some()
             && tokio::runtime::Handle::try_current().is_ok_and(|h| Some(h.id()) == self.gather_on);
+        let mut frame = frame;
+        let now = !queue.busy && !queue.corked && !gather && queue.pending.is_empty();
+        if now && frame.blobs.is_empty() {
+            // The common case, a frame alone: written from where it is.
+            if let Some(direct) = &queue.direct {
+                let len = frame.buf.len();
+                while frame.start < len {
+                    match direct(&[IoSlice::new(&frame.buf[frame.start..])], &[]) {
+                        Ok(0) => break,
+                        Ok(n) => frame.start += n,
+                        Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                        // Full, or failed: the task finds out which.
+                        Err(_) => break,
+                    }
+                }
+                if frame.start == len {
+                    return Ok(());
+                }
+            }
+        }
         let mut rest = Batch::of(frame, self.fds);
-        if !queue.busy && !queue.corked && !gather && queue.pending.is_empty() {
+        if now && !rest.is_empty() {
             if let Some(direct) = &queue.direct {
                 if !rest.write_now(direct) {
                     return Ok(());

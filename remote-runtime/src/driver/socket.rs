@@ -168,34 +168,58 @@ impl AsyncRead for FdReader {
         }
         loop {
             ready!(this.half.as_ref().poll_read_ready(cx))?;
-            // Frames are read in pieces of at most this much: the buffer
-            // must be zeroed first (recvmsg takes initialized memory).
-            let want = buf.remaining().min(64 * 1024);
-            let dst = buf.initialize_unfilled_to(want);
             let mut space =
                 [MaybeUninit::<u8>::uninit(); rustix::cmsg_space!(ScmRights(MAX_FDS_PER_WRITE))];
             let mut control = RecvAncillaryBuffer::new(&mut space);
             let sock = this.half.as_ref();
-            let got = sock.try_io(Interest::READABLE, || {
-                rustix::net::recvmsg(
-                    sock,
-                    &mut [io::IoSliceMut::new(dst)],
-                    &mut control,
-                    RecvFlags::CMSG_CLOEXEC | RecvFlags::DONTWAIT,
-                )
-                .map_err(io::Error::from)
+            // recvmsg takes initialized memory: it reads into this thread's
+            // scratch buffer, zeroed once, and what came is copied out (for
+            // a small frame, a few bytes; zeroing the caller's buffer on
+            // every read cost more than the call it carried).
+            let got = SCRATCH.with_borrow_mut(|scratch| {
+                let want = buf.remaining().min(scratch.len());
+                let mut short = None;
+                let received = &mut this.fds;
+                let queued = received.len();
+                let got = sock.try_io(Interest::READABLE, || {
+                    let msg = rustix::net::recvmsg(
+                        sock,
+                        &mut [io::IoSliceMut::new(&mut scratch[..want])],
+                        &mut control,
+                        RecvFlags::CMSG_CLOEXEC | RecvFlags::DONTWAIT,
+                    )
+                    .map_err(io::Error::from)?;
+                    for message in control.drain() {
+                        if let RecvAncillaryMessage::ScmRights(fds) = message {
+                            received.extend(fds);
+                        }
+                    }
+                    if msg.bytes > 0 && msg.bytes < want && received.len() == queued {
+                        // A short read with no descriptors drained the
+                        // socket: saying so clears its readiness, which
+                        // saves the read that would only find it empty
+                        // (tokio's own reads do this). A read that brought
+                        // descriptors stops where they were attached, with
+                        // more bytes behind: the socket stays ready.
+                        short = Some(msg);
+                        return Err(io::ErrorKind::WouldBlock.into());
+                    }
+                    Ok(msg)
+                });
+                let got = match (got, short) {
+                    (_, Some(msg)) => Ok(msg),
+                    (got, None) => got,
+                };
+                if let Ok(msg) = &got {
+                    buf.put_slice(&scratch[..msg.bytes]);
+                }
+                got
             });
             match got {
                 Ok(msg) => {
-                    for message in control.drain() {
-                        if let RecvAncillaryMessage::ScmRights(fds) = message {
-                            this.fds.extend(fds);
-                        }
-                    }
                     if msg.flags.contains(ReturnFlags::CTRUNC) {
                         this.lost = true;
                     }
-                    buf.advance(msg.bytes);
                     return Poll::Ready(Ok(()));
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
@@ -203,6 +227,12 @@ impl AsyncRead for FdReader {
             }
         }
     }
+}
+
+thread_local! {
+    /// Where a Unix socket's bytes are read before they are copied out.
+    static SCRATCH: std::cell::RefCell<Box<[u8]>> =
+        std::cell::RefCell::new(vec![0u8; 64 * 1024].into_boxed_slice());
 }
 
 /// What the connection's task writes to: bytes, and on a Unix socket
