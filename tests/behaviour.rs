@@ -313,7 +313,17 @@ macro_rules! behaviour_tests {
                 let (_server, _calc, _d, connect) = setup();
                 let client = connect();
                 match client.require::<CalculatorProxy>("nope") {
-                    Err(RemoteError::NoSuchExport { name }) => assert_eq!(name, "nope"),
+                    Err(RemoteError::NoSuchExport { name, closest }) => {
+                        assert_eq!(name, "nope");
+                        assert_eq!(closest, None);
+                    }
+                    other => panic!("expected NoSuchExport, got {other:?}"),
+                }
+                // A typo: the error names what was probably meant.
+                match client.require::<CalculatorProxy>("calculater") {
+                    Err(e @ RemoteError::NoSuchExport { .. }) => {
+                        assert!(e.to_string().contains("did you mean \"calculator\"?"), "{e}");
+                    }
                     other => panic!("expected NoSuchExport, got {other:?}"),
                 }
                 match client.require::<CounterProxy>("calculator") {

@@ -468,6 +468,24 @@ fn an_access_policy_is_enforced_on_the_server() {
         Err(RemoteError::Denied { resource }) => assert_eq!(resource, "export \"calculator\""),
         other => panic!("expected Denied, got {other:?}"),
     }
+    // A typo is answered with the closest name only where the policy lets
+    // the peer reach it: a denied export's name is never leaked.
+    f.server.set_access_policy(move |connection, access| {
+        connection.id() == first || !matches!(access, Access::Export("calculator"))
+    });
+    match other.require::<CalculatorProxy>("calculater") {
+        Err(RemoteError::NoSuchExport { closest, .. }) => assert_eq!(closest, None),
+        other => panic!("expected NoSuchExport, got {other:?}"),
+    }
+    match f.good.require::<CalculatorProxy>("calculater") {
+        Err(RemoteError::NoSuchExport { closest, .. }) => {
+            assert_eq!(closest.as_deref(), Some("calculator"))
+        }
+        other => panic!("expected NoSuchExport, got {other:?}"),
+    }
+    f.server.set_access_policy(move |connection, access| {
+        connection.id() == first || !matches!(access, Access::Export(_))
+    });
     // A raw peer cannot talk its way around it either.
     let mut raw = RawPeer::connect(&f.path);
     raw.send(&testing::require_frame(

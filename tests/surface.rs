@@ -252,7 +252,9 @@ macro_rules! surface_tests {
                 let main: WindowProxy = client.require("windows/main").unwrap();
                 assert_eq!(main.title().unwrap(), "Main");
                 match client.require::<WindowProxy>("windows/missing") {
-                    Err(RemoteError::NoSuchExport { name }) => assert_eq!(name, "windows/missing"),
+                    Err(RemoteError::NoSuchExport { name, .. }) => {
+                        assert_eq!(name, "windows/missing")
+                    }
                     other => panic!("expected NoSuchExport, got {other:?}"),
                 }
                 assert_eq!(client.module_names().unwrap(), vec!["app".to_string()]);

@@ -68,10 +68,13 @@ pub enum RemoteError {
     },
 
     /// `require(name)` named nothing the server exported.
-    #[error("no such export: the server exported nothing named {name:?}")]
+    #[error("no such export: the server exported nothing named {name:?}{}", did_you_mean(.closest))]
     NoSuchExport {
         /// The name that was asked for.
         name: String,
+        /// The exported name closest to it, when one is close (a typo), and
+        /// the server's access policy lets this peer reach it.
+        closest: Option<String>,
     },
 
     /// The object does not have a method with this index: the peer was built
@@ -158,5 +161,12 @@ impl From<std::io::Error> for RemoteError {
             }
             _ => RemoteError::Io(e.to_string()),
         }
+    }
+}
+
+fn did_you_mean(closest: &Option<String>) -> String {
+    match closest {
+        Some(name) => format!(" (did you mean {name:?}?)"),
+        None => String::new(),
     }
 }

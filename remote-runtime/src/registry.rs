@@ -101,3 +101,76 @@ impl Registry {
         read(&self.globals).get(name).cloned()
     }
 }
+
+/// The name of `names` closest to `wanted`, if it is close enough to be a
+/// typo of it: at most a third of its characters (and at least one) to
+/// insert, delete or change.
+pub(crate) fn closest(wanted: &str, names: Vec<String>) -> Option<String> {
+    let wanted: Vec<char> = wanted.chars().collect();
+    let limit = (wanted.len() / 3).max(1);
+    names
+        .into_iter()
+        .map(|name| {
+            (
+                edit_distance(&wanted, &name.chars().collect::<Vec<_>>()),
+                name,
+            )
+        })
+        .filter(|(d, _)| *d <= limit)
+        .min()
+        .map(|(_, name)| name)
+}
+
+/// Edits between two names: insertions, deletions, changes, and swaps of
+/// two neighbours (the optimal string alignment distance), so `hots` is one
+/// edit from `host`.
+fn edit_distance(a: &[char], b: &[char]) -> usize {
+    let width = b.len() + 1;
+    let mut d = vec![0usize; (a.len() + 1) * width];
+    for i in 0..=a.len() {
+        d[i * width] = i;
+    }
+    for (j, cell) in d.iter_mut().enumerate().take(width) {
+        *cell = j;
+    }
+    for i in 1..=a.len() {
+        for j in 1..=b.len() {
+            let change = usize::from(a[i - 1] != b[j - 1]);
+            let mut best = (d[(i - 1) * width + j] + 1)
+                .min(d[i * width + j - 1] + 1)
+                .min(d[(i - 1) * width + j - 1] + change);
+            if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
+                best = best.min(d[(i - 2) * width + j - 2] + 1);
+            }
+            d[i * width + j] = best;
+        }
+    }
+    d[a.len() * width + b.len()]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::closest;
+
+    #[test]
+    fn a_typo_finds_the_name_and_a_different_name_finds_none() {
+        let names = || {
+            vec![
+                "host".to_string(),
+                "calculator".to_string(),
+                "windows/main".to_string(),
+            ]
+        };
+        assert_eq!(closest("hots", names()).as_deref(), Some("host"));
+        assert_eq!(
+            closest("calculater", names()).as_deref(),
+            Some("calculator")
+        );
+        assert_eq!(
+            closest("windows/mian", names()).as_deref(),
+            Some("windows/main")
+        );
+        assert_eq!(closest("nope", names()), None);
+        assert_eq!(closest("", names()), None);
+    }
+}

@@ -532,6 +532,13 @@ impl Session {
                 Scope::Exports => name.to_string(),
                 Scope::Connection => format!("{name} (on this connection)"),
             },
+            closest: match scope {
+                Scope::Exports => crate::registry::closest(name, self.registry.names())
+                    .filter(|n| self.registry.allows(self, &Access::Export(n))),
+                Scope::Connection => {
+                    crate::registry::closest(name, lock(&self.attached).keys().cloned().collect())
+                }
+            },
         })?;
         if export.object.fingerprint() != fingerprint {
             return Err(RemoteError::Mismatch {
@@ -583,6 +590,7 @@ impl Session {
             Some(value) => value(self, site),
             None => Err(RemoteError::NoSuchExport {
                 name: format!("global {name}"),
+                closest: None,
             }),
         }
     }
