@@ -82,15 +82,19 @@ impl Batch {
             start,
             blobs,
         } = frame;
-        let mut passed = Vec::new();
+        // Which blobs go as descriptors, by position: the trailer says so
+        // for exactly these, and only the others are written as bytes.
+        let mut fds_of = Vec::new();
+        let mut passed = vec![false; blobs.len()];
         if fds {
             for (i, blob) in blobs.iter().enumerate() {
-                if passed.len() == MAX_FDS_PER_WRITE {
+                if fds_of.len() == MAX_FDS_PER_WRITE {
                     break;
                 }
                 if let Some(shared) = blob.passable() {
                     blob::mark_passed(&mut buf, blobs.len(), i);
-                    passed.push(shared.clone());
+                    passed[i] = true;
+                    fds_of.push(shared.clone());
                 }
             }
         }
@@ -98,14 +102,10 @@ impl Batch {
         self.push(Piece {
             data: Data::Frames(buf),
             at: start,
-            fds: passed.clone(),
+            fds: fds_of,
         });
-        for blob in blobs {
-            if blob.len() == 0
-                || blob
-                    .passable()
-                    .is_some_and(|b| passed.iter().any(|p| SharedBuffer::ptr_eq(p, b)))
-            {
+        for (blob, passed) in blobs.into_iter().zip(passed) {
+            if passed || blob.len() == 0 {
                 continue;
             }
             self.bytes += blob.len();
@@ -353,28 +353,9 @@ impl Link for Outbound {
         }
         let gather = self.gather_on.is_some()
             && tokio::runtime::Handle::try_current().is_ok_and(|h| Some(h.id()) == self.gather_on);
-        let mut frame = frame;
         let now = !queue.busy && !queue.corked && !gather && queue.pending.is_empty();
-        if now && frame.blobs.is_empty() {
-            // The common case, a frame alone: written from where it is.
-            if let Some(direct) = &queue.direct {
-                let len = frame.buf.len();
-                while frame.start < len {
-                    match direct(&[IoSlice::new(&frame.buf[frame.start..])], &[]) {
-                        Ok(0) => break,
-                        Ok(n) => frame.start += n,
-                        Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                        // Full, or failed: the task finds out which.
-                        Err(_) => break,
-                    }
-                }
-                if frame.start == len {
-                    return Ok(());
-                }
-            }
-        }
         let mut rest = Batch::of(frame, self.fds);
-        if now && !rest.is_empty() {
+        if now {
             if let Some(direct) = &queue.direct {
                 if !rest.write_now(direct) {
                     return Ok(());

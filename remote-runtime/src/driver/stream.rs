@@ -362,13 +362,15 @@ async fn read_some<R: ReadParts>(
     match partial.as_mut().and_then(Partial::settle) {
         Some((bytes, missing)) => {
             // A blob's bytes: no descriptor comes with them (those come
-            // with a frame's first byte).
+            // with a frame's first byte). Set on every read, as this future
+            // may be dropped before it completes.
             reader.plain(true);
-            let read = (&mut *reader).take(missing as u64).read_buf(bytes).await;
-            reader.plain(false);
-            read
+            (&mut *reader).take(missing as u64).read_buf(bytes).await
         }
-        None => reader.read_buf(inbuf).await,
+        None => {
+            reader.plain(false);
+            reader.read_buf(inbuf).await
+        }
     }
 }
 
