@@ -332,7 +332,9 @@ impl Renderer {
 }
 
 fn main_process() -> Res {
-    let server = Server::new();
+    // Per-method counts and latencies of every call main serves or makes.
+    let metrics = Arc::new(remote::CallMetrics::new());
+    let server = Server::with_options(Options::new().observe(metrics.clone()));
     let app = Arc::new(AppModule::default());
     server.export_module("app", app.clone() as Arc<dyn App>);
     let lines = crossbeam_channel::unbounded();
@@ -387,7 +389,12 @@ fn main_process() -> Res {
     say!("renderers exited; {:?}", main.server.stats());
     drop((window_a, window_b));
     assert_eq!(app.alive(), 0, "a window outlived its holders");
-    say!("0 live handles, 0 callbacks, 0 windows: done");
+    say!("0 live handles, 0 callbacks, 0 windows");
+    say!("calls, per method (main's side):");
+    for line in metrics.to_string().lines() {
+        say!("  {line}");
+    }
+    say!("done");
     Ok(())
 }
 
@@ -425,7 +432,9 @@ impl Page for RendererPage {
 
 fn renderer(name: String, load: String) -> Res {
     let calls = Arc::new(CallCounter::default());
-    let client = Client::from_parent_with(Options::new().hook(calls.clone()))?;
+    let metrics = Arc::new(remote::CallMetrics::new());
+    let options = Options::new().hook(calls.clone()).observe(metrics.clone());
+    let client = Client::from_parent_with(options)?;
     let app: AppProxy = client.module("app")?;
     let window: BrowserWindowProxy = client.current("window")?;
     let modules = client.module_names()?;
@@ -480,10 +489,20 @@ fn renderer(name: String, load: String) -> Res {
     } else {
         println!("exiting: {} of my close handlers ran", ran.load(SeqCst));
     }
+    println!("calls, per method (this renderer's side):");
+    for line in metrics.to_string().lines() {
+        println!("  {line}");
+    }
     Ok(())
 }
 
 fn main() -> Res {
+    // `RUST_LOG=remote=debug` shows a span per call on each side, linked by
+    // trace ID across the processes (logs go to stderr).
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+        .with_writer(std::io::stderr)
+        .init();
     let mut args = std::env::args().skip(1);
     match args.next().as_deref() {
         Some("renderer") => {

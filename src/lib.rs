@@ -6,10 +6,11 @@
 pub use async_trait::async_trait;
 pub use remote_macros::remote_object;
 pub use remote_runtime::{
-    Access, AsyncCall, Callback, Client, CloseGuard, Connection, FrameHook, FrameKind, ListenAddr,
-    Listener, ListenerId, Listeners, Message, Options, ProcessInfo, Proxy, Remote, RemoteError,
-    Reply, RequireFuture, Server, ServerStats, SessionStats, SharedBuffer, UnixListener, Verdict,
-    DEFAULT_MAX_FRAME, MAX_HANDLES_PER_FRAME, PARENT_SOCKET_ENV,
+    Access, AsyncCall, CallMetrics, CallObserver, CallRecord, Callback, Client, CloseGuard,
+    Connection, FrameHook, FrameKind, ListenAddr, Listener, ListenerId, Listeners, Message,
+    MethodMetrics, Options, ProcessInfo, Proxy, Remote, RemoteError, Reply, RequireFuture, Server,
+    ServerStats, SessionStats, SharedBuffer, Side, UnixListener, Verdict, DEFAULT_MAX_FRAME,
+    MAX_HANDLES_PER_FRAME, PARENT_SOCKET_ENV,
 };
 
 /// The rustls crate used by [`Server::listen_tls`] and
@@ -31,21 +32,29 @@ pub mod __private {
     pub use core::fmt;
     pub use core::option::Option::{self, None, Some};
     pub use core::result::Result::{self, Err, Ok};
+    pub use std::format;
     pub use std::string::ToString;
-    pub use std::sync::Arc;
+    pub use std::sync::{Arc, OnceLock};
 
     pub use async_trait::async_trait;
     pub use remote_runtime::block_on;
     pub use remote_runtime::{
-        encode_snapshot, AsBytes, ByteBuf, Call, CallFuture, Dispatch, FromLocal, FromWire,
-        Interface, ObjectRef, OwnedBytes, PropertyFuture, Target, SNAPSHOT_METHOD,
+        encode_snapshot, shape_of, signature_check, AsBytes, ByteBuf, Call, CallFuture, Dispatch,
+        FromLocal, FromWire, Interface, Method, ObjectRef, OwnedBytes, PropertyFuture, Target,
+        SNAPSHOT, SNAPSHOT_METHOD,
     };
     pub use serde;
 
     /// Compile-time check that an argument type can be sent, spanned on the
-    /// user's type so a missing derive points there.
-    pub fn assert_arg<T: serde::Serialize + for<'de> serde::Deserialize<'de>>() {}
+    /// user's type so a missing derive points there; gives the type's shape
+    /// for the method's check. Every use of it is spanned alike, so a
+    /// missing derive is reported once, not once per use.
+    pub fn assert_arg<T: serde::Serialize + for<'de> serde::Deserialize<'de>>() -> fn() -> u64 {
+        remote_runtime::shape_of::<T>
+    }
 
-    /// Compile-time check that a return type can be sent.
-    pub fn assert_ret<T: serde::Serialize + for<'de> serde::Deserialize<'de>>() {}
+    /// Compile-time check that a return type can be sent; gives its shape.
+    pub fn assert_ret<T: serde::Serialize + for<'de> serde::Deserialize<'de>>() -> fn() -> u64 {
+        remote_runtime::shape_of::<T>
+    }
 }

@@ -17,8 +17,8 @@ use remote::testing::{self, RawReply};
 use remote::{Access, Client, Listener, Options, RemoteError, Server};
 
 const CALCULATOR_FP: u64 = <dyn Calculator as remote::__private::Interface>::FINGERPRINT;
-const ADD: u32 = 0;
-const SPAWN_COUNTER: u32 = 4;
+const ADD: u32 = testing::method_id("add");
+const SPAWN_COUNTER: u32 = testing::method_id("spawn_counter");
 
 struct Fixture {
     server: Server,
@@ -127,7 +127,7 @@ fn handle_ids_mean_something_only_where_they_were_given() {
         raw.send(&testing::call_frame(
             10,
             guessed,
-            1,
+            ADD,
             &testing::encode_value(&()),
         ));
         assert_eq!(
@@ -148,7 +148,7 @@ fn handle_ids_mean_something_only_where_they_were_given() {
     raw.send(&testing::call_frame(
         12,
         counter,
-        0,
+        testing::method_id("next"),
         &testing::encode_value(&()),
     ));
     assert_eq!(
@@ -189,7 +189,7 @@ fn bad_frames_get_clear_errors_and_the_connection_lives() {
         raw.reply(3).error(),
         Some(RemoteError::NoSuchMethod {
             interface: "Calculator".into(),
-            method: 999
+            method: "#0x3e7".into()
         })
     );
     // A require claiming the wrong trait.
@@ -399,7 +399,7 @@ fn a_burst_of_large_replies_to_a_peer_that_never_reads_is_cut_off_by_its_size() 
     );
     let mut raw = RawPeer::connect(&f.path);
     let calculator = raw.require_calculator();
-    const GREET: u32 = 1;
+    const GREET: u32 = testing::method_id("greet");
     let name = "x".repeat(64 * 1024);
     let payload = testing::encode_value(&(&name,));
     let started = std::time::Instant::now();
@@ -513,7 +513,8 @@ fn a_peer_that_never_reads_cannot_make_the_server_buffer_without_bound() {
             for id in 100..20_100u64 {
                 // `shape()` replies with a small struct; 20,000 of them
                 // exceed any socket buffer.
-                let frame = testing::call_frame(id, calculator, 13, &shape);
+                let frame =
+                    testing::call_frame(id, calculator, testing::method_id("shape"), &shape);
                 if stream.write_all(&frame).is_err() {
                     return;
                 }
@@ -550,6 +551,13 @@ mod garbage {
                 proptest::collection::vec(any::<u8>(), 0..48)
             )
                 .prop_map(|(id, object, method, payload)| {
+                    // A real method of the calculator or its counters, or
+                    // an ID nothing has.
+                    const NAMES: [&str; 6] =
+                        ["add", "greet", "sum", "spawn_counter", "next", "get"];
+                    let method = NAMES
+                        .get(method as usize)
+                        .map_or(method, |name| testing::method_id(name));
                     testing::call_frame(id, object, method, &payload)
                 }),
             proptest::collection::vec((0u64..6, any::<u64>()), 0..4)

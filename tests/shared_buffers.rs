@@ -288,14 +288,20 @@ fn descriptors_nobody_asked_for_close_only_that_connection() {
         }
         fd
     };
-    const INSPECT: u32 = 2;
+    const INSPECT: u32 = remote::testing::method_id("inspect");
+    const IMAGE_SHARED: u32 = remote::testing::method_id("image_shared");
     let sealed = SealFlags::WRITE | SealFlags::SHRINK | SealFlags::GROW | SealFlags::SEAL;
 
     // A descriptor with a frame that names none. (Each case in a block:
     // its stream and memfd, ours, close at its end.)
     {
         let (mut stream, gallery) = connect();
-        let call = remote::testing::call_frame(5, gallery, 0, &remote::testing::encode_value(&()));
+        let call = remote::testing::call_frame(
+            5,
+            gallery,
+            IMAGE_SHARED,
+            &remote::testing::encode_value(&()),
+        );
         let stray = memfd(4096, sealed);
         send_with_fds(&stream, &call, &[stray.as_fd()]);
         assert!(

@@ -89,17 +89,16 @@ pub trait Service: Send + Sync {
     fn quick(&self, x: u32) -> u32;
 }
 
-/// `Service`'s method indices, in declaration order.
-const NAP: u32 = 0;
-const GREET: u32 = 1;
-const TOTAL: u32 = 2;
-const SPAWN: u32 = 3;
-const EXPLODE: u32 = 4;
-const HOLD: u32 = 5;
-const TAKE: u32 = 6;
-const FALLIBLE: u32 = 7;
-const QUICK: u32 = 8;
-const SERVICE_METHODS: u32 = 9;
+/// `Service`'s method IDs.
+const NAP: u32 = testing::method_id("nap");
+const GREET: u32 = testing::method_id("greet");
+const TOTAL: u32 = testing::method_id("total");
+const SPAWN: u32 = testing::method_id("spawn");
+const EXPLODE: u32 = testing::method_id("explode");
+const HOLD: u32 = testing::method_id("hold");
+const TAKE: u32 = testing::method_id("take");
+const FALLIBLE: u32 = testing::method_id("fallible");
+const QUICK: u32 = testing::method_id("quick");
 
 #[remote_object]
 pub trait Counter: Send + Sync {
@@ -108,9 +107,22 @@ pub trait Counter: Send + Sync {
     async fn bump(&self, by: u64) -> u64;
 }
 
-/// `Counter`'s method indices.
-const GET: u32 = 0;
-const BUMP: u32 = 1;
+/// `Counter`'s method IDs.
+const GET: u32 = testing::method_id("get");
+const BUMP: u32 = testing::method_id("bump");
+
+/// The methods a `Garbage` call picks by index: `Service`'s, then
+/// `Counter`'s, each in declaration order (checked when the fixture
+/// starts). An index past the end picks `common::NO_METHOD`, which nothing
+/// has.
+const METHODS: [&str; 11] = [
+    "nap", "greet", "total", "spawn", "explode", "hold", "take", "fallible", "quick",
+    // `Counter`'s.
+    "get", "bump",
+];
+
+/// Where `Counter`'s methods start in `METHODS`.
+const COUNTER_METHODS: usize = 9;
 
 struct ServiceImpl;
 
@@ -216,6 +228,8 @@ fn deliberate(payload: &(dyn Any + Send)) -> bool {
 fn fixture() -> &'static Fixture {
     static FIXTURE: OnceLock<Fixture> = OnceLock::new();
     FIXTURE.get_or_init(|| {
+        common::assert_methods::<dyn Service>(&METHODS[..COUNTER_METHODS]);
+        common::assert_methods::<dyn Counter>(&METHODS[COUNTER_METHODS..]);
         // libFuzzer's hook (set before the first input) aborts on any
         // panic; `explode`'s are let through to the server's catch.
         let abort_hook = std::panic::take_hook();
@@ -425,7 +439,8 @@ script_enum! {
             call: Typed,
             bend: Bend,
         },
-        /// Any method index (of the service's, a counter's or none), any bytes.
+        /// Any method (the service's, a counter's or none: an index into
+        /// `METHODS`, or 255 for the snapshot method), any bytes.
         Garbage {
             id: CallId,
             object: Object,
@@ -606,7 +621,7 @@ impl Peer {
             } => {
                 let method = match method {
                     255 => u32::MAX,
-                    m => u32::from(*m) % (SERVICE_METHODS + 2),
+                    m => common::method_at(&METHODS, usize::from(*m) % (METHODS.len() + 1)),
                 };
                 self.call(*id, *object, method, payload, &[]);
             }

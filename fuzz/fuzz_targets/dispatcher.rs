@@ -89,14 +89,39 @@ pub trait Target: Send + Sync {
     fn tagged(&self, t: Tagged) -> String;
 }
 
-/// Method indices, in declaration order.
-const METHODS: u32 = 15;
-
 #[remote_object]
 pub trait Other: Send + Sync {
     fn get(&self) -> u64;
     fn bump(&self, by: u64) -> u64;
 }
+
+/// The methods a script picks by index: `Target`'s, then `Other`'s, each in
+/// declaration order (checked when the fixture starts). A call carries the
+/// method's wire ID (`common::method_at`); an index past the end picks
+/// `common::NO_METHOD`, which nothing has.
+const METHODS: [&str; 17] = [
+    "ping",
+    "add",
+    "greet",
+    "bytes",
+    "point",
+    "maybe",
+    "nested",
+    "sum",
+    "spawn",
+    "spawn_many",
+    "take",
+    "echo",
+    "maybe_other",
+    "fallible",
+    "tagged",
+    // `Other`'s.
+    "get",
+    "bump",
+];
+
+/// Where `Other`'s methods start in `METHODS`.
+const OTHER_METHODS: usize = 15;
 
 struct TargetImpl;
 
@@ -189,6 +214,8 @@ struct Fixture {
 fn fixture() -> &'static Fixture {
     static FIXTURE: OnceLock<Fixture> = OnceLock::new();
     FIXTURE.get_or_init(|| {
+        common::assert_methods::<dyn Target>(&METHODS[..OTHER_METHODS]);
+        common::assert_methods::<dyn Other>(&METHODS[OTHER_METHODS..]);
         let dir = std::env::temp_dir().join(format!("remote-fuzz-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let path = dir.join("s.sock");
@@ -314,12 +341,14 @@ fn pad<const N: usize>(b: &[u8]) -> [u8; N] {
     out
 }
 
-/// Well-typed arguments for `method`, from the input; handles can't be
-/// encoded by a raw peer (there is no caps table in `call_frame`), so those
-/// methods get an index into the empty table, which must be refused cleanly.
-fn typed_args(method: u32, input: &mut Input) -> Vec<u8> {
-    match method {
-        0 => testing::encode_value(&()),
+/// Well-typed arguments for the method at `index` of `METHODS`, from the
+/// input (any bytes past its end); handles can't be encoded by a raw peer
+/// (there is no caps table in `call_frame`), so those methods get an index
+/// into the empty table, which must be refused cleanly.
+fn typed_args(index: usize, input: &mut Input) -> Vec<u8> {
+    match index {
+        // `ping`, and `Other::get`.
+        0 | 15 => testing::encode_value(&()),
         1 => testing::encode_value(&(input.num() as i64, input.u32(), input.u8())),
         2 => testing::encode_value(&(input.string(),)),
         3 => testing::encode_value(&(input.vec_u8(),)),
@@ -340,7 +369,8 @@ fn typed_args(method: u32, input: &mut Input) -> Vec<u8> {
         7 => testing::encode_value(&((0..input.u8() % 16)
             .map(|_| input.num() as i64)
             .collect::<Vec<_>>(),)),
-        8 => testing::encode_value(&(input.num(),)),
+        // `spawn`, and `Other::bump`.
+        8 | 16 => testing::encode_value(&(input.num(),)),
         9 => testing::encode_value(&(input.u8(),)),
         // A `Remote` is encoded as an index into the caps table.
         10 | 11 => testing::encode_value(&(input.u8() as u32,)),
@@ -451,13 +481,14 @@ impl Peer {
             0 | 1 => {
                 let id = Self::call_id(input);
                 let object = self.object(input);
-                let method = input.u8() as u32 % (METHODS + 1);
-                let mut payload = typed_args(method, input);
+                let index = input.u8() as usize % (METHODS.len() + 1);
+                let mut payload = typed_args(index, input);
                 match input.u8() % 4 {
                     0 => payload.truncate(payload.len() / 2),
                     1 => payload.extend_from_slice(input.bytes(4)),
                     _ => {}
                 }
+                let method = common::method_at(&METHODS, index);
                 self.send(&testing::call_frame(id, object, method, &payload));
                 self.await_reply(id);
             }
@@ -466,8 +497,11 @@ impl Peer {
                 let id = Self::call_id(input);
                 let object = self.object(input);
                 let method = match input.u8() % 3 {
-                    0 => input.u8() as u32 % (METHODS + 2),
+                    // One of `METHODS`, or none.
+                    0 => common::method_at(&METHODS, input.u8() as usize % (METHODS.len() + 1)),
+                    // The snapshot method (neither trait has properties).
                     1 => u32::MAX,
+                    // Any ID: almost always one nothing has.
                     _ => input.u32(),
                 };
                 let payload = input.vec_u8();
@@ -528,10 +562,11 @@ impl Peer {
             // A valid call frame, corrupted at one byte.
             _ => {
                 let object = self.object(input);
+                let method = common::method_at(&METHODS, input.u8() as usize % METHODS.len());
                 let mut frame = testing::call_frame(
                     200,
                     object,
-                    input.u8() as u32 % METHODS,
+                    method,
                     &testing::encode_value(&(input.num(),)),
                 );
                 let at = input.u8() as usize % frame.len();

@@ -77,18 +77,17 @@ pub trait Hub: Send + Sync {
     fn pair(&self, other: Remote<dyn Other>, window: Remote<dyn Window>) -> (u64, Option<String>);
 }
 
-/// `Hub`'s method indices, in declaration order.
-const PING: u32 = 0;
-const SPAWN: u32 = 1;
-const SPAWN_MANY: u32 = 2;
-const WINDOW: u32 = 3;
-const TAKE: u32 = 4;
-const ECHO: u32 = 5;
-const MAYBE: u32 = 6;
-const MANY: u32 = 7;
-const TITLE: u32 = 8;
-const PAIR: u32 = 9;
-const HUB_METHODS: u32 = 10;
+/// `Hub`'s method IDs.
+const PING: u32 = testing::method_id("ping");
+const SPAWN: u32 = testing::method_id("spawn");
+const SPAWN_MANY: u32 = testing::method_id("spawn_many");
+const WINDOW: u32 = testing::method_id("window");
+const TAKE: u32 = testing::method_id("take");
+const ECHO: u32 = testing::method_id("echo");
+const MAYBE: u32 = testing::method_id("maybe");
+const MANY: u32 = testing::method_id("many");
+const TITLE: u32 = testing::method_id("title");
+const PAIR: u32 = testing::method_id("pair");
 
 #[remote_object]
 pub trait Other: Send + Sync {
@@ -104,9 +103,37 @@ pub trait Window: Send + Sync {
     fn close(&self);
 }
 
-/// `Other::get`, `Window::close`.
-const GET: u32 = 0;
-const CLOSE: u32 = 2;
+/// The IDs of `Other::get` and `Window::close`.
+const GET: u32 = testing::method_id("get");
+const CLOSE: u32 = testing::method_id("close");
+
+/// The methods a `Garbage` call picks by index: `Hub`'s, then `Other`'s,
+/// then `Window`'s (its properties are methods too), each in declaration
+/// order (checked when the fixture starts). `Hub::title` and
+/// `Window::title` share a name, hence an ID. An index past the end picks
+/// `common::NO_METHOD`, which nothing has.
+const METHODS: [&str; 14] = [
+    "ping",
+    "spawn",
+    "spawn_many",
+    "window",
+    "take",
+    "echo",
+    "maybe",
+    "many",
+    "title",
+    "pair",
+    // `Other`'s.
+    "get",
+    // `Window`'s.
+    "title",
+    "size",
+    "close",
+];
+
+/// Where `Other`'s and `Window`'s methods start in `METHODS`.
+const OTHER_METHODS: usize = 10;
+const WINDOW_METHODS: usize = 11;
 
 struct HubImpl;
 
@@ -199,6 +226,9 @@ struct Fixture {
 fn fixture() -> &'static Fixture {
     static FIXTURE: OnceLock<Fixture> = OnceLock::new();
     FIXTURE.get_or_init(|| {
+        common::assert_methods::<dyn Hub>(&METHODS[..OTHER_METHODS]);
+        common::assert_methods::<dyn Other>(&METHODS[OTHER_METHODS..WINDOW_METHODS]);
+        common::assert_methods::<dyn Window>(&METHODS[WINDOW_METHODS..]);
         let live = Live::in_temp_dir(
             "remote-fuzz-handles-",
             "hub",
@@ -410,7 +440,8 @@ script_enum! {
         /// `Other::get` or `Window::close`, on whatever the call names.
         Get,
         Close,
-        /// Any method, any bytes.
+        /// Any method (an index into `METHODS`, past it for none, or 255
+        /// for the snapshot method), any bytes.
         Garbage {
             method: u8,
             payload: Vec<u8>,
@@ -703,7 +734,7 @@ impl Peer {
             Invoke::Garbage { method, payload } => {
                 let method = match method {
                     255 => u32::MAX,
-                    m => u32::from(*m) % (HUB_METHODS + 2),
+                    m => common::method_at(&METHODS, usize::from(*m) % (METHODS.len() + 1)),
                 };
                 (method, payload.clone())
             }

@@ -30,6 +30,100 @@ pub(crate) fn first_borrow_or_impl(ty: &syn::Type) -> Option<(TokenStream, &'sta
     f.0
 }
 
+/// The first trait object in `ty` outside `Remote<..>` and `Callback<..>`
+/// (`Box<dyn Job>`, `Arc<dyn Fn(i32) -> i32>`, `&dyn X`), with the tokens to
+/// point at and what to write instead.
+pub(crate) fn first_trait_object(ty: &syn::Type) -> Option<(TokenStream, String)> {
+    struct Finder(Option<(TokenStream, String)>);
+    impl Finder {
+        fn found(&mut self, tokens: TokenStream, object: &syn::TypeTraitObject) {
+            if self.0.is_none() {
+                self.0 = Some((tokens, instead(object)));
+            }
+        }
+    }
+    impl<'ast> Visit<'ast> for Finder {
+        fn visit_type_path(&mut self, p: &'ast syn::TypePath) {
+            let Some(last) = p.path.segments.last() else {
+                return;
+            };
+            if last.ident == "Remote" || last.ident == "Callback" {
+                return;
+            }
+            if let syn::PathArguments::AngleBracketed(args) = &last.arguments {
+                let objects: Vec<&syn::TypeTraitObject> = args
+                    .args
+                    .iter()
+                    .filter_map(|a| match a {
+                        syn::GenericArgument::Type(syn::Type::TraitObject(o)) => Some(o),
+                        _ => None,
+                    })
+                    .collect();
+                if let [object] = objects.as_slice() {
+                    if ["Box", "Arc", "Rc"].iter().any(|w| last.ident == w) {
+                        self.found(p.to_token_stream(), object);
+                        return;
+                    }
+                }
+            }
+            syn::visit::visit_type_path(self, p);
+        }
+        fn visit_type_reference(&mut self, r: &'ast syn::TypeReference) {
+            if let syn::Type::TraitObject(object) = &*r.elem {
+                self.found(r.to_token_stream(), object);
+            } else {
+                syn::visit::visit_type_reference(self, r);
+            }
+        }
+        fn visit_type_trait_object(&mut self, o: &'ast syn::TypeTraitObject) {
+            self.found(o.to_token_stream(), o);
+        }
+    }
+    let mut f = Finder(None);
+    f.visit_type(ty);
+    f.0
+}
+
+/// What to write instead of a trait object: `Callback<(A, B), R>` for a
+/// closure type, `Remote<dyn X>` for any other trait.
+fn instead(object: &syn::TypeTraitObject) -> String {
+    let first = object.bounds.iter().find_map(|b| match b {
+        syn::TypeParamBound::Trait(t) => t.path.segments.last(),
+        _ => None,
+    });
+    let Some(first) = first else {
+        return "`Remote<dyn YourTrait>`".to_string();
+    };
+    let is_closure = ["Fn", "FnMut", "FnOnce"].iter().any(|f| first.ident == f);
+    match (&first.arguments, is_closure) {
+        (syn::PathArguments::Parenthesized(args), true) => {
+            let inputs: Vec<String> = args
+                .inputs
+                .iter()
+                .map(crate::fingerprint::pretty_type)
+                .collect();
+            let tuple = match inputs.len() {
+                0 => "()".to_string(),
+                1 => format!("({},)", inputs[0]),
+                _ => format!("({})", inputs.join(", ")),
+            };
+            let callback = match &args.output {
+                syn::ReturnType::Default => format!("Callback<{tuple}>"),
+                syn::ReturnType::Type(_, r) => {
+                    format!("Callback<{tuple}, {}>", crate::fingerprint::pretty_type(r))
+                }
+            };
+            format!(
+                "`{callback}`: a closure cannot be copied to another process, but a callback can be called back in this one"
+            )
+        }
+        _ => format!(
+            "`Remote<dyn {}>`: a trait object cannot be copied to another process, but a remote object's proxy can be sent (`{}` needs `#[remote_object]`)",
+            first.ident, first.ident
+        ),
+    }
+}
+
 /// The first `Remote<..>` or `Callback<..>` anywhere in `ty`.
 pub(crate) fn first_handle(ty: &syn::Type) -> Option<TokenStream> {
     struct Finder(Option<TokenStream>);

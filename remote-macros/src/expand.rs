@@ -23,7 +23,8 @@ pub(crate) fn expand(args: TokenStream, input: TokenStream) -> TokenStream {
     let mut item = item;
     for trait_item in &mut item.items {
         if let syn::TraitItem::Fn(f) = trait_item {
-            f.attrs.retain(|a| !crate::model::is_property(a));
+            f.attrs
+                .retain(|a| !crate::model::is_property(a) && !crate::model::is_remote_attr(a));
         }
     }
     match model {
@@ -31,9 +32,19 @@ pub(crate) fn expand(args: TokenStream, input: TokenStream) -> TokenStream {
             let generated = gen::generate(&model);
             // `async fn` methods become boxed futures, so the trait stays
             // usable as `dyn Trait`; implement it with the same attribute.
+            // rustc's error for an impl without the attribute (E0195,
+            // "lifetime parameters ... do not match") cannot be replaced,
+            // so the trait's own documentation says it first.
             let async_attr = if model.has_async() {
                 let krate = &model.krate;
-                quote!(#[#krate::__private::async_trait])
+                let doc = format!(
+                    " **Implement it with `#[remote::async_trait]` on the `impl`**: `{}` has `async fn` \
+                     methods, which `#[remote_object]` makes callable through `dyn {}` with async-trait. \
+                     An `impl` without the attribute fails with E0195, \"lifetime parameters or bounds \
+                     on method do not match the trait declaration\".",
+                    model.ident, model.ident
+                );
+                quote!(#[doc = ""] #[doc = #doc] #[#krate::__private::async_trait])
             } else {
                 quote!()
             };

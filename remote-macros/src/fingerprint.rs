@@ -27,6 +27,29 @@ pub(crate) fn type_text(ty: &syn::Type) -> String {
     quote::quote!(#ty).to_string().replace(' ', "")
 }
 
+/// A type as a user would write it: `Vec<u8>`, `&str`, `Remote<dyn Host>`,
+/// `Result<u64, HostError>`. For error messages.
+pub(crate) fn pretty_type(ty: &syn::Type) -> String {
+    let raw = quote::quote!(#ty).to_string();
+    let mut out = String::with_capacity(raw.len());
+    let tokens: Vec<&str> = raw.split(' ').collect();
+    for (i, tok) in tokens.iter().enumerate() {
+        let prev = if i == 0 { None } else { Some(tokens[i - 1]) };
+        let tight = match prev {
+            None => true,
+            Some(p) => {
+                matches!(*tok, "<" | ">" | "," | "::" | ")" | "]" | ";")
+                    || matches!(p, "<" | "::" | "&" | "(" | "[" | "'")
+            }
+        };
+        if !tight {
+            out.push(' ');
+        }
+        out.push_str(tok);
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -48,6 +71,27 @@ mod tests {
         assert_eq!(of(&[]), 0xcbf2_9ce4_8422_2325);
         assert_eq!(of(&["add"]), of(&["add"]));
         assert_ne!(of(&["add", "i64"]), of(&["add", "i32"]));
+    }
+
+    #[test]
+    fn pretty_types_read_as_written() {
+        let cases: [(syn::Type, &str); 6] = [
+            (syn::parse_quote!(Vec<u8>), "Vec<u8>"),
+            (syn::parse_quote!(&str), "&str"),
+            (syn::parse_quote!(Remote<dyn Host>), "Remote<dyn Host>"),
+            (
+                syn::parse_quote!(Result<u64, HostError>),
+                "Result<u64, HostError>",
+            ),
+            (
+                syn::parse_quote!(std::collections::HashMap<String, (u8, u8)>),
+                "std::collections::HashMap<String, (u8, u8)>",
+            ),
+            (syn::parse_quote!(&'static [u8; 4]), "&'static [u8; 4]"),
+        ];
+        for (ty, want) in cases {
+            assert_eq!(pretty_type(&ty), want);
+        }
     }
 
     #[test]

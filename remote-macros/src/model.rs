@@ -7,7 +7,7 @@ use syn::ext::IdentExt;
 use syn::spanned::Spanned;
 
 use crate::check;
-use crate::fingerprint::{type_text, Fingerprint};
+use crate::fingerprint::{pretty_type, type_text, Fingerprint};
 
 /// Names the generated proxies define themselves; a trait method may not use
 /// them.
@@ -31,7 +31,8 @@ pub(crate) struct Interface {
 }
 
 pub(crate) struct Method {
-    pub(crate) index: u32,
+    /// The stable wire ID: `#[remote(id = N)]`, or a hash of the name.
+    pub(crate) id: u32,
     pub(crate) ident: syn::Ident,
     pub(crate) docs: Vec<syn::Attribute>,
     pub(crate) args: Vec<Arg>,
@@ -41,6 +42,14 @@ pub(crate) struct Method {
     pub(crate) property: bool,
     /// Declared `async fn`: served on the async runtime.
     pub(crate) is_async: bool,
+    /// The ID was given with `#[remote(id = N)]`.
+    pub(crate) explicit_id: bool,
+    /// `#[cfg(..)]` and `#[cfg_attr(..)]`: every item generated for the
+    /// method carries them, so it exists exactly when the method does.
+    pub(crate) cfgs: Vec<syn::Attribute>,
+    /// `#[deprecated]`: the proxies' methods carry it, so the warning fires
+    /// where the method is called.
+    pub(crate) deprecated: Vec<syn::Attribute>,
 }
 
 pub(crate) struct Arg {
@@ -138,6 +147,14 @@ impl Errors {
     }
 }
 
+impl Method {
+    /// The signature as errors show it: `(String, u32) -> Store`.
+    pub(crate) fn signature_text(&self) -> String {
+        let args: Vec<String> = self.args.iter().map(|a| pretty_type(&a.ty)).collect();
+        format!("({}) -> {}", args.join(", "), pretty_type(&self.ret.ty))
+    }
+}
+
 impl Interface {
     pub(crate) fn from_syn(
         item: &syn::ItemTrait,
@@ -146,23 +163,40 @@ impl Interface {
         let mut errors = Errors::default();
         check_trait_header(item, &mut errors);
 
+        // The trait's identity: its name and its properties (a snapshot is
+        // decoded as a whole). Methods are checked one call at a time.
         let mut fp = Fingerprint::new();
         fp.add(&item.ident.unraw().to_string());
-        let mut methods = Vec::new();
+        let mut methods: Vec<Method> = Vec::new();
         for trait_item in &item.items {
             match trait_item {
                 syn::TraitItem::Fn(f) => {
-                    let index = methods.len() as u32;
-                    if let Some(m) = Method::from_syn(f, index, &mut errors) {
-                        fp.add(&m.ident.unraw().to_string());
+                    if let Some(m) = Method::from_syn(f, &mut errors) {
                         if m.property {
-                            fp.add("#[property]");
+                            fp.add(&m.ident.unraw().to_string());
+                            fp.add(&type_text(&m.ret.ty));
                         }
-                        for a in &m.args {
-                            fp.add(&type_text(&a.ty));
+                        // Two variants of one method under exclusive
+                        // cfgs share a name, and so an ID.
+                        let variants = |o: &Method| {
+                            o.ident == m.ident && !o.cfgs.is_empty() && !m.cfgs.is_empty()
+                        };
+                        if let Some(other) =
+                            methods.iter().find(|o| o.id == m.id && !variants(o))
+                        {
+                            errors.spanned(
+                                &m.ident,
+                                if m.explicit_id {
+                                    format!("method `{}` already has id {}; each method needs its own", other.ident.unraw(), m.id)
+                                } else {
+                                    format!(
+                                        "`{}` and `{}` hash to the same method id; give one of them its own with `#[remote(id = N)]` (N below 2147483648)",
+                                        other.ident.unraw(),
+                                        m.ident.unraw()
+                                    )
+                                },
+                            );
                         }
-                        fp.add("->");
-                        fp.add(&type_text(&m.ret.ty));
                         methods.push(m);
                     }
                 }
@@ -252,7 +286,7 @@ fn check_trait_header(item: &syn::ItemTrait, errors: &mut Errors) {
 }
 
 impl Method {
-    fn from_syn(f: &syn::TraitItemFn, index: u32, errors: &mut Errors) -> Option<Method> {
+    fn from_syn(f: &syn::TraitItemFn, errors: &mut Errors) -> Option<Method> {
         let sig = &f.sig;
         let before = errors.0.is_some();
         let name = sig.ident.unraw().to_string();
@@ -313,14 +347,37 @@ impl Method {
         }
         let ret = ret?;
         let property = property_attr(f, &args, &ret, errors)?;
+        let explicit = id_attr(f, errors)?;
         let docs = f
             .attrs
             .iter()
             .filter(|a| a.path().is_ident("doc"))
             .cloned()
             .collect();
+        let cfgs: Vec<syn::Attribute> = f
+            .attrs
+            .iter()
+            .filter(|a| a.path().is_ident("cfg") || a.path().is_ident("cfg_attr"))
+            .cloned()
+            .collect();
+        if property && !cfgs.is_empty() {
+            errors.spanned(
+                &cfgs[0],
+                "a #[property] cannot be under #[cfg]: the snapshot is one struct both sides decode alike; make it a plain method, or put the cfg on the whole trait",
+            );
+            return None;
+        }
+        let deprecated = f
+            .attrs
+            .iter()
+            .filter(|a| a.path().is_ident("deprecated"))
+            .cloned()
+            .collect();
         Some(Method {
-            index,
+            id: explicit.unwrap_or_else(|| method_id(&name)),
+            explicit_id: explicit.is_some(),
+            cfgs,
+            deprecated,
             ident: sig.ident.clone(),
             docs,
             args,
@@ -374,6 +431,59 @@ fn property_attr(
     ok.then_some(true)
 }
 
+/// The stable wire ID of a method named `name`, as the runtime's
+/// `method_id` computes it (FNV-1a, in the upper half of the range, so it
+/// never meets an explicit ID). The two are checked against each other by a
+/// test of the facade crate.
+pub(crate) fn method_id(name: &str) -> u32 {
+    let mut hash: u32 = 0x811c_9dc5;
+    for b in name.bytes() {
+        hash ^= u32::from(b);
+        hash = hash.wrapping_mul(0x0100_0193);
+    }
+    0x8000_0000 | (hash % 0x7fff_ffff)
+}
+
+/// The explicit ID of `#[remote(id = N)]`, if the method has one.
+fn id_attr(f: &syn::TraitItemFn, errors: &mut Errors) -> Option<Option<u32>> {
+    let mut id = None;
+    let mut ok = true;
+    for attr in f.attrs.iter().filter(|a| is_remote_attr(a)) {
+        let parsed = attr.parse_nested_meta(|meta| {
+            if meta.path.is_ident("id") {
+                let lit: syn::LitInt = meta.value()?.parse()?;
+                let n: u32 = lit.base10_parse().map_err(|_| {
+                    syn::Error::new_spanned(&lit, "a method id is a number below 2147483648")
+                })?;
+                if n >= 0x8000_0000 {
+                    return Err(syn::Error::new_spanned(
+                        &lit,
+                        "a method id is a number below 2147483648 (the upper half is for ids made from names)",
+                    ));
+                }
+                if id.replace(n).is_some() {
+                    return Err(meta.error("the method already has an id"));
+                }
+                Ok(())
+            } else {
+                Err(meta.error(
+                    "unknown argument; write `#[remote(id = N)]` to give the method a stable id of its own",
+                ))
+            }
+        });
+        if let Err(e) = parsed {
+            errors.push(e);
+            ok = false;
+        }
+    }
+    ok.then_some(id)
+}
+
+/// `#[remote(..)]` on a method, which this macro consumes.
+pub(crate) fn is_remote_attr(attr: &syn::Attribute) -> bool {
+    attr.path().is_ident("remote")
+}
+
 /// `#[property]`, the marker this macro consumes.
 pub(crate) fn is_property(attr: &syn::Attribute) -> bool {
     attr.path().is_ident("property")
@@ -400,6 +510,10 @@ fn check_receiver(r: &syn::Receiver, errors: &mut Errors) {
 
 impl Arg {
     fn from_syn(name: syn::Ident, ty: &syn::Type, errors: &mut Errors) -> Option<Arg> {
+        if let Some((tokens, instead)) = check::first_trait_object(ty) {
+            errors.spanned(tokens, format!("write {instead}"));
+            return None;
+        }
         if let syn::Type::Reference(r) = ty {
             if r.mutability.is_some() {
                 errors.spanned(
@@ -464,6 +578,10 @@ impl Ret {
             syn::ReturnType::Default => syn::parse_quote!(()),
             syn::ReturnType::Type(_, ty) => (**ty).clone(),
         };
+        if let Some((tokens, instead)) = check::first_trait_object(&ty) {
+            errors.spanned(tokens, format!("write {instead}"));
+            return None;
+        }
         if let Some((tokens, what)) = check::first_borrow_or_impl(&ty) {
             let hint = match what {
                 "impl Trait" => "the caller must know the concrete type to decode it; return a concrete type, or `Remote<dyn Trait>` to return an object by reference",

@@ -27,7 +27,7 @@ use serde::ser::Serializer;
 use serde::{Deserialize, Serialize};
 
 use crate::context::{self, Cap};
-use crate::dispatch::{Call, Dispatch};
+use crate::dispatch::{Call, Dispatch, Method};
 use crate::handle::imports::ImportEntry;
 use crate::protocol::exports::ObjKey;
 use crate::remote::CallFuture;
@@ -139,7 +139,7 @@ impl<Args: Message, R: Message> Callback<Args, R> {
             }
             Inner::Remote { entry, created_at } => entry
                 .session
-                .send_oneway(entry.id, 0, &(args,))
+                .send_oneway(entry.id, &CALL, &(args,))
                 .map_err(|e| closed_error(e, created_at)),
         }
     }
@@ -156,9 +156,10 @@ impl<Args: Message, R: Message> Callback<Args, R> {
                 created_at: Arc::from(l.created_at.to_string()),
             },
             Inner::Remote { entry, created_at } => {
-                let state = entry
-                    .session
-                    .start_call(entry.id, 0, &(args,), Location::caller());
+                let state =
+                    entry
+                        .session
+                        .start_call(entry.id, &CALL, &(args,), Location::caller(), None);
                 Reply {
                     state: ReplyState::Waiting(CallFuture::new(entry.session.clone(), state)),
                     created_at: created_at.clone(),
@@ -255,6 +256,16 @@ impl fmt::Debug for CloseGuard {
 
 // ----- crossing a connection ------------------------------------------------
 
+/// A callback's one method. Its types are checked when the handle crosses
+/// (the callback's fingerprint), so calls carry no check of their own.
+static CALL: Method = Method {
+    interface: "Callback",
+    name: "call",
+    id: 0,
+    signature: "(Args) -> R",
+    check: || 0,
+};
+
 struct CallbackDispatcher<Args, R> {
     callback: Arc<LocalCallback<Args, R>>,
 }
@@ -269,14 +280,14 @@ impl<Args: Message, R: Message> Dispatch for CallbackDispatcher<Args, R> {
     fn object_addr(&self) -> usize {
         Arc::as_ptr(&self.callback) as *const () as usize
     }
-    fn method_name(&self, index: u32) -> Option<&'static str> {
-        (index == 0).then_some("call")
+    fn method(&self, id: u32) -> Option<&'static Method> {
+        (id == CALL.id).then_some(&CALL)
     }
-    fn dispatch(&self, method: u32, call: &mut Call<'_>) -> Result<(), RemoteError> {
-        if method != 0 {
+    fn dispatch(&self, id: u32, call: &mut Call<'_>) -> Result<(), RemoteError> {
+        if id != CALL.id {
             return Err(RemoteError::NoSuchMethod {
                 interface: "Callback".into(),
-                method,
+                method: format!("#{id:#x}"),
             });
         }
         let (args,): (Args,) = call.args()?;
@@ -324,6 +335,7 @@ impl<'de, Args: Message, R: Message> Deserialize<'de> for Callback<Args, R> {
                 std::any::type_name::<Args>(),
                 std::any::type_name::<R>()
             ),
+            found: String::new(),
             expected_fingerprint: expected,
             found_fingerprint: found,
         };

@@ -9,11 +9,12 @@ use std::task::{Context, Poll};
 use serde::{de::DeserializeOwned, Serialize};
 
 use crate::context::{self, Cap, Encoded};
+use crate::dispatch::Method;
 use crate::driver::blocking;
 use crate::handle::imports::ImportEntry;
 use crate::replies::Found;
 use crate::session::{lock, Core, Incoming, Session};
-use crate::wire::{codec, Scope};
+use crate::wire::{codec, Scope, TraceCx};
 use crate::RemoteError;
 
 impl Session {
@@ -58,10 +59,11 @@ impl Session {
     fn send_call<A: Serialize + ?Sized>(
         self: &Arc<Self>,
         object: u64,
-        method: u32,
+        method: &'static Method,
         args: &A,
         location: &'static Location<'static>,
         reply: bool,
+        trace: Option<TraceCx>,
     ) -> Result<u64, RemoteError> {
         if self.is_closed() {
             return Err(self.closed_error());
@@ -74,18 +76,22 @@ impl Session {
         } = context::encode(self, args, 0)?;
         let site = self.site(location);
         let inside = crate::serve::inside_ordered();
+        let invoke = method.invoke(trace);
         let sent = if reply {
             self.request(|core, now| {
-                core.call(object, method, site, caps, payload, true, inside, now)
+                core.call(object, invoke, site, caps, payload, true, inside, now)
             })
         } else {
             self.input(|core, now| {
-                core.call(object, method, site, caps, payload, false, inside, now)
+                core.call(object, invoke, site, caps, payload, false, inside, now)
             })
         };
         // The frame is queued: handles it passes home may go now.
         drop(pins);
-        sent.inspect_err(|_| self.uncount(&counted))
+        sent.inspect_err(|e| {
+            self.note_limit(e);
+            self.uncount(&counted)
+        })
     }
 
     /// Encodes and sends a call; returns its ID for [`Session::wait`] or
@@ -93,11 +99,12 @@ impl Session {
     pub(crate) fn start_call<A: Serialize + ?Sized>(
         self: &Arc<Self>,
         object: u64,
-        method: u32,
+        method: &'static Method,
         args: &A,
         location: &'static Location<'static>,
+        trace: Option<TraceCx>,
     ) -> Result<u64, RemoteError> {
-        let id = self.send_call(object, method, args, location, true)?;
+        let id = self.send_call(object, method, args, location, true, trace)?;
         if let Some(timeout) = self.options.call_timeout {
             crate::timer::fail_after(self.weak_self.clone(), id, timeout);
         }
@@ -109,10 +116,10 @@ impl Session {
     pub(crate) fn send_oneway<A: Serialize + ?Sized>(
         self: &Arc<Self>,
         object: u64,
-        method: u32,
+        method: &'static Method,
         args: &A,
     ) -> Result<(), RemoteError> {
-        self.send_call(object, method, args, Location::caller(), false)
+        self.send_call(object, method, args, Location::caller(), false, None)
             .map(drop)
     }
 

@@ -77,24 +77,47 @@ pub enum RemoteError {
         closest: Option<String>,
     },
 
-    /// The object does not have a method with this index: the peer was built
-    /// from another version of the trait.
-    #[error("no such method: {interface} has no method #{method} (the peer was built from another version of the trait)")]
+    /// The peer's object does not have this method: the peer was built from
+    /// another version of the trait, one without it (added here since, or
+    /// removed there). The trait's other methods go on working.
+    #[error("no such method: the peer's {interface} has no method `{method}` (the peer was built from a version of the trait without it)")]
     NoSuchMethod {
         /// The trait the object implements.
         interface: String,
-        /// The method index that was called.
-        method: u32,
+        /// The method's name (`#0x…`, its ID, when the caller's build does
+        /// not know it either).
+        method: String,
     },
 
-    /// The two sides were compiled from different versions of a trait (or from
-    /// different traits): their signature fingerprints differ.
-    #[error("interface mismatch for {what}: expected {expected} (fingerprint {expected_fingerprint:#018x}), found fingerprint {found_fingerprint:#018x}; rebuild both sides from the same trait definition")]
+    /// The peer has this method, with another signature: the two sides
+    /// were built from versions of the trait where it changed. Only this
+    /// method is refused; the trait's other methods go on working.
+    #[error("method `{method}` of {interface} changed: here `{here}`, there `{there}`{}; give the new signature a new name (or `#[remote(id = N)]`) and keep the old method beside it while old peers remain", changed_hint(.here, .there))]
+    MethodChanged {
+        /// The trait.
+        interface: String,
+        /// The method's name.
+        method: String,
+        /// The signature the caller was built with.
+        here: String,
+        /// The signature the peer was built with.
+        there: String,
+    },
+
+    /// A handle is not of the trait this side expected: the object
+    /// implements another trait, or the two sides were built from versions
+    /// of the trait whose `#[property]` methods differ (a snapshot is decoded
+    /// as a whole, so properties are part of the trait's identity; methods
+    /// are not, see [`RemoteError::MethodChanged`]).
+    #[error("interface mismatch for {what}: expected {expected}, found {}{}", found_name(.found), mismatch_hint(.expected, .found))]
     Mismatch {
         /// What was being resolved (an export name, or "handle N").
         what: String,
         /// The trait the receiving side expected.
         expected: String,
+        /// The trait the object implements, when the side that found the
+        /// mismatch knows it (empty otherwise).
+        found: String,
         /// Fingerprint of the expected trait.
         expected_fingerprint: u64,
         /// Fingerprint the other side announced.
@@ -168,5 +191,29 @@ fn did_you_mean(closest: &Option<String>) -> String {
     match closest {
         Some(name) => format!(" (did you mean {name:?}?)"),
         None => String::new(),
+    }
+}
+
+fn found_name(found: &str) -> String {
+    if found.is_empty() {
+        "another trait".to_string()
+    } else {
+        found.to_string()
+    }
+}
+
+fn mismatch_hint(expected: &str, found: &str) -> &'static str {
+    if expected == found {
+        " with other #[property] methods (properties are part of a trait's identity: rebuild both sides with the same ones)"
+    } else {
+        ""
+    }
+}
+
+fn changed_hint(here: &str, there: &str) -> &'static str {
+    if here == there {
+        " (written the same: a type in it changed its fields or variants)"
+    } else {
+        ""
     }
 }

@@ -17,6 +17,7 @@ mod driver;
 mod error;
 mod handle;
 mod janitor;
+mod observe;
 mod options;
 #[doc(hidden)]
 pub use bytes::{AsBytes, ByteBuf, FromWire, OwnedBytes};
@@ -31,6 +32,9 @@ pub use rt::block_on;
 mod serve;
 mod server;
 mod session;
+mod shape;
+#[doc(hidden)]
+pub use shape::{check as signature_check, shape_of};
 mod stats;
 #[doc(hidden)]
 pub mod testing;
@@ -41,8 +45,9 @@ mod wire;
 pub use callback::{Callback, CloseGuard, ListenerId, Listeners, Message, Reply};
 pub use client::{Client, RequireFuture};
 pub use connection::{Access, Connection};
-pub use dispatch::{encode_snapshot, Call, Dispatch, SNAPSHOT_METHOD};
+pub use dispatch::{encode_snapshot, method_id, Call, Dispatch, Method, SNAPSHOT, SNAPSHOT_METHOD};
 pub use error::RemoteError;
+pub use observe::{CallMetrics, CallObserver, CallRecord, MethodMetrics, Side};
 pub use options::{FrameHook, FrameKind, Options, Verdict};
 pub use process::ProcessInfo;
 pub use remote::{

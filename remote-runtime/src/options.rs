@@ -43,6 +43,7 @@ pub struct Options {
     pub(crate) renew_every: Duration,
     pub(crate) warn_handles: usize,
     pub(crate) hook: Option<Arc<dyn FrameHook>>,
+    pub(crate) observer: Option<Arc<dyn crate::observe::CallObserver>>,
     pub(crate) call_timeout: Option<Duration>,
     pub(crate) max_handles: usize,
     pub(crate) max_in_flight: usize,
@@ -65,6 +66,7 @@ impl Default for Options {
             renew_every: Duration::from_secs(10),
             warn_handles: 10_000,
             hook: None,
+            observer: None,
             call_timeout: None,
             max_handles: 1 << 22,
             max_in_flight: 4096,
@@ -89,6 +91,7 @@ impl fmt::Debug for Options {
             .field("renew_every", &self.renew_every)
             .field("warn_handles", &self.warn_handles)
             .field("hook", &self.hook.is_some())
+            .field("observer", &self.observer.is_some())
             .field("call_timeout", &self.call_timeout)
             .field("max_handles", &self.max_handles)
             .field("max_in_flight", &self.max_in_flight)
@@ -265,6 +268,15 @@ impl Options {
     /// Default 16,777,216.
     pub fn max_collection(mut self, limit: usize) -> Self {
         self.max_collection = limit.max(1);
+        self
+    }
+
+    /// Installs an observer that sees every call made or served on the
+    /// connection when it ends: its side, trait, method, peer, latency and
+    /// outcome. [`CallMetrics`](crate::observe::CallMetrics) is one that keeps
+    /// per-method counts and latencies.
+    pub fn observe(mut self, observer: Arc<dyn crate::observe::CallObserver>) -> Self {
+        self.observer = Some(observer);
         self
     }
 

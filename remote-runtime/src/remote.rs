@@ -14,8 +14,9 @@ use serde::ser::Serializer;
 use serde::{Deserialize, Serialize};
 
 use crate::context::{self, Cap};
-use crate::dispatch::Dispatch;
+use crate::dispatch::{Dispatch, Method};
 use crate::handle::imports::ImportEntry;
+use crate::observe::Outgoing;
 use crate::protocol::exports::ObjKey;
 use crate::session::{Incoming, Session};
 use crate::wire::WireCap;
@@ -32,12 +33,23 @@ pub(crate) fn key_of<T: ?Sized + Interface>(object: &Arc<T>) -> ObjKey {
 
 /// Implemented by the macro for `dyn Trait` of every `#[remote_object]` trait:
 /// it ties the trait to its proxies and its dispatcher.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not a `#[remote_object]` trait object",
+    label = "expected `dyn YourTrait`, found `{Self}`",
+    note = "export and send objects as the trait they are served as: `Arc::new(value) as Arc<dyn YourTrait>`, or `Remote::new(value)` where a `Remote<dyn YourTrait>` is expected",
+    note = "the trait needs `#[remote_object]`"
+)]
 pub trait Interface: Send + Sync + 'static {
     /// The trait's name.
     const NAME: &'static str;
-    /// A hash of the trait's name and method signatures, checked whenever a
-    /// handle of this trait crosses a connection.
+    /// The trait's identity, checked whenever a handle of this trait
+    /// crosses a connection: a hash of its name and of its `#[property]`
+    /// signatures (a snapshot is decoded as a whole). Its methods are not in
+    /// it: each call is checked on its own (see [`Method`]).
     const FINGERPRINT: u64;
+    /// The trait's methods, in declaration order (those its `#[cfg]`s
+    /// leave in this build).
+    fn methods() -> Vec<&'static Method>;
     /// The blocking proxy, `{Trait}Proxy`.
     type Proxy: Proxy<Interface = Self>;
     /// The async proxy, `{Trait}AsyncProxy`.
@@ -215,7 +227,9 @@ impl<T: ?Sized + Interface> Serialize for Remote<T> {
 impl<'de, T: ?Sized + Interface> Deserialize<'de> for Remote<T> {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         let index = u32::deserialize(deserializer)?;
-        let cap = context::take_cap(index).map_err(serde::de::Error::custom)?;
+        let cap = context::take_cap(index).map_err(|e| {
+            serde::de::Error::custom(format_args!("{e} (a Remote<dyn {}>)", T::NAME))
+        })?;
         let result = match cap {
             Cap::Import(entry) if entry.fingerprint == T::FINGERPRINT => {
                 Ok(Remote::from_import(entry))
@@ -223,6 +237,7 @@ impl<'de, T: ?Sized + Interface> Deserialize<'de> for Remote<T> {
             Cap::Import(entry) => Err(RemoteError::Mismatch {
                 what: format!("handle {}", entry.id),
                 expected: T::NAME.to_string(),
+                found: String::new(),
                 expected_fingerprint: T::FINGERPRINT,
                 found_fingerprint: entry.fingerprint,
             }),
@@ -231,6 +246,7 @@ impl<'de, T: ?Sized + Interface> Deserialize<'de> for Remote<T> {
                 None => Err(RemoteError::Mismatch {
                     what: "a handle passed back to its owner".to_string(),
                     expected: T::NAME.to_string(),
+                    found: object.interface_name().to_string(),
                     expected_fingerprint: T::FINGERPRINT,
                     found_fingerprint: object.fingerprint(),
                 }),
@@ -261,7 +277,7 @@ impl ObjectRef {
     where
         P: DeserializeOwned + Send + Sync + 'static,
     {
-        let props: P = self.call_blocking(crate::dispatch::SNAPSHOT_METHOD, &())?;
+        let props: P = self.call_blocking(&crate::dispatch::SNAPSHOT, &())?;
         Ok(self.entry.store_snapshot(props))
     }
 
@@ -287,9 +303,10 @@ impl ObjectRef {
         let session = self.entry.session.clone();
         let state = session.start_call(
             self.entry.id,
-            crate::dispatch::SNAPSHOT_METHOD,
+            &crate::dispatch::SNAPSHOT,
             &(),
             Location::caller(),
+            None,
         );
         PropertyFuture {
             state: PropertyState::Fetching {
@@ -317,32 +334,60 @@ impl ObjectRef {
 
     /// Calls `method` and blocks until the reply arrives.
     #[track_caller]
-    pub fn call_blocking<A, R>(&self, method: u32, args: &A) -> Result<R, RemoteError>
+    pub fn call_blocking<A, R>(&self, method: &'static Method, args: &A) -> Result<R, RemoteError>
     where
         A: Serialize + ?Sized,
         R: DeserializeOwned,
     {
         let session = &self.entry.session;
-        let id = session.start_call(self.entry.id, method, args, Location::caller())?;
-        let incoming = session.wait(id)?;
-        session.decode_reply(incoming)
+        let (call, trace) = Outgoing::start(
+            method.named(),
+            &session.peer,
+            session.options.observer.as_ref(),
+        );
+        // Taken here: inside the closure it would name the closure.
+        let location = Location::caller();
+        let result = call.span().in_scope(|| {
+            let id = session.start_call(self.entry.id, method, args, location, trace)?;
+            call.sent(id);
+            let incoming = session.wait(id)?;
+            session.decode_reply(incoming)
+        });
+        let result = result.map_err(|e| method.complete(e));
+        call.finish(result.as_ref().err());
+        result
     }
 
     /// Calls `method` now; the returned future resolves to the reply, passed
     /// through `present`. The arguments are encoded and sent before this
     /// returns, so the future borrows nothing.
     #[track_caller]
-    pub fn call_async<A, W, T>(&self, method: u32, args: &A, present: fn(W) -> T) -> AsyncCall<W, T>
+    pub fn call_async<A, W, T>(
+        &self,
+        method: &'static Method,
+        args: &A,
+        present: fn(W) -> T,
+    ) -> AsyncCall<W, T>
     where
         A: Serialize + ?Sized,
         W: DeserializeOwned,
     {
         let session = self.entry.session.clone();
-        let state = session.start_call(self.entry.id, method, args, Location::caller());
+        let (outgoing, trace) = Outgoing::start(
+            method.named(),
+            &session.peer,
+            session.options.observer.as_ref(),
+        );
+        let state = session.start_call(self.entry.id, method, args, Location::caller(), trace);
+        if let Ok(id) = &state {
+            outgoing.sent(*id);
+        }
         AsyncCall {
             state: AsyncState::Waiting {
                 call: CallFuture::new(session, state),
+                method,
                 present,
+                outgoing: Some(outgoing),
             },
         }
     }
@@ -365,7 +410,9 @@ enum AsyncState<W, T> {
     Local(Pin<Box<dyn Future<Output = Result<T, RemoteError>> + Send>>),
     Waiting {
         call: CallFuture<W>,
+        method: &'static Method,
         present: fn(W) -> T,
+        outgoing: Option<Outgoing>,
     },
 }
 
@@ -409,9 +456,22 @@ impl<W: DeserializeOwned, T> Future for AsyncCall<W, T> {
                 Poll::Ready(result.take().expect("AsyncCall polled after completion"))
             }
             AsyncState::Local(future) => future.as_mut().poll(cx),
-            AsyncState::Waiting { call, present } => {
-                let present = *present;
-                Pin::new(call).poll(cx).map(|r| r.map(present))
+            AsyncState::Waiting {
+                call,
+                method,
+                present,
+                outgoing,
+            } => {
+                let (method, present) = (*method, *present);
+                let polled = Pin::new(call)
+                    .poll(cx)
+                    .map(|r| r.map_err(|e| method.complete(e)));
+                if let Poll::Ready(result) = &polled {
+                    if let Some(outgoing) = outgoing.take() {
+                        outgoing.finish(result.as_ref().err());
+                    }
+                }
+                polled.map(|r| r.map(present))
             }
         }
     }

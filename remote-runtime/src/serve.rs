@@ -15,10 +15,11 @@ use std::sync::{Arc, Condvar, Mutex};
 
 use crate::connection::Access;
 use crate::context::{Cap, Encoded};
-use crate::dispatch::{panic_message, Call, Dispatch};
+use crate::dispatch::{panic_message, Call, Dispatch, Method};
 use crate::driver::blocking;
+use crate::observe::Incoming;
 use crate::session::{lock, Payload, Session};
-use crate::wire::{Scope, WireCap};
+use crate::wire::{Invoke, Scope, WireCap};
 use crate::RemoteError;
 
 /// The most bytes of callback invocations a connection may have waiting to
@@ -146,7 +147,7 @@ impl Drop for Answer {
 fn pace(target: &dyn Dispatch, method: u32) -> Option<&'static blocking::Pace> {
     type Paces = std::sync::RwLock<HashMap<(&'static str, u32), &'static blocking::Pace>>;
     static PACES: std::sync::OnceLock<Paces> = std::sync::OnceLock::new();
-    target.method_name(method)?;
+    target.method(method)?;
     let key = (target.interface_name(), method);
     let paces = PACES.get_or_init(Paces::default);
     if let Some(pace) = paces.read().unwrap_or_else(|e| e.into_inner()).get(&key) {
@@ -161,6 +162,31 @@ fn pace(target: &dyn Dispatch, method: u32) -> Option<&'static blocking::Pace> {
     )
 }
 
+/// The method a call names, if `target`'s trait has it with the signature
+/// the caller was built with. Otherwise the error the caller's proxy
+/// completes with its own view ([`Method::complete`]): `NoSuchMethod` names
+/// the ID until the caller names the method, and `MethodChanged` gives this
+/// side's signature for the caller to set beside its own.
+fn check_method(target: &dyn Dispatch, invoke: Invoke) -> Result<&'static Method, RemoteError> {
+    let interface = target.interface_name();
+    let method = target
+        .method(invoke.method)
+        .ok_or_else(|| RemoteError::NoSuchMethod {
+            interface: interface.to_string(),
+            method: format!("#{:#x}", invoke.method),
+        })?;
+    let ours = (method.check)();
+    if invoke.check != 0 && ours != 0 && invoke.check != ours {
+        return Err(RemoteError::MethodChanged {
+            interface: interface.to_string(),
+            method: method.name.to_string(),
+            here: String::new(),
+            there: method.signature.to_string(),
+        });
+    }
+    Ok(method)
+}
+
 /// Callbacks waiting to run, and whether a pool thread is running them.
 #[derive(Default)]
 pub(crate) struct Ordered {
@@ -172,7 +198,7 @@ pub(crate) struct Ordered {
 pub(crate) struct OrderedCall {
     target: Arc<dyn Dispatch>,
     id: u64,
-    method: u32,
+    invoke: Invoke,
     site: u32,
     payload: Payload,
     caps: Vec<Cap>,
@@ -186,6 +212,7 @@ enum Served {
     Later {
         future: crate::dispatch::Deferred,
         method: String,
+        incoming: Incoming,
     },
 }
 
@@ -197,7 +224,7 @@ impl Session {
         id: u64,
         object: u64,
         target: Option<Arc<dyn Dispatch>>,
-        method: u32,
+        invoke: Invoke,
         site: u32,
         caps: Vec<Cap>,
         payload: Payload,
@@ -214,22 +241,22 @@ impl Session {
             (Some(target), Some(seq)) => self.queue_ordered(OrderedCall {
                 target,
                 id,
-                method,
+                invoke,
                 site,
                 payload,
                 caps,
                 seq,
             }),
-            (Some(target), None) if target.runs_async(method) => {
+            (Some(target), None) if target.runs_async(invoke.method) => {
                 // Decoding the arguments and making the future runs no
                 // user code: the future runs as a task.
-                let served = self.serve_call(Some(target), object, method, site, payload, caps);
+                let served = self.serve_call(Some(target), id, object, invoke, site, payload, caps);
                 self.complete_served(id, site, served);
             }
             (target, _) => {
-                let pace = target.as_deref().and_then(|t| pace(t, method));
+                let pace = target.as_deref().and_then(|t| pace(t, invoke.method));
                 let serve = move |this: &Arc<Session>| {
-                    let served = this.serve_call(target, object, method, site, payload, caps);
+                    let served = this.serve_call(target, id, object, invoke, site, payload, caps);
                     this.complete_served(id, site, served);
                 };
                 match pace {
@@ -319,8 +346,9 @@ impl Session {
                 .fetch_sub(call.payload.frame.buf.len(), Ordering::AcqRel);
             let served = self.serve_call(
                 Some(call.target.clone()),
+                call.id,
                 0,
-                call.method,
+                call.invoke,
                 call.site,
                 call.payload,
                 call.caps,
@@ -393,7 +421,11 @@ impl Session {
             Served::Now(outcome) => {
                 self.finish_call_then(id, outcome, || self.end_serving());
             }
-            Served::Later { future, method } => {
+            Served::Later {
+                future,
+                method,
+                incoming,
+            } => {
                 // Held while spawning, so a task that ends at once cannot
                 // remove its entry before it is made.
                 let mut tasks = lock(&self.serving.tasks);
@@ -420,11 +452,12 @@ impl Session {
                             Err(panic) => {
                                 let message = panic_message(&*panic);
                                 if let Some(held_back) = answer.session.may_log() {
-                                    tracing::warn!(peer = %answer.session.peer, %method, %message, held_back, "remote method panicked");
+                                    tracing::warn!(peer = %answer.session.peer, %method, panic = %message, held_back, "remote method panicked");
                                 }
                                 Err(RemoteError::Panic { method, message })
                             }
                         };
+                        incoming.finish(outcome.as_ref().err());
                         answer.send(outcome);
                     }),
                 );
@@ -455,11 +488,13 @@ impl Session {
         self.goodbye();
     }
 
+    #[allow(clippy::too_many_arguments)]
     fn serve_call(
         self: &Arc<Self>,
         target: Option<Arc<dyn Dispatch>>,
+        id: u64,
         object: u64,
-        method: u32,
+        invoke: Invoke,
         site: u32,
         payload: Payload,
         caps: Vec<Cap>,
@@ -467,6 +502,10 @@ impl Session {
         let Payload { mut frame, at } = payload;
         let Some(target) = target else {
             return Served::Now(Err(RemoteError::NoSuchObject { id: object }));
+        };
+        let method = match check_method(&*target, invoke) {
+            Ok(method) => method,
+            Err(e) => return Served::Now(Err(e)),
         };
         let mut call = Call {
             session: self,
@@ -477,35 +516,46 @@ impl Session {
             reply: None,
             deferred: None,
         };
-        let span = tracing::trace_span!("call", interface = target.interface_name(), method);
-        let _enter = span.enter();
-        let method_name = || {
-            format!(
-                "{}::{}",
-                target.interface_name(),
-                target.method_name(method).unwrap_or("?")
-            )
-        };
-        match catch_unwind(AssertUnwindSafe(|| target.dispatch(method, &mut call))) {
-            Ok(Ok(())) => match (call.reply.take(), call.deferred.take()) {
-                (Some(reply), _) => Served::Now(Ok(reply)),
-                (None, Some(future)) => Served::Later {
-                    future,
-                    method: method_name(),
+        let incoming = Incoming::start(
+            id,
+            (target.interface_name(), method.name),
+            &self.peer,
+            invoke.trace,
+            self.options.observer.as_ref(),
+        );
+        let method_name = || format!("{}::{}", target.interface_name(), method.name);
+        let outcome = incoming.run(|| {
+            match catch_unwind(AssertUnwindSafe(|| {
+                target.dispatch(invoke.method, &mut call)
+            })) {
+                Ok(Ok(())) => match (call.reply.take(), call.deferred.take()) {
+                    (Some(reply), _) => Ok(Ok(reply)),
+                    (None, Some(future)) => Err(future),
+                    (None, None) => Ok(Err(RemoteError::Encode(
+                        "the dispatcher produced no reply".into(),
+                    ))),
                 },
-                (None, None) => Served::Now(Err(RemoteError::Encode(
-                    "the dispatcher produced no reply".into(),
-                ))),
-            },
-            Ok(Err(e)) => Served::Now(Err(e)),
-            Err(panic) => {
-                let method = method_name();
-                let message = panic_message(&*panic);
-                if let Some(held_back) = self.may_log() {
-                    tracing::warn!(peer = %self.peer, %method, %message, held_back, "remote method panicked");
+                Ok(Err(e)) => Ok(Err(e)),
+                Err(panic) => {
+                    let method = method_name();
+                    let message = panic_message(&*panic);
+                    if let Some(held_back) = self.may_log() {
+                        tracing::warn!(peer = %self.peer, %method, panic = %message, held_back, "remote method panicked");
+                    }
+                    Ok(Err(RemoteError::Panic { method, message }))
                 }
-                Served::Now(Err(RemoteError::Panic { method, message }))
             }
+        });
+        match outcome {
+            Ok(now) => {
+                incoming.finish(now.as_ref().err());
+                Served::Now(now)
+            }
+            Err(future) => Served::Later {
+                future: Box::pin(incoming.instrument(future)),
+                method: method_name(),
+                incoming,
+            },
         }
     }
 
@@ -547,6 +597,7 @@ impl Session {
                     export.object.interface_name()
                 ),
                 expected: interface.to_string(),
+                found: export.object.interface_name().to_string(),
                 expected_fingerprint: fingerprint,
                 found_fingerprint: export.object.fingerprint(),
             });

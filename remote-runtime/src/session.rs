@@ -72,7 +72,7 @@ struct Locked {
 }
 
 pub(crate) struct Session {
-    pub(crate) peer: String,
+    pub(crate) peer: Arc<str>,
     pub(crate) link: Arc<dyn Link>,
     pub(crate) registry: Arc<Registry>,
     /// Objects attached to this connection alone.
@@ -107,6 +107,8 @@ pub(crate) struct Session {
     close_hooks: Mutex<CloseHooks>,
     /// Log lines the peer can cause from here (panics of its calls).
     log: Mutex<LogBudget>,
+    /// The limits this connection has hit, each logged the first time.
+    limits_hit: Mutex<Vec<String>>,
     pub(crate) weak_self: Weak<Session>,
 }
 
@@ -156,7 +158,7 @@ impl Session {
         static SERIAL: AtomicU64 = AtomicU64::new(0);
         let busy = Arc::new(blocking::Busy::new(options.max_busy_threads, &peer));
         let session = Arc::new_cyclic(|weak_self| Session {
-            peer,
+            peer: Arc::from(peer),
             link: wired.link.clone(),
             registry,
             attached: Mutex::default(),
@@ -180,6 +182,7 @@ impl Session {
             queued_bytes: AtomicUsize::new(0),
             close_hooks: Mutex::default(),
             log: Mutex::default(),
+            limits_hit: Mutex::default(),
             options,
             weak_self: weak_self.clone(),
         });
@@ -195,7 +198,24 @@ impl Session {
             Keep::Weak(weak)
         });
         janitor::register(Arc::downgrade(&session));
+        tracing::info!(peer = %session.peer, "connection opened");
         session
+    }
+
+    /// Logs a limit this connection hit, once per limit: a call refused
+    /// with `LimitExceeded` (the connection goes on).
+    pub(crate) fn note_limit(&self, error: &RemoteError) {
+        let RemoteError::LimitExceeded { what, limit } = error else {
+            return;
+        };
+        let mut hit = lock(&self.limits_hit);
+        if hit.iter().any(|w| w == what) {
+            tracing::debug!(peer = %self.peer, %what, limit, "call refused: limit exceeded");
+        } else {
+            hit.push(what.clone());
+            drop(hit);
+            tracing::warn!(peer = %self.peer, %what, limit, "call refused: limit exceeded (logged once per connection and limit)");
+        }
     }
 
     /// True once the peer introduced itself (its Hello arrived).
@@ -373,7 +393,7 @@ impl Session {
                     id,
                     object,
                     target,
-                    method,
+                    invoke,
                     site,
                     caps,
                     payload,
@@ -382,7 +402,7 @@ impl Session {
                     let caps = self.attach_caps(caps);
                     match self.weak_self.upgrade() {
                         Some(this) => {
-                            this.on_call(id, object, target, method, site, caps, payload, order)
+                            this.on_call(id, object, target, invoke, site, caps, payload, order)
                         }
                         None => drop(self.input(|core, now| core.finish(id, None, now))),
                     }
@@ -554,7 +574,7 @@ impl Session {
         let (header, at) = match wire::parse_frame(&frame) {
             Ok(parsed) => parsed,
             Err(e) => {
-                tracing::warn!(peer = %self.peer, error = %e, "closing connection");
+                // Logged once, with the reason, as the connection closes.
                 self.close(&e);
                 return;
             }
@@ -582,6 +602,9 @@ impl Session {
         outcome: Result<Encoded, RemoteError>,
         ended: impl FnOnce(),
     ) {
+        if let Err(e) = &outcome {
+            self.note_limit(e);
+        }
         match outcome {
             // A one-way call owes nothing; the handles its unsent value
             // counted are taken back.
@@ -658,13 +681,29 @@ impl Session {
         if self.torn_down.swap(true, Ordering::AcqRel) {
             return;
         }
+        // Said once, here, at the level a user would choose: a connection
+        // ending is news; a peer cut off, or our own lease lost, is a
+        // warning.
         match why {
             RemoteError::Disconnected => {
-                tracing::debug!(peer = %self.peer, reason = %why, "connection closed")
+                tracing::info!(peer = %self.peer, "connection closed")
             }
-            // A lease that lapsed, a peer that broke the protocol or a
-            // limit: say why, once.
-            _ => tracing::warn!(peer = %self.peer, reason = %why, "connection closed"),
+            RemoteError::LeaseExpired
+                if lock(&self.core).conn.closed_error() == RemoteError::Disconnected =>
+            {
+                tracing::warn!(
+                    peer = %self.peer,
+                    "peer cut off: silent for longer than its lease; everything it held was released"
+                )
+            }
+            RemoteError::LeaseExpired => tracing::warn!(
+                peer = %self.peer,
+                "connection closed: the peer heard nothing from us for longer than our lease and released everything we held"
+            ),
+            RemoteError::Io(_) => {
+                tracing::warn!(peer = %self.peer, reason = %why, "connection lost")
+            }
+            _ => tracing::warn!(peer = %self.peer, reason = %why, "peer cut off"),
         }
         // The last frames (an expired lease, a goodbye) reach the link
         // before it closes, even when another thread was writing: a link
@@ -721,7 +760,7 @@ impl Session {
         let core = &locked.conn;
         let lease = core.lease();
         SessionStats {
-            peer: self.peer.clone(),
+            peer: self.peer.to_string(),
             exported: core.exported(),
             imported: core.imported(),
             in_flight: core.in_flight(),

@@ -22,7 +22,14 @@ pub fn hello_frame(lease_ms: u64) -> Vec<u8> {
     frame(&Header::Hello { lease_ms }, &[])
 }
 
-/// A call of `method` on the receiver's object `object`.
+/// The wire ID of a method named `name` that has no `#[remote(id = N)]`
+/// (for [`call_frame`]).
+pub const fn method_id(name: &str) -> u32 {
+    crate::dispatch::method_id(name)
+}
+
+/// A call of `method` (its wire ID, see [`method_id`]) on the receiver's
+/// object `object`. It carries no signature check.
 pub fn call_frame(id: u64, object: u64, method: u32, payload: &[u8]) -> Vec<u8> {
     call_frame_with_caps(id, object, method, payload, &[])
 }
@@ -89,7 +96,11 @@ pub fn call_frame_with_caps(
     let header = Header::Call {
         id,
         object,
-        method,
+        invoke: wire::Invoke {
+            method,
+            check: 0,
+            trace: None,
+        },
         site: 0,
         caps: wire_caps(caps),
     };
@@ -239,7 +250,7 @@ pub struct RawRequest {
     pub id: u64,
     /// The export ID called; 0 for a require.
     pub object: u64,
-    /// The method called; 0 for a require.
+    /// The ID of the method called; 0 for a require.
     pub method: u32,
     /// The name required, for a require.
     pub name: Option<String>,
@@ -255,13 +266,13 @@ pub fn parse_request(bytes: &[u8]) -> Option<RawRequest> {
         Header::Call {
             id,
             object,
-            method,
+            invoke,
             caps,
             ..
         } => Some(RawRequest {
             id,
             object,
-            method,
+            method: invoke.method,
             name: None,
             lent: caps
                 .iter()

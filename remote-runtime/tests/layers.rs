@@ -18,7 +18,8 @@ const LAYERS: &[(&str, &[&str])] = &[
     ("replies.rs", &[]),
     ("wire", &["wire", "RemoteError", "error"]),
     ("protocol", &["protocol", "wire", "RemoteError", "error"]),
-    ("options.rs", &["wire", "DEFAULT_MAX_FRAME"]),
+    ("observe.rs", &["wire", "RemoteError", "error"]),
+    ("options.rs", &["wire", "observe", "DEFAULT_MAX_FRAME"]),
     // The driver: connection tasks, transports, the runtime. It feeds the
     // session through `driver::Peer` and never names it.
     ("driver", DRIVER),

@@ -5,9 +5,101 @@ pub trait Calculator: Send + Sync {
     fn divide(&self, a: i64, b: i64) -> Result<i64, MathError>;
     fn spawn_counter(&self, start: u64) -> Remote<dyn Counter>;
 }
+impl CalculatorDispatcher {
+    #[doc(hidden)]
+    #[allow(non_upper_case_globals)]
+    const __REMOTE_METHOD_add: ::remote::__private::Method = ::remote::__private::Method {
+        interface: "Calculator",
+        name: "add",
+        id: 0xbb391274u32,
+        signature: "(i64, i64) -> i64",
+        check: || {
+            static CHECK: ::remote::__private::OnceLock<::core::primitive::u32> = ::remote::__private::OnceLock::new();
+            *CHECK
+                .get_or_init(|| {
+                    ::remote::__private::signature_check(
+                        &[
+                            ::remote::__private::assert_arg::<i64>(),
+                            ::remote::__private::assert_arg::<i64>(),
+                            ::remote::__private::assert_ret::<i64>(),
+                        ],
+                    )
+                })
+        },
+    };
+    #[doc(hidden)]
+    #[allow(non_upper_case_globals)]
+    const __REMOTE_METHOD_greet: ::remote::__private::Method = ::remote::__private::Method {
+        interface: "Calculator",
+        name: "greet",
+        id: 0xfb1de34bu32,
+        signature: "(&str) -> String",
+        check: || {
+            static CHECK: ::remote::__private::OnceLock<::core::primitive::u32> = ::remote::__private::OnceLock::new();
+            *CHECK
+                .get_or_init(|| {
+                    ::remote::__private::signature_check(
+                        &[
+                            ::remote::__private::assert_arg::<::std::string::String>(),
+                            ::remote::__private::assert_ret::<String>(),
+                        ],
+                    )
+                })
+        },
+    };
+    #[doc(hidden)]
+    #[allow(non_upper_case_globals)]
+    const __REMOTE_METHOD_divide: ::remote::__private::Method = ::remote::__private::Method {
+        interface: "Calculator",
+        name: "divide",
+        id: 0xe1526270u32,
+        signature: "(i64, i64) -> Result<i64, MathError>",
+        check: || {
+            static CHECK: ::remote::__private::OnceLock<::core::primitive::u32> = ::remote::__private::OnceLock::new();
+            *CHECK
+                .get_or_init(|| {
+                    ::remote::__private::signature_check(
+                        &[
+                            ::remote::__private::assert_arg::<i64>(),
+                            ::remote::__private::assert_arg::<i64>(),
+                            ::remote::__private::assert_ret::<Result<i64, MathError>>(),
+                        ],
+                    )
+                })
+        },
+    };
+    #[doc(hidden)]
+    #[allow(non_upper_case_globals)]
+    const __REMOTE_METHOD_spawn_counter: ::remote::__private::Method = ::remote::__private::Method {
+        interface: "Calculator",
+        name: "spawn_counter",
+        id: 0xd33241a3u32,
+        signature: "(u64) -> Remote<dyn Counter>",
+        check: || {
+            static CHECK: ::remote::__private::OnceLock<::core::primitive::u32> = ::remote::__private::OnceLock::new();
+            *CHECK
+                .get_or_init(|| {
+                    ::remote::__private::signature_check(
+                        &[
+                            ::remote::__private::assert_arg::<u64>(),
+                            ::remote::__private::assert_ret::<Remote<dyn Counter>>(),
+                        ],
+                    )
+                })
+        },
+    };
+}
 impl ::remote::__private::Interface for dyn Calculator {
     const NAME: &'static ::core::primitive::str = "Calculator";
-    const FINGERPRINT: ::core::primitive::u64 = 0x7884917ede451b48u64;
+    const FINGERPRINT: ::core::primitive::u64 = 0x2cd225815879f8b6u64;
+    fn methods() -> ::std::vec::Vec<&'static ::remote::__private::Method> {
+        let mut __remote_methods = ::std::vec::Vec::new();
+        __remote_methods.push(&CalculatorDispatcher::__REMOTE_METHOD_add);
+        __remote_methods.push(&CalculatorDispatcher::__REMOTE_METHOD_greet);
+        __remote_methods.push(&CalculatorDispatcher::__REMOTE_METHOD_divide);
+        __remote_methods.push(&CalculatorDispatcher::__REMOTE_METHOD_spawn_counter);
+        __remote_methods
+    }
     type Proxy = CalculatorProxy;
     type AsyncProxy = CalculatorAsyncProxy;
     fn into_dispatch(
@@ -47,6 +139,7 @@ impl CalculatorDispatcher {
         &self.object
     }
 }
+#[allow(deprecated)]
 impl ::remote::__private::Dispatch for CalculatorDispatcher {
     fn interface_name(&self) -> &'static ::core::primitive::str {
         "Calculator"
@@ -58,19 +151,26 @@ impl ::remote::__private::Dispatch for CalculatorDispatcher {
     fn fingerprint(&self) -> ::core::primitive::u64 {
         <dyn Calculator as ::remote::__private::Interface>::FINGERPRINT
     }
-    fn method_name(
+    fn method(
         &self,
-        index: ::core::primitive::u32,
-    ) -> ::remote::__private::Option<&'static ::core::primitive::str> {
-        const METHODS: &[&::core::primitive::str] = &[
-            "add",
-            "greet",
-            "divide",
-            "spawn_counter",
-        ];
-        match METHODS.get(index as ::core::primitive::usize) {
-            ::remote::__private::Some(name) => ::remote::__private::Some(*name),
-            ::remote::__private::None => ::remote::__private::None,
+        id: ::core::primitive::u32,
+    ) -> ::remote::__private::Option<&'static ::remote::__private::Method> {
+        match id {
+            0xbb391274u32 => {
+                ::remote::__private::Some(&CalculatorDispatcher::__REMOTE_METHOD_add)
+            }
+            0xfb1de34bu32 => {
+                ::remote::__private::Some(&CalculatorDispatcher::__REMOTE_METHOD_greet)
+            }
+            0xe1526270u32 => {
+                ::remote::__private::Some(&CalculatorDispatcher::__REMOTE_METHOD_divide)
+            }
+            0xd33241a3u32 => {
+                ::remote::__private::Some(
+                    &CalculatorDispatcher::__REMOTE_METHOD_spawn_counter,
+                )
+            }
+            _ => ::remote::__private::None,
         }
     }
     fn dispatch(
@@ -79,7 +179,7 @@ impl ::remote::__private::Dispatch for CalculatorDispatcher {
         __remote_call: &mut ::remote::__private::Call<'_>,
     ) -> ::remote::__private::Result<(), ::remote::RemoteError> {
         match __remote_method {
-            0u32 => {
+            0xbb391274u32 => {
                 ::remote::__private::assert_arg::<i64>();
                 ::remote::__private::assert_arg::<i64>();
                 ::remote::__private::assert_ret::<i64>();
@@ -87,14 +187,14 @@ impl ::remote::__private::Dispatch for CalculatorDispatcher {
                 let __remote_ret: i64 = Calculator::add(&*self.object, a, b);
                 __remote_call.reply(&__remote_ret)
             }
-            1u32 => {
+            0xfb1de34bu32 => {
                 ::remote::__private::assert_arg::<::std::string::String>();
                 ::remote::__private::assert_ret::<String>();
                 let (name,): (::std::string::String,) = __remote_call.args()?;
                 let __remote_ret: String = Calculator::greet(&*self.object, &name);
                 __remote_call.reply(&__remote_ret)
             }
-            2u32 => {
+            0xe1526270u32 => {
                 ::remote::__private::assert_arg::<i64>();
                 ::remote::__private::assert_arg::<i64>();
                 ::remote::__private::assert_ret::<Result<i64, MathError>>();
@@ -106,7 +206,7 @@ impl ::remote::__private::Dispatch for CalculatorDispatcher {
                 );
                 __remote_call.reply(&__remote_ret)
             }
-            3u32 => {
+            0xd33241a3u32 => {
                 ::remote::__private::assert_arg::<u64>();
                 ::remote::__private::assert_ret::<Remote<dyn Counter>>();
                 let (start,): (u64,) = __remote_call.args()?;
@@ -119,7 +219,7 @@ impl ::remote::__private::Dispatch for CalculatorDispatcher {
             _ => {
                 ::remote::__private::Err(::remote::RemoteError::NoSuchMethod {
                     interface: ::remote::__private::ToString::to_string("Calculator"),
-                    method: __remote_method,
+                    method: ::remote::__private::format!("#{:#x}", __remote_method),
                 })
             }
         }
@@ -141,6 +241,7 @@ impl ::remote::__private::fmt::Debug for CalculatorProxy {
         ::remote::__private::fmt::Debug::fmt(&self.remote, f)
     }
 }
+#[allow(deprecated)]
 impl CalculatorProxy {
     /// Adds two numbers.
     #[track_caller]
@@ -154,7 +255,11 @@ impl CalculatorProxy {
                 ::remote::__private::Ok(Calculator::add(&**__remote_object, a, b))
             }
             ::remote::__private::Target::Remote(__remote_ref) => {
-                __remote_ref.call_blocking::<_, i64>(0u32, &(&a, &b))
+                __remote_ref
+                    .call_blocking::<
+                        _,
+                        i64,
+                    >(&CalculatorDispatcher::__REMOTE_METHOD_add, &(&a, &b))
             }
         }
     }
@@ -169,7 +274,11 @@ impl CalculatorProxy {
                 ::remote::__private::Ok(Calculator::greet(&**__remote_object, name))
             }
             ::remote::__private::Target::Remote(__remote_ref) => {
-                __remote_ref.call_blocking::<_, String>(1u32, &(&name,))
+                __remote_ref
+                    .call_blocking::<
+                        _,
+                        String,
+                    >(&CalculatorDispatcher::__REMOTE_METHOD_greet, &(&name,))
             }
         }
     }
@@ -185,7 +294,11 @@ impl CalculatorProxy {
                 ::remote::__private::Ok(Calculator::divide(&**__remote_object, a, b))
             }
             ::remote::__private::Target::Remote(__remote_ref) => {
-                __remote_ref.call_blocking::<_, Result<i64, MathError>>(2u32, &(&a, &b))
+                __remote_ref
+                    .call_blocking::<
+                        _,
+                        Result<i64, MathError>,
+                    >(&CalculatorDispatcher::__REMOTE_METHOD_divide, &(&a, &b))
             }
         }
     }
@@ -209,7 +322,13 @@ impl CalculatorProxy {
             ::remote::__private::Target::Remote(__remote_ref) => {
                 ::remote::__private::Result::map(
                     __remote_ref
-                        .call_blocking::<_, Remote<dyn Counter>>(3u32, &(&start,)),
+                        .call_blocking::<
+                            _,
+                            Remote<dyn Counter>,
+                        >(
+                            &CalculatorDispatcher::__REMOTE_METHOD_spawn_counter,
+                            &(&start,),
+                        ),
                     |__remote_value| ::remote::Remote::into_proxy(__remote_value),
                 )
             }
@@ -266,6 +385,7 @@ impl ::remote::__private::fmt::Debug for CalculatorAsyncProxy {
         ::remote::__private::fmt::Debug::fmt(&self.remote, f)
     }
 }
+#[allow(deprecated)]
 impl CalculatorAsyncProxy {
     /// Adds two numbers.
     #[track_caller]
@@ -279,7 +399,7 @@ impl CalculatorAsyncProxy {
             ::remote::__private::Target::Remote(__remote_ref) => {
                 __remote_ref
                     .call_async(
-                        0u32,
+                        &CalculatorDispatcher::__REMOTE_METHOD_add,
                         &(&a, &b),
                         |__remote_value: i64| -> i64 { __remote_value },
                     )
@@ -298,7 +418,7 @@ impl CalculatorAsyncProxy {
             ::remote::__private::Target::Remote(__remote_ref) => {
                 __remote_ref
                     .call_async(
-                        1u32,
+                        &CalculatorDispatcher::__REMOTE_METHOD_greet,
                         &(&name,),
                         |__remote_value: String| -> String { __remote_value },
                     )
@@ -321,7 +441,7 @@ impl CalculatorAsyncProxy {
             ::remote::__private::Target::Remote(__remote_ref) => {
                 __remote_ref
                     .call_async(
-                        2u32,
+                        &CalculatorDispatcher::__REMOTE_METHOD_divide,
                         &(&a, &b),
                         |
                             __remote_value: Result<i64, MathError>,
@@ -352,7 +472,7 @@ impl CalculatorAsyncProxy {
             ::remote::__private::Target::Remote(__remote_ref) => {
                 __remote_ref
                     .call_async(
-                        3u32,
+                        &CalculatorDispatcher::__REMOTE_METHOD_spawn_counter,
                         &(&start,),
                         |
                             __remote_value: Remote<dyn Counter>,

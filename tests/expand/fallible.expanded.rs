@@ -2,9 +2,63 @@ pub trait Store: Send + Sync {
     fn get(&self, key: &str) -> Result<Vec<u8>, StoreError>;
     fn put(&self, key: String, value: Vec<u8>) -> Result<(), StoreError>;
 }
+impl StoreDispatcher {
+    #[doc(hidden)]
+    #[allow(non_upper_case_globals)]
+    const __REMOTE_METHOD_get: renamed::__private::Method = renamed::__private::Method {
+        interface: "Store",
+        name: "get",
+        id: 0xd40ca757u32,
+        signature: "(&str) -> Result<Vec<u8>, StoreError>",
+        check: || {
+            static CHECK: renamed::__private::OnceLock<::core::primitive::u32> = renamed::__private::OnceLock::new();
+            *CHECK
+                .get_or_init(|| {
+                    renamed::__private::signature_check(
+                        &[
+                            renamed::__private::assert_arg::<::std::string::String>(),
+                            renamed::__private::shape_of::<
+                                renamed::__private::Result<
+                                    renamed::__private::ByteBuf,
+                                    StoreError,
+                                >,
+                            >,
+                        ],
+                    )
+                })
+        },
+    };
+    #[doc(hidden)]
+    #[allow(non_upper_case_globals)]
+    const __REMOTE_METHOD_put: renamed::__private::Method = renamed::__private::Method {
+        interface: "Store",
+        name: "put",
+        id: 0xe97299eeu32,
+        signature: "(String, Vec<u8>) -> Result<(), StoreError>",
+        check: || {
+            static CHECK: renamed::__private::OnceLock<::core::primitive::u32> = renamed::__private::OnceLock::new();
+            *CHECK
+                .get_or_init(|| {
+                    renamed::__private::signature_check(
+                        &[
+                            renamed::__private::assert_arg::<String>(),
+                            renamed::__private::shape_of::<renamed::__private::ByteBuf>,
+                            renamed::__private::assert_ret::<Result<(), StoreError>>(),
+                        ],
+                    )
+                })
+        },
+    };
+}
 impl renamed::__private::Interface for dyn Store {
     const NAME: &'static ::core::primitive::str = "Store";
-    const FINGERPRINT: ::core::primitive::u64 = 0xe96ec03960a8d0c2u64;
+    const FINGERPRINT: ::core::primitive::u64 = 0xba1f26d4888b99e3u64;
+    fn methods() -> ::std::vec::Vec<&'static renamed::__private::Method> {
+        let mut __remote_methods = ::std::vec::Vec::new();
+        __remote_methods.push(&StoreDispatcher::__REMOTE_METHOD_get);
+        __remote_methods.push(&StoreDispatcher::__REMOTE_METHOD_put);
+        __remote_methods
+    }
     type Proxy = StoreProxy;
     type AsyncProxy = StoreAsyncProxy;
     fn into_dispatch(
@@ -43,6 +97,7 @@ impl StoreDispatcher {
         &self.object
     }
 }
+#[allow(deprecated)]
 impl renamed::__private::Dispatch for StoreDispatcher {
     fn interface_name(&self) -> &'static ::core::primitive::str {
         "Store"
@@ -54,14 +109,18 @@ impl renamed::__private::Dispatch for StoreDispatcher {
     fn fingerprint(&self) -> ::core::primitive::u64 {
         <dyn Store as renamed::__private::Interface>::FINGERPRINT
     }
-    fn method_name(
+    fn method(
         &self,
-        index: ::core::primitive::u32,
-    ) -> renamed::__private::Option<&'static ::core::primitive::str> {
-        const METHODS: &[&::core::primitive::str] = &["get", "put"];
-        match METHODS.get(index as ::core::primitive::usize) {
-            renamed::__private::Some(name) => renamed::__private::Some(*name),
-            renamed::__private::None => renamed::__private::None,
+        id: ::core::primitive::u32,
+    ) -> renamed::__private::Option<&'static renamed::__private::Method> {
+        match id {
+            0xd40ca757u32 => {
+                renamed::__private::Some(&StoreDispatcher::__REMOTE_METHOD_get)
+            }
+            0xe97299eeu32 => {
+                renamed::__private::Some(&StoreDispatcher::__REMOTE_METHOD_put)
+            }
+            _ => renamed::__private::None,
         }
     }
     fn dispatch(
@@ -70,7 +129,7 @@ impl renamed::__private::Dispatch for StoreDispatcher {
         __remote_call: &mut renamed::__private::Call<'_>,
     ) -> renamed::__private::Result<(), renamed::RemoteError> {
         match __remote_method {
-            0u32 => {
+            0xd40ca757u32 => {
                 renamed::__private::assert_arg::<::std::string::String>();
                 renamed::__private::assert_ret::<Result<Vec<u8>, StoreError>>();
                 let (key,): (::std::string::String,) = __remote_call.args()?;
@@ -88,7 +147,7 @@ impl renamed::__private::Dispatch for StoreDispatcher {
                         ),
                     )
             }
-            1u32 => {
+            0xe97299eeu32 => {
                 renamed::__private::assert_arg::<String>();
                 renamed::__private::assert_arg::<Vec<u8>>();
                 renamed::__private::assert_ret::<Result<(), StoreError>>();
@@ -109,7 +168,7 @@ impl renamed::__private::Dispatch for StoreDispatcher {
             _ => {
                 renamed::__private::Err(renamed::RemoteError::NoSuchMethod {
                     interface: renamed::__private::ToString::to_string("Store"),
-                    method: __remote_method,
+                    method: renamed::__private::format!("#{:#x}", __remote_method),
                 })
             }
         }
@@ -131,6 +190,7 @@ impl renamed::__private::fmt::Debug for StoreProxy {
         renamed::__private::fmt::Debug::fmt(&self.remote, f)
     }
 }
+#[allow(deprecated)]
 impl StoreProxy {
     /// Calls [`Store::get`] on the object.
     #[track_caller]
@@ -151,7 +211,7 @@ impl StoreProxy {
                                 renamed::__private::ByteBuf,
                                 StoreError,
                             >,
-                        >(0u32, &(&key,)),
+                        >(&StoreDispatcher::__REMOTE_METHOD_get, &(&key,)),
                     |__remote_value| <Result<
                         Vec<u8>,
                         StoreError,
@@ -182,7 +242,7 @@ impl StoreProxy {
                         _,
                         Result<(), StoreError>,
                     >(
-                        1u32,
+                        &StoreDispatcher::__REMOTE_METHOD_put,
                         &(
                             &key,
                             &<renamed::__private::OwnedBytes as renamed::__private::From<
@@ -244,6 +304,7 @@ impl renamed::__private::fmt::Debug for StoreAsyncProxy {
         renamed::__private::fmt::Debug::fmt(&self.remote, f)
     }
 }
+#[allow(deprecated)]
 impl StoreAsyncProxy {
     /// Calls [`Store::get`] on the object.
     #[track_caller]
@@ -263,7 +324,7 @@ impl StoreAsyncProxy {
             renamed::__private::Target::Remote(__remote_ref) => {
                 __remote_ref
                     .call_async(
-                        0u32,
+                        &StoreDispatcher::__REMOTE_METHOD_get,
                         &(&key,),
                         |
                             __remote_value: renamed::__private::Result<
@@ -301,7 +362,7 @@ impl StoreAsyncProxy {
             renamed::__private::Target::Remote(__remote_ref) => {
                 __remote_ref
                     .call_async(
-                        1u32,
+                        &StoreDispatcher::__REMOTE_METHOD_put,
                         &(
                             &key,
                             &<renamed::__private::OwnedBytes as renamed::__private::From<
@@ -353,6 +414,7 @@ impl renamed::__private::From<&StoreAsyncProxy> for renamed::Remote<dyn Store> {
         renamed::__private::Clone::clone(&proxy.remote)
     }
 }
+#[allow(deprecated)]
 impl Store for StoreProxy
 where
     for<'__remote> StoreError: renamed::__private::From<renamed::RemoteError>,
@@ -372,7 +434,7 @@ where
                             renamed::__private::ByteBuf,
                             StoreError,
                         >,
-                    >(0u32, &(&key,))
+                    >(&StoreDispatcher::__REMOTE_METHOD_get, &(&key,))
                 {
                     renamed::__private::Ok(__remote_value) => {
                         <Result<
@@ -406,7 +468,7 @@ where
                         _,
                         Result<(), StoreError>,
                     >(
-                        1u32,
+                        &StoreDispatcher::__REMOTE_METHOD_put,
                         &(
                             &key,
                             &<renamed::__private::OwnedBytes as renamed::__private::From<

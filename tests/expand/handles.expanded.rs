@@ -3,9 +3,83 @@ pub(crate) trait Registry: Send + Sync {
     fn find(&self, name: String) -> Option<Remote<dyn Counter>>;
     fn open(&self, name: String) -> Result<Remote<dyn Counter>, NotFound>;
 }
+impl RegistryDispatcher {
+    #[doc(hidden)]
+    #[allow(non_upper_case_globals)]
+    const __REMOTE_METHOD_register: ::remote::__private::Method = ::remote::__private::Method {
+        interface: "Registry",
+        name: "register",
+        id: 0xad6871c0u32,
+        signature: "(Remote<dyn Counter>, &[String]) -> ()",
+        check: || {
+            static CHECK: ::remote::__private::OnceLock<::core::primitive::u32> = ::remote::__private::OnceLock::new();
+            *CHECK
+                .get_or_init(|| {
+                    ::remote::__private::signature_check(
+                        &[
+                            ::remote::__private::assert_arg::<Remote<dyn Counter>>(),
+                            ::remote::__private::assert_arg::<::std::vec::Vec<String>>(),
+                            ::remote::__private::assert_ret::<()>(),
+                        ],
+                    )
+                })
+        },
+    };
+    #[doc(hidden)]
+    #[allow(non_upper_case_globals)]
+    const __REMOTE_METHOD_find: ::remote::__private::Method = ::remote::__private::Method {
+        interface: "Registry",
+        name: "find",
+        id: 0xbdf0855bu32,
+        signature: "(String) -> Option<Remote<dyn Counter>>",
+        check: || {
+            static CHECK: ::remote::__private::OnceLock<::core::primitive::u32> = ::remote::__private::OnceLock::new();
+            *CHECK
+                .get_or_init(|| {
+                    ::remote::__private::signature_check(
+                        &[
+                            ::remote::__private::assert_arg::<String>(),
+                            ::remote::__private::assert_ret::<
+                                Option<Remote<dyn Counter>>,
+                            >(),
+                        ],
+                    )
+                })
+        },
+    };
+    #[doc(hidden)]
+    #[allow(non_upper_case_globals)]
+    const __REMOTE_METHOD_open: ::remote::__private::Method = ::remote::__private::Method {
+        interface: "Registry",
+        name: "open",
+        id: 0xd35ec4cau32,
+        signature: "(String) -> Result<Remote<dyn Counter>, NotFound>",
+        check: || {
+            static CHECK: ::remote::__private::OnceLock<::core::primitive::u32> = ::remote::__private::OnceLock::new();
+            *CHECK
+                .get_or_init(|| {
+                    ::remote::__private::signature_check(
+                        &[
+                            ::remote::__private::assert_arg::<String>(),
+                            ::remote::__private::assert_ret::<
+                                Result<Remote<dyn Counter>, NotFound>,
+                            >(),
+                        ],
+                    )
+                })
+        },
+    };
+}
 impl ::remote::__private::Interface for dyn Registry {
     const NAME: &'static ::core::primitive::str = "Registry";
-    const FINGERPRINT: ::core::primitive::u64 = 0x58091db78395de41u64;
+    const FINGERPRINT: ::core::primitive::u64 = 0x889bca262f825a63u64;
+    fn methods() -> ::std::vec::Vec<&'static ::remote::__private::Method> {
+        let mut __remote_methods = ::std::vec::Vec::new();
+        __remote_methods.push(&RegistryDispatcher::__REMOTE_METHOD_register);
+        __remote_methods.push(&RegistryDispatcher::__REMOTE_METHOD_find);
+        __remote_methods.push(&RegistryDispatcher::__REMOTE_METHOD_open);
+        __remote_methods
+    }
     type Proxy = RegistryProxy;
     type AsyncProxy = RegistryAsyncProxy;
     fn into_dispatch(
@@ -45,6 +119,7 @@ impl RegistryDispatcher {
         &self.object
     }
 }
+#[allow(deprecated)]
 impl ::remote::__private::Dispatch for RegistryDispatcher {
     fn interface_name(&self) -> &'static ::core::primitive::str {
         "Registry"
@@ -56,14 +131,21 @@ impl ::remote::__private::Dispatch for RegistryDispatcher {
     fn fingerprint(&self) -> ::core::primitive::u64 {
         <dyn Registry as ::remote::__private::Interface>::FINGERPRINT
     }
-    fn method_name(
+    fn method(
         &self,
-        index: ::core::primitive::u32,
-    ) -> ::remote::__private::Option<&'static ::core::primitive::str> {
-        const METHODS: &[&::core::primitive::str] = &["register", "find", "open"];
-        match METHODS.get(index as ::core::primitive::usize) {
-            ::remote::__private::Some(name) => ::remote::__private::Some(*name),
-            ::remote::__private::None => ::remote::__private::None,
+        id: ::core::primitive::u32,
+    ) -> ::remote::__private::Option<&'static ::remote::__private::Method> {
+        match id {
+            0xad6871c0u32 => {
+                ::remote::__private::Some(&RegistryDispatcher::__REMOTE_METHOD_register)
+            }
+            0xbdf0855bu32 => {
+                ::remote::__private::Some(&RegistryDispatcher::__REMOTE_METHOD_find)
+            }
+            0xd35ec4cau32 => {
+                ::remote::__private::Some(&RegistryDispatcher::__REMOTE_METHOD_open)
+            }
+            _ => ::remote::__private::None,
         }
     }
     fn dispatch(
@@ -72,7 +154,7 @@ impl ::remote::__private::Dispatch for RegistryDispatcher {
         __remote_call: &mut ::remote::__private::Call<'_>,
     ) -> ::remote::__private::Result<(), ::remote::RemoteError> {
         match __remote_method {
-            0u32 => {
+            0xad6871c0u32 => {
                 ::remote::__private::assert_arg::<Remote<dyn Counter>>();
                 ::remote::__private::assert_arg::<::std::vec::Vec<String>>();
                 ::remote::__private::assert_ret::<()>();
@@ -81,7 +163,7 @@ impl ::remote::__private::Dispatch for RegistryDispatcher {
                 let __remote_ret: () = Registry::register(&*self.object, counter, &tags);
                 __remote_call.reply(&__remote_ret)
             }
-            1u32 => {
+            0xbdf0855bu32 => {
                 ::remote::__private::assert_arg::<String>();
                 ::remote::__private::assert_ret::<Option<Remote<dyn Counter>>>();
                 let (name,): (String,) = __remote_call.args()?;
@@ -91,7 +173,7 @@ impl ::remote::__private::Dispatch for RegistryDispatcher {
                 );
                 __remote_call.reply(&__remote_ret)
             }
-            2u32 => {
+            0xd35ec4cau32 => {
                 ::remote::__private::assert_arg::<String>();
                 ::remote::__private::assert_ret::<
                     Result<Remote<dyn Counter>, NotFound>,
@@ -106,7 +188,7 @@ impl ::remote::__private::Dispatch for RegistryDispatcher {
             _ => {
                 ::remote::__private::Err(::remote::RemoteError::NoSuchMethod {
                     interface: ::remote::__private::ToString::to_string("Registry"),
-                    method: __remote_method,
+                    method: ::remote::__private::format!("#{:#x}", __remote_method),
                 })
             }
         }
@@ -128,6 +210,7 @@ impl ::remote::__private::fmt::Debug for RegistryProxy {
         ::remote::__private::fmt::Debug::fmt(&self.remote, f)
     }
 }
+#[allow(deprecated)]
 impl RegistryProxy {
     /// Calls [`Registry::register`] on the object.
     #[track_caller]
@@ -144,7 +227,11 @@ impl RegistryProxy {
                 )
             }
             ::remote::__private::Target::Remote(__remote_ref) => {
-                __remote_ref.call_blocking::<_, ()>(0u32, &(&counter, &tags))
+                __remote_ref
+                    .call_blocking::<
+                        _,
+                        (),
+                    >(&RegistryDispatcher::__REMOTE_METHOD_register, &(&counter, &tags))
             }
         }
     }
@@ -174,7 +261,7 @@ impl RegistryProxy {
                         .call_blocking::<
                             _,
                             Option<Remote<dyn Counter>>,
-                        >(1u32, &(&name,)),
+                        >(&RegistryDispatcher::__REMOTE_METHOD_find, &(&name,)),
                     |__remote_value| ::remote::__private::Option::map(
                         __remote_value,
                         ::remote::Remote::into_proxy,
@@ -210,7 +297,7 @@ impl RegistryProxy {
                         .call_blocking::<
                             _,
                             Result<Remote<dyn Counter>, NotFound>,
-                        >(2u32, &(&name,)),
+                        >(&RegistryDispatcher::__REMOTE_METHOD_open, &(&name,)),
                     |__remote_value| ::remote::__private::Result::map(
                         __remote_value,
                         ::remote::Remote::into_proxy,
@@ -270,6 +357,7 @@ impl ::remote::__private::fmt::Debug for RegistryAsyncProxy {
         ::remote::__private::fmt::Debug::fmt(&self.remote, f)
     }
 }
+#[allow(deprecated)]
 impl RegistryAsyncProxy {
     /// Calls [`Registry::register`] on the object.
     #[track_caller]
@@ -290,7 +378,7 @@ impl RegistryAsyncProxy {
             ::remote::__private::Target::Remote(__remote_ref) => {
                 __remote_ref
                     .call_async(
-                        0u32,
+                        &RegistryDispatcher::__REMOTE_METHOD_register,
                         &(&counter, &tags),
                         |__remote_value: ()| -> () { __remote_value },
                     )
@@ -322,7 +410,7 @@ impl RegistryAsyncProxy {
             ::remote::__private::Target::Remote(__remote_ref) => {
                 __remote_ref
                     .call_async(
-                        1u32,
+                        &RegistryDispatcher::__REMOTE_METHOD_find,
                         &(&name,),
                         |
                             __remote_value: Option<Remote<dyn Counter>>,
@@ -364,7 +452,7 @@ impl RegistryAsyncProxy {
             ::remote::__private::Target::Remote(__remote_ref) => {
                 __remote_ref
                     .call_async(
-                        2u32,
+                        &RegistryDispatcher::__REMOTE_METHOD_open,
                         &(&name,),
                         |
                             __remote_value: Result<Remote<dyn Counter>, NotFound>,

@@ -4,9 +4,69 @@ pub trait Window: Send + Sync {
     fn size(&self) -> (u32, u32);
     fn close(&self);
 }
+impl WindowDispatcher {
+    #[doc(hidden)]
+    #[allow(non_upper_case_globals)]
+    const __REMOTE_METHOD_title: ::remote::__private::Method = ::remote::__private::Method {
+        interface: "Window",
+        name: "title",
+        id: 0x9865b50au32,
+        signature: "() -> String",
+        check: || {
+            static CHECK: ::remote::__private::OnceLock<::core::primitive::u32> = ::remote::__private::OnceLock::new();
+            *CHECK
+                .get_or_init(|| {
+                    ::remote::__private::signature_check(
+                        &[::remote::__private::assert_ret::<String>()],
+                    )
+                })
+        },
+    };
+    #[doc(hidden)]
+    #[allow(non_upper_case_globals)]
+    const __REMOTE_METHOD_size: ::remote::__private::Method = ::remote::__private::Method {
+        interface: "Window",
+        name: "size",
+        id: 0xa3a0d95cu32,
+        signature: "() -> (u32, u32)",
+        check: || {
+            static CHECK: ::remote::__private::OnceLock<::core::primitive::u32> = ::remote::__private::OnceLock::new();
+            *CHECK
+                .get_or_init(|| {
+                    ::remote::__private::signature_check(
+                        &[::remote::__private::assert_ret::<(u32, u32)>()],
+                    )
+                })
+        },
+    };
+    #[doc(hidden)]
+    #[allow(non_upper_case_globals)]
+    const __REMOTE_METHOD_close: ::remote::__private::Method = ::remote::__private::Method {
+        interface: "Window",
+        name: "close",
+        id: 0xa7cb3b23u32,
+        signature: "() -> ()",
+        check: || {
+            static CHECK: ::remote::__private::OnceLock<::core::primitive::u32> = ::remote::__private::OnceLock::new();
+            *CHECK
+                .get_or_init(|| {
+                    ::remote::__private::signature_check(
+                        &[::remote::__private::assert_ret::<()>()],
+                    )
+                })
+        },
+    };
+}
 impl ::remote::__private::Interface for dyn Window {
     const NAME: &'static ::core::primitive::str = "Window";
-    const FINGERPRINT: ::core::primitive::u64 = 0x139bda68a91c9376u64;
+    const FINGERPRINT: ::core::primitive::u64 = 0x46dfcd2656c36a75u64;
+    fn methods() -> ::std::vec::Vec<&'static ::remote::__private::Method> {
+        let mut __remote_methods = ::std::vec::Vec::new();
+        __remote_methods.push(&WindowDispatcher::__REMOTE_METHOD_title);
+        __remote_methods.push(&WindowDispatcher::__REMOTE_METHOD_size);
+        __remote_methods.push(&WindowDispatcher::__REMOTE_METHOD_close);
+        __remote_methods
+    }
     type Proxy = WindowProxy;
     type AsyncProxy = WindowAsyncProxy;
     fn into_dispatch(
@@ -71,6 +131,7 @@ impl WindowDispatcher {
         &self.object
     }
 }
+#[allow(deprecated)]
 impl ::remote::__private::Dispatch for WindowDispatcher {
     fn interface_name(&self) -> &'static ::core::primitive::str {
         "Window"
@@ -82,14 +143,24 @@ impl ::remote::__private::Dispatch for WindowDispatcher {
     fn fingerprint(&self) -> ::core::primitive::u64 {
         <dyn Window as ::remote::__private::Interface>::FINGERPRINT
     }
-    fn method_name(
+    fn method(
         &self,
-        index: ::core::primitive::u32,
-    ) -> ::remote::__private::Option<&'static ::core::primitive::str> {
-        const METHODS: &[&::core::primitive::str] = &["title", "size", "close"];
-        match METHODS.get(index as ::core::primitive::usize) {
-            ::remote::__private::Some(name) => ::remote::__private::Some(*name),
-            ::remote::__private::None => ::remote::__private::None,
+        id: ::core::primitive::u32,
+    ) -> ::remote::__private::Option<&'static ::remote::__private::Method> {
+        match id {
+            0x9865b50au32 => {
+                ::remote::__private::Some(&WindowDispatcher::__REMOTE_METHOD_title)
+            }
+            0xa3a0d95cu32 => {
+                ::remote::__private::Some(&WindowDispatcher::__REMOTE_METHOD_size)
+            }
+            0xa7cb3b23u32 => {
+                ::remote::__private::Some(&WindowDispatcher::__REMOTE_METHOD_close)
+            }
+            ::remote::__private::SNAPSHOT_METHOD => {
+                ::remote::__private::Some(&::remote::__private::SNAPSHOT)
+            }
+            _ => ::remote::__private::None,
         }
     }
     fn dispatch(
@@ -98,19 +169,19 @@ impl ::remote::__private::Dispatch for WindowDispatcher {
         __remote_call: &mut ::remote::__private::Call<'_>,
     ) -> ::remote::__private::Result<(), ::remote::RemoteError> {
         match __remote_method {
-            0u32 => {
+            0x9865b50au32 => {
                 ::remote::__private::assert_ret::<String>();
                 let (): () = __remote_call.args()?;
                 let __remote_ret: String = Window::title(&*self.object);
                 __remote_call.reply(&__remote_ret)
             }
-            1u32 => {
+            0xa3a0d95cu32 => {
                 ::remote::__private::assert_ret::<(u32, u32)>();
                 let (): () = __remote_call.args()?;
                 let __remote_ret: (u32, u32) = Window::size(&*self.object);
                 __remote_call.reply(&__remote_ret)
             }
-            2u32 => {
+            0xa7cb3b23u32 => {
                 ::remote::__private::assert_ret::<()>();
                 let (): () = __remote_call.args()?;
                 let __remote_ret: () = Window::close(&*self.object);
@@ -123,7 +194,7 @@ impl ::remote::__private::Dispatch for WindowDispatcher {
             _ => {
                 ::remote::__private::Err(::remote::RemoteError::NoSuchMethod {
                     interface: ::remote::__private::ToString::to_string("Window"),
-                    method: __remote_method,
+                    method: ::remote::__private::format!("#{:#x}", __remote_method),
                 })
             }
         }
@@ -159,6 +230,7 @@ impl ::remote::__private::fmt::Debug for WindowProxy {
         ::remote::__private::fmt::Debug::fmt(&self.remote, f)
     }
 }
+#[allow(deprecated)]
 impl WindowProxy {
     /// The title bar's text.
     ///
@@ -207,7 +279,11 @@ impl WindowProxy {
                 ::remote::__private::Ok(Window::close(&**__remote_object))
             }
             ::remote::__private::Target::Remote(__remote_ref) => {
-                __remote_ref.call_blocking::<_, ()>(2u32, &())
+                __remote_ref
+                    .call_blocking::<
+                        _,
+                        (),
+                    >(&WindowDispatcher::__REMOTE_METHOD_close, &())
             }
         }
     }
@@ -298,6 +374,7 @@ impl ::remote::__private::fmt::Debug for WindowAsyncProxy {
         ::remote::__private::fmt::Debug::fmt(&self.remote, f)
     }
 }
+#[allow(deprecated)]
 impl WindowAsyncProxy {
     /// The title bar's text.
     ///
@@ -357,7 +434,11 @@ impl WindowAsyncProxy {
             }
             ::remote::__private::Target::Remote(__remote_ref) => {
                 __remote_ref
-                    .call_async(2u32, &(), |__remote_value: ()| -> () { __remote_value })
+                    .call_async(
+                        &WindowDispatcher::__REMOTE_METHOD_close,
+                        &(),
+                        |__remote_value: ()| -> () { __remote_value },
+                    )
             }
         }
     }

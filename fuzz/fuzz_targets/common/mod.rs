@@ -1,9 +1,10 @@
 //! What the live-server targets share: the server and the good client they
 //! start once per process (`Live`), a raw peer's connection whose frames a
 //! thread of its own reads (`Wire`), a bounded wait (`eventually`), the loop
-//! that plays a script (`play`), a count of live objects (`Counted`), and
-//! `script_enum!` (with `choose!`), which declares an enum of a script that
-//! decodes its variant from one byte.
+//! that plays a script (`play`), a count of live objects (`Counted`), the
+//! wire IDs of the methods a script picks by index (`method_at`, checked
+//! with `assert_methods`), and `script_enum!` (with `choose!`), which
+//! declares an enum of a script that decodes its variant from one byte.
 //!
 //! A target includes it with `mod common;` and uses part of it (hence the
 //! `allow(dead_code)`).
@@ -101,6 +102,47 @@ impl Live {
             },
         );
     }
+}
+
+// ---------------------------------------------------------------------------
+// Method IDs.
+//
+// A call names its method by a stable ID (`testing::method_id` of the name,
+// unless the method has `#[remote(id = N)]`), not by its position in the
+// trait. A script picks a method by a small index into a target's table of
+// method names (each trait's in declaration order); these turn the index
+// into the ID on the wire.
+
+/// An ID no method of the targets' traits has: below the IDs made from
+/// names (`0x8000_0000..u32::MAX`), no method of theirs has an
+/// `#[remote(id = N)]` (checked by `assert_methods`), and it is neither a
+/// callback's (0) nor the snapshot method's (`u32::MAX`).
+pub const NO_METHOD: u32 = 0x7fff_ffff;
+
+/// The wire ID of the method at `index` of `names` (a table of method
+/// names), or [`NO_METHOD`] past its end.
+pub fn method_at(names: &[&str], index: usize) -> u32 {
+    names
+        .get(index)
+        .map_or(NO_METHOD, |name| testing::method_id(name))
+}
+
+/// Asserts that `names` are `T`'s methods, in declaration order, and that
+/// each travels with the ID of its name (none has `#[remote(id = N)]`): a
+/// table a script picks from names real methods, with their real IDs.
+pub fn assert_methods<T: ?Sized + Interface>(names: &[&str]) {
+    let declared: Vec<(&str, u32)> = T::methods().iter().map(|m| (m.name, m.id)).collect();
+    let listed: Vec<(&str, u32)> = names
+        .iter()
+        .map(|&name| (name, testing::method_id(name)))
+        .collect();
+    assert_eq!(
+        listed,
+        declared,
+        "the table of {}'s methods is not the trait's",
+        T::NAME
+    );
+    assert!(!declared.iter().any(|&(_, id)| id == NO_METHOD));
 }
 
 /// Waits (at most `bound`) until `done` holds; panics with `what` if not.

@@ -15,18 +15,13 @@ pub(crate) fn generate(model: &Interface, names: &Names) -> TokenStream {
     let vis = &model.vis;
     let dispatcher = &names.dispatcher;
     let name = ident.unraw().to_string();
-    let method_names: Vec<String> = model
-        .methods
-        .iter()
-        .map(|m| m.ident.unraw().to_string())
-        .collect();
     let doc = format!(
         " Serves calls on a local [`{name}`] object: decodes each call, invokes the method and encodes the reply. \
          Built by the runtime when a `Remote<dyn {name}>` is sent; you rarely name it."
     );
 
     let arms = model.methods.iter().map(|m| {
-        let index = m.index;
+        let id = syn::LitInt::new(&format!("{:#010x}u32", m.id), proc_macro2::Span::call_site());
         let method = &m.ident;
         let wire_types = m.args.iter().map(|a| wire::arg_ty(krate, a));
         let unwraps = m.args.iter().map(|a| wire::arg_unwrap(krate, a));
@@ -69,8 +64,10 @@ pub(crate) fn generate(model: &Interface, names: &Names) -> TokenStream {
             let (#(#bindings,)*): (#(#wire_types,)*) = __remote_call.args()?;
             #(#unwraps)*
         };
+        let cfgs = super::cfgs(m);
         quote! {
-            #index => {
+            #cfgs
+            #id => {
                 #(#asserts)*
                 #ret_assert
                 #decode
@@ -81,18 +78,27 @@ pub(crate) fn generate(model: &Interface, names: &Names) -> TokenStream {
 
     // Only traits with `async fn` methods say which: the default is none.
     let runs_async = if model.methods.iter().any(|m| m.is_async) {
-        let flags = model.methods.iter().map(|m| m.is_async);
+        let arms = model.methods.iter().filter(|m| m.is_async).map(|m| {
+            let id = syn::LitInt::new(
+                &format!("{:#010x}u32", m.id),
+                proc_macro2::Span::call_site(),
+            );
+            let cfgs = super::cfgs(m);
+            quote!(#cfgs #id => true,)
+        });
         quote! {
-            fn runs_async(&self, index: ::core::primitive::u32) -> ::core::primitive::bool {
-                const ASYNC: &[::core::primitive::bool] = &[#(#flags),*];
-                ::core::matches!(ASYNC.get(index as ::core::primitive::usize), #krate::__private::Some(true))
+            fn runs_async(&self, id: ::core::primitive::u32) -> ::core::primitive::bool {
+                match id {
+                    #(#arms)*
+                    _ => false,
+                }
             }
         }
     } else {
         TokenStream::new()
     };
     let props = &names.properties;
-    let (snapshot_arm, snapshot_fn) = if model.has_properties() {
+    let (snapshot_arm, snapshot_fn, snapshot_method) = if model.has_properties() {
         (
             quote! {
                 #krate::__private::SNAPSHOT_METHOD => {
@@ -107,10 +113,22 @@ pub(crate) fn generate(model: &Interface, names: &Names) -> TokenStream {
                     #krate::__private::Some(#krate::__private::encode_snapshot(&#props::capture(&*self.object)))
                 }
             },
+            quote! {
+                #krate::__private::SNAPSHOT_METHOD => #krate::__private::Some(&#krate::__private::SNAPSHOT),
+            },
         )
     } else {
-        (TokenStream::new(), TokenStream::new())
+        (TokenStream::new(), TokenStream::new(), TokenStream::new())
     };
+    let lookups = model.methods.iter().map(|m| {
+        let id = syn::LitInt::new(
+            &format!("{:#010x}u32", m.id),
+            proc_macro2::Span::call_site(),
+        );
+        let cfgs = super::cfgs(m);
+        let r = super::method_ref(names, m);
+        quote!(#cfgs #id => #krate::__private::Some(#r),)
+    });
     quote! {
         #[doc = #doc]
         #vis struct #dispatcher {
@@ -129,6 +147,7 @@ pub(crate) fn generate(model: &Interface, names: &Names) -> TokenStream {
             }
         }
 
+        #[allow(deprecated)]
         impl #krate::__private::Dispatch for #dispatcher {
             fn interface_name(&self) -> &'static ::core::primitive::str {
                 #name
@@ -142,11 +161,11 @@ pub(crate) fn generate(model: &Interface, names: &Names) -> TokenStream {
                 <dyn #ident as #krate::__private::Interface>::FINGERPRINT
             }
 
-            fn method_name(&self, index: ::core::primitive::u32) -> #krate::__private::Option<&'static ::core::primitive::str> {
-                const METHODS: &[&::core::primitive::str] = &[#(#method_names),*];
-                match METHODS.get(index as ::core::primitive::usize) {
-                    #krate::__private::Some(name) => #krate::__private::Some(*name),
-                    #krate::__private::None => #krate::__private::None,
+            fn method(&self, id: ::core::primitive::u32) -> #krate::__private::Option<&'static #krate::__private::Method> {
+                match id {
+                    #(#lookups)*
+                    #snapshot_method
+                    _ => #krate::__private::None,
                 }
             }
 
@@ -162,7 +181,7 @@ pub(crate) fn generate(model: &Interface, names: &Names) -> TokenStream {
                     #snapshot_arm
                     _ => #krate::__private::Err(#krate::RemoteError::NoSuchMethod {
                         interface: #krate::__private::ToString::to_string(#name),
-                        method: __remote_method,
+                        method: #krate::__private::format!("#{:#x}", __remote_method),
                     }),
                 }
             }

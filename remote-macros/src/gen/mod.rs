@@ -33,6 +33,26 @@ impl Names {
     }
 }
 
+/// The method's `Method` constant, as a `&'static` reference: every
+/// generator that sends or serves it names it so.
+pub(crate) fn method_ref(names: &Names, m: &Method) -> TokenStream {
+    let dispatcher = &names.dispatcher;
+    let konst = method_const(m);
+    quote!(&#dispatcher::#konst)
+}
+
+/// The name of the method's `Method` constant (an associated constant of
+/// the dispatcher).
+pub(crate) fn method_const(m: &Method) -> syn::Ident {
+    format_ident!("__REMOTE_METHOD_{}", m.ident.unraw())
+}
+
+/// The method's `#[cfg]` attributes, for each item generated for it.
+pub(crate) fn cfgs(m: &Method) -> TokenStream {
+    let cfgs = &m.cfgs;
+    quote!(#(#cfgs)*)
+}
+
 pub(crate) fn generate(model: &Interface) -> TokenStream {
     let names = Names::of(model);
     let interface = interface::generate(model, &names);

@@ -47,7 +47,7 @@ pub(crate) fn generate(model: &Interface, names: &Names, flavor: Flavor) -> Toke
         if m.property {
             property_getter(model, names, m, flavor)
         } else {
-            method(model, m, flavor)
+            method(model, names, m, flavor)
         }
     });
     let snapshot_methods = snapshot_methods(model, names, flavor);
@@ -64,6 +64,7 @@ pub(crate) fn generate(model: &Interface, names: &Names, flavor: Flavor) -> Toke
             }
         }
 
+        #[allow(deprecated)]
         impl #this {
             #(#methods)*
 
@@ -110,12 +111,14 @@ pub(crate) fn generate(model: &Interface, names: &Names, flavor: Flavor) -> Toke
     }
 }
 
-fn method(model: &Interface, m: &Method, flavor: Flavor) -> TokenStream {
+fn method(model: &Interface, names: &Names, m: &Method, flavor: Flavor) -> TokenStream {
     let krate = &model.krate;
     let ident = &model.ident;
     let vis = &model.vis;
     let name = &m.ident;
-    let index = m.index;
+    let method_info = super::method_ref(names, m);
+    let cfgs = super::cfgs(m);
+    let deprecated = &m.deprecated;
     let default_doc = format!(
         " Calls [`{}::{}`] on the object.",
         ident.unraw(),
@@ -144,10 +147,10 @@ fn method(model: &Interface, m: &Method, flavor: Flavor) -> TokenStream {
             let ty = &a.ty;
             quote!(let #n: #ty = #krate::__private::Into::into(#n);)
         });
-    let names: Vec<_> = m.args.iter().map(|a| &a.name).collect();
+    let arg_names: Vec<_> = m.args.iter().map(|a| &a.name).collect();
     let wire = wire::ret_ty(krate, m);
     let (out, present) = presentation(model, m, flavor);
-    let local_value = quote!(#ident::#name(&**__remote_object, #(#names),*));
+    let local_value = quote!(#ident::#name(&**__remote_object, #(#arg_names),*));
     let local = if m.is_async {
         // A local object's async method, from the blocking proxy: run it here.
         present(quote!(#krate::__private::block_on(#local_value)))
@@ -158,8 +161,7 @@ fn method(model: &Interface, m: &Method, flavor: Flavor) -> TokenStream {
     let arrived = wire::ret_unwrap(krate, m, quote!(__remote_value));
     match flavor {
         Flavor::Blocking => {
-            let remote_value =
-                quote_spanned!(name.span()=> __remote_ref.call_blocking::<_, #wire>(#index, #args));
+            let remote_value = quote_spanned!(name.span()=> __remote_ref.call_blocking::<_, #wire>(#method_info, #args));
             let remote = if matches!(m.ret.shape, RetShape::Plain) && m.ret.bytes.is_none() {
                 remote_value
             } else {
@@ -168,6 +170,8 @@ fn method(model: &Interface, m: &Method, flavor: Flavor) -> TokenStream {
             };
             quote! {
                 #docs
+                #cfgs
+                #(#deprecated)*
                 #[track_caller]
                 #vis fn #name(&self, #(#params),*) -> #krate::__private::Result<#out, #krate::RemoteError> {
                     #(#converts)*
@@ -183,7 +187,7 @@ fn method(model: &Interface, m: &Method, flavor: Flavor) -> TokenStream {
         Flavor::Async => {
             let presented = present(arrived);
             let remote_async = quote_spanned! {name.span()=>
-                __remote_ref.call_async(#index, #args, |__remote_value: #wire| -> #out { #presented })
+                __remote_ref.call_async(#method_info, #args, |__remote_value: #wire| -> #out { #presented })
             };
             let local_call = if m.is_async {
                 // The future must own what it uses: the object and owned
@@ -215,6 +219,8 @@ fn method(model: &Interface, m: &Method, flavor: Flavor) -> TokenStream {
             };
             quote! {
                 #docs
+                #cfgs
+                #(#deprecated)*
                 #[track_caller]
                 #vis fn #name(&self, #(#params),*) -> #krate::AsyncCall<#wire, #out> {
                     #(#converts)*

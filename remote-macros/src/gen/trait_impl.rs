@@ -42,7 +42,8 @@ pub(crate) fn generate(model: &Interface, names: &Names) -> TokenStream {
                 }
             };
         }
-        let index = m.index;
+        let method_info = super::method_ref(names, m);
+        let cfgs = super::cfgs(m);
         let declared = &m.ret.ty;
         let wire = wire::ret_ty(krate, m);
         let args = wire::args(krate, m);
@@ -62,7 +63,7 @@ pub(crate) fn generate(model: &Interface, names: &Names) -> TokenStream {
                         }
                         #krate::__private::Target::Remote(__remote_ref) => {
                             let __remote_call = __remote_ref
-                                .call_async::<_, #wire, #declared>(#index, #args, |__remote_value| #arrived);
+                                .call_async::<_, #wire, #declared>(#method_info, #args, |__remote_value| #arrived);
                             match __remote_call.await {
                                 #krate::__private::Ok(__remote_value) => __remote_value,
                                 #krate::__private::Err(__remote_error) => {
@@ -75,6 +76,7 @@ pub(crate) fn generate(model: &Interface, names: &Names) -> TokenStream {
             };
         }
         quote! {
+            #cfgs
             #[track_caller]
             fn #name(&self, #(#params),*) -> #declared {
                 match self.remote.target() {
@@ -82,7 +84,7 @@ pub(crate) fn generate(model: &Interface, names: &Names) -> TokenStream {
                         #ident::#name(&**__remote_object, #(#names),*)
                     }
                     #krate::__private::Target::Remote(__remote_ref) => {
-                        match __remote_ref.call_blocking::<_, #wire>(#index, #args) {
+                        match __remote_ref.call_blocking::<_, #wire>(#method_info, #args) {
                             #krate::__private::Ok(__remote_value) => #arrived,
                             #krate::__private::Err(__remote_error) => {
                                 #krate::__private::Err(#krate::__private::From::from(__remote_error))
@@ -103,6 +105,7 @@ pub(crate) fn generate(model: &Interface, names: &Names) -> TokenStream {
     };
     quote! {
         #async_attr
+        #[allow(deprecated)]
         impl #ident for #proxy
         where
             #(for<'__remote> #errors: #krate::__private::From<#krate::RemoteError>,)*

@@ -16,7 +16,7 @@ use super::exports::{ExportTable, ObjKey};
 use super::imports::ImportLedger;
 use super::lease::LeaseClock;
 use super::Exported;
-use crate::wire::{self, codec, Body, FrameKind, Header, Scope, WireCap};
+use crate::wire::{self, codec, Body, FrameKind, Header, Invoke, Scope, WireCap};
 use crate::RemoteError;
 
 /// The settings the core needs, all plain numbers.
@@ -93,7 +93,7 @@ pub(crate) enum Event<O, P> {
         id: u64,
         object: u64,
         target: Option<O>,
-        method: u32,
+        invoke: Invoke,
         site: u32,
         caps: Vec<Arrived<O>>,
         payload: P,
@@ -383,7 +383,7 @@ impl<O: Exported, P> Conn<O, P> {
     pub(crate) fn call(
         &mut self,
         object: u64,
-        method: u32,
+        invoke: Invoke,
         site: u32,
         caps: Vec<WireCap>,
         payload: Body,
@@ -401,7 +401,7 @@ impl<O: Exported, P> Conn<O, P> {
         let header = Header::Call {
             id,
             object,
-            method,
+            invoke,
             site,
             caps,
         };
@@ -611,7 +611,7 @@ impl<O: Exported, P> Conn<O, P> {
             Header::Call {
                 id,
                 object,
-                method,
+                invoke,
                 site,
                 caps,
             } => {
@@ -634,7 +634,7 @@ impl<O: Exported, P> Conn<O, P> {
                     id,
                     object,
                     target,
-                    method,
+                    invoke,
                     site,
                     caps,
                     payload,
@@ -794,11 +794,7 @@ impl<O: Exported, P> Conn<O, P> {
             }
         }
         if may_expire && !self.exports.is_empty() && self.lease.lapsed(now) {
-            tracing::warn!(
-                held = self.exports.len(),
-                lease_ms = self.lease.own_ms(),
-                "peer silent for longer than its lease: releasing the objects it held and closing the connection"
-            );
+            // The driver logs it as the connection closes.
             self.push_control(Header::LeaseExpired, now);
             self.close(RemoteError::LeaseExpired, RemoteError::Disconnected);
             return;

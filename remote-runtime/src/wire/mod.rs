@@ -91,18 +91,42 @@ pub(crate) enum WireCap {
     },
 }
 
+/// Which method a call invokes, as the caller's build sees it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct Invoke {
+    /// The method's stable ID: a hash of its name, or the ID its trait gave
+    /// it with `#[remote(id = N)]` (see `Method`). Never its position.
+    pub(crate) method: u32,
+    /// A hash of the method's signature as the caller was built with it;
+    /// the server refuses the call when its own differs. 0: not checked.
+    pub(crate) check: u32,
+    /// The caller's trace, when it traces the call (see `observe`).
+    pub(crate) trace: Option<TraceCx>,
+}
+
+/// A distributed trace context: the trace a call belongs to and the span
+/// (on the caller's side) it was made from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct TraceCx {
+    /// The trace, the same on every hop.
+    pub(crate) trace: u128,
+    /// The span of the sending side.
+    pub(crate) span: u64,
+}
+
 /// The header of a frame.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub(crate) enum Header {
     /// First frame on a connection: the sender's lease length, so the peer
     /// knows how often to renew.
     Hello { lease_ms: u64 },
-    /// Invoke `method` on the receiver's export `object`. `id` 0 asks for no
-    /// reply. `site` names the caller's source line (see `Site`), 0 if none.
+    /// Invoke a method on the receiver's export `object`. `id` 0 asks for
+    /// no reply. `site` names the caller's source line (see `Site`), 0 if
+    /// none.
     Call {
         id: u64,
         object: u64,
-        method: u32,
+        invoke: Invoke,
         site: u32,
         #[serde(deserialize_with = "bounded")]
         caps: Vec<WireCap>,
@@ -417,7 +441,14 @@ mod tests {
         let header = Header::Call {
             id: 7,
             object: 3,
-            method: 1,
+            invoke: Invoke {
+                method: 0x8000_0001,
+                check: 0x1234_5678,
+                trace: Some(TraceCx {
+                    trace: u128::MAX - 1,
+                    span: 7,
+                }),
+            },
             site: 0,
             caps: vec![WireCap::Sender {
                 id: 9,

@@ -8,7 +8,7 @@ use super::Failure;
 use crate::protocol::conn::{Arrived, Config, Conn, Event};
 use crate::protocol::exports::ObjKey;
 use crate::protocol::Exported;
-use crate::wire::{self, codec, Body, Header, Scope, WireCap};
+use crate::wire::{self, codec, Body, Header, Invoke, Scope, WireCap};
 use crate::RemoteError;
 
 /// Serial numbers from here up are callback objects (served in order).
@@ -699,7 +699,16 @@ impl World {
                             index,
                         });
                         if end
-                            .call(id, 0, 0, Vec::new(), Body::of(&msg), false, false, now)
+                            .call(
+                                id,
+                                Invoke::default(),
+                                0,
+                                Vec::new(),
+                                Body::of(&msg),
+                                false,
+                                false,
+                                now,
+                            )
                             .is_err()
                         {
                             break;
@@ -941,7 +950,16 @@ impl World {
         let tag = self.next_tag;
         let payload = bytes(&Msg::Op { tag, op });
         let end = self.links[l].ends[1].as_mut().expect("checked");
-        let sent = end.call(target, 0, 0, caps, Body::of(&payload), true, false, now);
+        let sent = end.call(
+            target,
+            Invoke::default(),
+            0,
+            caps,
+            Body::of(&payload),
+            true,
+            false,
+            now,
+        );
         for pin in pins {
             end.unhold(pin, now);
         }
