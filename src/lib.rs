@@ -1,22 +1,26 @@
 #![doc = include_str!("../README.md")]
 #![forbid(unsafe_code)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 /// Put on an `impl` of a `#[remote_object]` trait that has `async fn`
 /// methods (the trait itself gets it from `#[remote_object]`).
 pub use async_trait::async_trait;
 pub use remote_macros::remote_object;
 pub use remote_runtime::{
-    Access, AsyncCall, CallMetrics, CallObserver, CallRecord, Callback, Client, CloseGuard,
-    Connection, FrameHook, FrameKind, ListenAddr, Listener, ListenerId, Listeners, Message,
-    MethodMetrics, Options, ProcessInfo, Proxy, Remote, RemoteError, Reply, RequireFuture, Server,
-    ServerStats, SessionStats, SharedBuffer, Side, UnixListener, Verdict, DEFAULT_MAX_FRAME,
-    MAX_HANDLES_PER_FRAME, PARENT_SOCKET_ENV,
+    Access, AsyncCall, AsyncProxyOf, CallMetrics, CallObserver, CallRecord, Callback, Client,
+    CloseGuard, Connection, FrameHook, FrameKind, ListenAddr, Listener, ListenerId, Listeners,
+    Message, MethodMetrics, Options, ProcessInfo, Proxy, ProxyOf, Remote, RemoteError, Reply,
+    RequireFuture, Server, ServerStats, SessionStats, SharedBuffer, Side, UnixListener, Verdict,
+    DEFAULT_MAX_FRAME, MAX_HANDLES_PER_FRAME, PARENT_SOCKET_ENV,
 };
 
 /// The rustls crate used by [`Server::listen_tls`] and
 /// [`Client::connect_tls`] (feature `tls`).
 #[cfg(feature = "tls")]
+#[cfg_attr(docsrs, doc(cfg(feature = "tls")))]
 pub use remote_runtime::rustls;
+
+pub use remote_runtime::codec;
 
 /// Raw frames for tests and fuzzing. Not a stable API.
 #[doc(hidden)]

@@ -143,9 +143,10 @@ impl From<::bytes::Bytes> for OwnedBytes {
 
 impl Serialize for OwnedBytes {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        use serde::ser::Error;
         let Some(owned) = self.0.take() else {
-            return Err(S::Error::custom("these bytes were already sent"));
+            return Err(crate::wire::codec::ser_error(
+                "these bytes were already sent",
+            ));
         };
         let len = owned.as_slice().len();
         let mut slot = Some(owned);
@@ -187,7 +188,7 @@ impl<'de> Deserialize<'de> for ByteBuf {
             Wire::Inline(Inline(bytes)) => Ok(ByteBuf(bytes)),
             Wire::Beside(index) => context::take_blob(index)
                 .map(|blob| ByteBuf(blob.into_vec()))
-                .map_err(D::Error::custom),
+                .map_err(crate::wire::codec::de_error),
         }
     }
 }
@@ -251,12 +252,11 @@ impl Serialize for SharedBuffer {
 
 impl<'de> Deserialize<'de> for SharedBuffer {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        use serde::de::Error;
         match Wire::deserialize(deserializer)? {
             Wire::Inline(inline) => Ok(SharedBuffer::new(&inline.0)),
             Wire::Beside(index) => context::take_blob(index)
                 .map(Blob::into_shared)
-                .map_err(D::Error::custom),
+                .map_err(crate::wire::codec::de_error),
         }
     }
 }

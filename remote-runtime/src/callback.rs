@@ -318,7 +318,7 @@ impl<Args: Message, R: Message> Serialize for Callback<Args, R> {
             }
             Inner::Remote { entry, .. } => cx.pass_back(entry, "Callback").map(|index| (index, 0)),
         })
-        .map_err(serde::ser::Error::custom)?;
+        .map_err(crate::wire::codec::ser_error)?;
         encoded.serialize(serializer)
     }
 }
@@ -326,7 +326,7 @@ impl<Args: Message, R: Message> Serialize for Callback<Args, R> {
 impl<'de, Args: Message, R: Message> Deserialize<'de> for Callback<Args, R> {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         let (index, site) = <(u32, u32)>::deserialize(deserializer)?;
-        let cap = context::take_cap(index).map_err(serde::de::Error::custom)?;
+        let cap = context::take_cap(index).map_err(crate::wire::codec::de_error)?;
         let expected = fingerprint::<Args, R>();
         let mismatch = |found| RemoteError::Mismatch {
             what: "a callback".into(),
@@ -358,7 +358,7 @@ impl<'de, Args: Message, R: Message> Deserialize<'de> for Callback<Args, R> {
             },
             Cap::Invalid(e) => Err(e),
         };
-        result.map_err(|e| serde::de::Error::custom(context::set_decode_error(e)))
+        result.map_err(|e| crate::wire::codec::de_error(context::set_decode_error(e)))
     }
 }
 

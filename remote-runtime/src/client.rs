@@ -129,6 +129,7 @@ impl Client {
     /// Connects to a TLS server ([`Server::listen_tls`]); `server_name` must
     /// match its certificate, which `config` must trust.
     #[cfg(feature = "tls")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "tls")))]
     pub fn connect_tls(
         addr: impl std::net::ToSocketAddrs,
         server_name: &str,
@@ -139,6 +140,7 @@ impl Client {
 
     /// [`Client::connect_tls`] with settings.
     #[cfg(feature = "tls")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "tls")))]
     pub fn connect_tls_with(
         addr: impl std::net::ToSocketAddrs,
         server_name: &str,

@@ -3,6 +3,7 @@
 //! re-exports everything here that they need.
 
 #![deny(unsafe_code)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod bytes;
 mod callback;
@@ -51,7 +52,8 @@ pub use observe::{CallMetrics, CallObserver, CallRecord, MethodMetrics, Side};
 pub use options::{FrameHook, FrameKind, Options, Verdict};
 pub use process::ProcessInfo;
 pub use remote::{
-    AsyncCall, CallFuture, FromLocal, Interface, ObjectRef, PropertyFuture, Proxy, Remote, Target,
+    AsyncCall, AsyncProxyOf, CallFuture, FromLocal, Interface, ObjectRef, PropertyFuture, Proxy,
+    ProxyOf, Remote, Target,
 };
 pub use server::Server;
 pub use stats::{ServerStats, SessionStats};
@@ -60,11 +62,24 @@ pub use transport::listener::{ListenAddr, Listener};
 pub use wire::shared::SharedBuffer;
 pub use wire::MAX_HANDLES_PER_FRAME;
 
+/// The serde format of everything that crosses a connection, chosen when
+/// `remote` is compiled (features `bincode`, the default, and `postcard`).
+pub mod codec {
+    #[cfg(feature = "bincode")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "bincode")))]
+    pub use crate::wire::codec::Bincode;
+    #[cfg(feature = "postcard")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "postcard")))]
+    pub use crate::wire::codec::Postcard;
+    pub use crate::wire::codec::{Active, Codec};
+}
+
 /// The listener of [`Server::listen_unix`]; see [`Listener`].
 pub type UnixListener = Listener;
 
 /// The rustls crate this build uses, for building TLS configurations.
 #[cfg(feature = "tls")]
+#[cfg_attr(docsrs, doc(cfg(feature = "tls")))]
 pub use rustls;
 
 /// Default maximum size of one frame: 16 MiB.

@@ -60,6 +60,14 @@ pub trait Interface: Send + Sync + 'static {
     fn from_dispatch(object: &dyn Dispatch) -> Option<Arc<Self>>;
 }
 
+/// The blocking proxy of a `#[remote_object]` trait: `ProxyOf<dyn Store>`
+/// is `StoreProxy`. Generated signatures name proxies of other traits so.
+pub type ProxyOf<T> = <T as Interface>::Proxy;
+
+/// The async proxy of a `#[remote_object]` trait: `AsyncProxyOf<dyn Store>`
+/// is `StoreAsyncProxy`.
+pub type AsyncProxyOf<T> = <T as Interface>::AsyncProxy;
+
 /// Lets `Remote::new(value)` turn any implementor of the trait into
 /// `Remote<dyn Trait>`; implemented by the macro.
 pub trait FromLocal<X>: Interface {
@@ -208,7 +216,7 @@ impl<T: ?Sized + Interface> Serialize for Remote<T> {
             Inner::Local(object) => cx.lend(key_of(object), || T::into_dispatch(object.clone())),
             Inner::Proxy(r) => cx.pass_back(&r.entry, T::NAME).map(|index| (index, None)),
         })
-        .map_err(serde::ser::Error::custom)?;
+        .map_err(crate::wire::codec::ser_error)?;
         // A handle new on this connection carries its property snapshot. The
         // getters are user code, so they run outside the encode context.
         if let Some(snapshot) = created.as_deref().and_then(crate::dispatch::take_snapshot) {
@@ -218,7 +226,7 @@ impl<T: ?Sized + Interface> Serialize for Remote<T> {
                 }
                 Ok(())
             })
-            .map_err(serde::ser::Error::custom)?;
+            .map_err(crate::wire::codec::ser_error)?;
         }
         serializer.serialize_u32(index)
     }
@@ -228,7 +236,7 @@ impl<'de, T: ?Sized + Interface> Deserialize<'de> for Remote<T> {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         let index = u32::deserialize(deserializer)?;
         let cap = context::take_cap(index).map_err(|e| {
-            serde::de::Error::custom(format_args!("{e} (a Remote<dyn {}>)", T::NAME))
+            crate::wire::codec::de_error(format_args!("{e} (a Remote<dyn {}>)", T::NAME))
         })?;
         let result = match cap {
             Cap::Import(entry) if entry.fingerprint == T::FINGERPRINT => {
@@ -253,7 +261,7 @@ impl<'de, T: ?Sized + Interface> Deserialize<'de> for Remote<T> {
             },
             Cap::Invalid(e) => Err(e),
         };
-        result.map_err(|e| serde::de::Error::custom(context::set_decode_error(e)))
+        result.map_err(|e| crate::wire::codec::de_error(context::set_decode_error(e)))
     }
 }
 

@@ -264,6 +264,7 @@ impl Server {
     /// configuration (certificate and key; see [`rustls::ServerConfig`]).
     /// Each handshake runs on a thread of its own.
     #[cfg(feature = "tls")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "tls")))]
     pub fn listen_tls(
         &self,
         addr: impl std::net::ToSocketAddrs,

@@ -19,7 +19,13 @@ fn frame(header: &Header, payload: &[u8]) -> Vec<u8> {
 
 /// The opening frame every peer sends.
 pub fn hello_frame(lease_ms: u64) -> Vec<u8> {
-    frame(&Header::Hello { lease_ms }, &[])
+    frame(
+        &Header::Hello {
+            codec: <wire::codec::Active as wire::codec::Codec>::ID,
+            lease_ms,
+        },
+        &[],
+    )
 }
 
 /// The wire ID of a method named `name` that has no `#[remote(id = N)]`

@@ -308,7 +308,7 @@ impl CalculatorProxy {
         &self,
         start: u64,
     ) -> ::remote::__private::Result<
-        <dyn Counter as ::remote::__private::Interface>::Proxy,
+        ::remote::ProxyOf<dyn Counter>,
         ::remote::RemoteError,
     > {
         match self.remote.target() {
@@ -335,9 +335,9 @@ impl CalculatorProxy {
         }
     }
     /// True when both proxies stand for the same object.
-    pub fn same_object<__RemoteP: ::remote::Proxy<Interface = dyn Calculator>>(
+    pub fn same_object(
         &self,
-        other: &__RemoteP,
+        other: &impl ::remote::Proxy<Interface = dyn Calculator>,
     ) -> ::core::primitive::bool {
         self.remote.same_object(::remote::Proxy::as_remote(other))
     }
@@ -389,7 +389,7 @@ impl ::remote::__private::fmt::Debug for CalculatorAsyncProxy {
 impl CalculatorAsyncProxy {
     /// Adds two numbers.
     #[track_caller]
-    pub fn add(&self, a: i64, b: i64) -> ::remote::AsyncCall<i64, i64> {
+    pub fn add(&self, a: i64, b: i64) -> ::remote::AsyncCall<i64> {
         match self.remote.target() {
             ::remote::__private::Target::Local(__remote_object) => {
                 ::remote::AsyncCall::ready(
@@ -408,7 +408,7 @@ impl CalculatorAsyncProxy {
     }
     /// Calls [`Calculator::greet`] on the object.
     #[track_caller]
-    pub fn greet(&self, name: &str) -> ::remote::AsyncCall<String, String> {
+    pub fn greet(&self, name: &str) -> ::remote::AsyncCall<String> {
         match self.remote.target() {
             ::remote::__private::Target::Local(__remote_object) => {
                 ::remote::AsyncCall::ready(
@@ -427,11 +427,7 @@ impl CalculatorAsyncProxy {
     }
     /// Calls [`Calculator::divide`] on the object.
     #[track_caller]
-    pub fn divide(
-        &self,
-        a: i64,
-        b: i64,
-    ) -> ::remote::AsyncCall<Result<i64, MathError>, Result<i64, MathError>> {
+    pub fn divide(&self, a: i64, b: i64) -> ::remote::AsyncCall<Result<i64, MathError>> {
         match self.remote.target() {
             ::remote::__private::Target::Local(__remote_object) => {
                 ::remote::AsyncCall::ready(
@@ -455,10 +451,7 @@ impl CalculatorAsyncProxy {
     pub fn spawn_counter(
         &self,
         start: u64,
-    ) -> ::remote::AsyncCall<
-        Remote<dyn Counter>,
-        <dyn Counter as ::remote::__private::Interface>::AsyncProxy,
-    > {
+    ) -> ::remote::AsyncCall<Remote<dyn Counter>, ::remote::AsyncProxyOf<dyn Counter>> {
         match self.remote.target() {
             ::remote::__private::Target::Local(__remote_object) => {
                 ::remote::AsyncCall::ready(
@@ -476,7 +469,7 @@ impl CalculatorAsyncProxy {
                         &(&start,),
                         |
                             __remote_value: Remote<dyn Counter>,
-                        | -> <dyn Counter as ::remote::__private::Interface>::AsyncProxy {
+                        | -> ::remote::AsyncProxyOf<dyn Counter> {
                             ::remote::Remote::into_async_proxy(__remote_value)
                         },
                     )
@@ -484,9 +477,9 @@ impl CalculatorAsyncProxy {
         }
     }
     /// True when both proxies stand for the same object.
-    pub fn same_object<__RemoteP: ::remote::Proxy<Interface = dyn Calculator>>(
+    pub fn same_object(
         &self,
-        other: &__RemoteP,
+        other: &impl ::remote::Proxy<Interface = dyn Calculator>,
     ) -> ::core::primitive::bool {
         self.remote.same_object(::remote::Proxy::as_remote(other))
     }

@@ -254,9 +254,9 @@ impl StoreProxy {
         }
     }
     /// True when both proxies stand for the same object.
-    pub fn same_object<__RemoteP: renamed::Proxy<Interface = dyn Store>>(
+    pub fn same_object(
         &self,
-        other: &__RemoteP,
+        other: &impl renamed::Proxy<Interface = dyn Store>,
     ) -> ::core::primitive::bool {
         self.remote.same_object(renamed::Proxy::as_remote(other))
     }
@@ -352,7 +352,7 @@ impl StoreAsyncProxy {
         &self,
         key: String,
         value: Vec<u8>,
-    ) -> renamed::AsyncCall<Result<(), StoreError>, Result<(), StoreError>> {
+    ) -> renamed::AsyncCall<Result<(), StoreError>> {
         match self.remote.target() {
             renamed::__private::Target::Local(__remote_object) => {
                 renamed::AsyncCall::ready(
@@ -377,9 +377,9 @@ impl StoreAsyncProxy {
         }
     }
     /// True when both proxies stand for the same object.
-    pub fn same_object<__RemoteP: renamed::Proxy<Interface = dyn Store>>(
+    pub fn same_object(
         &self,
-        other: &__RemoteP,
+        other: &impl renamed::Proxy<Interface = dyn Store>,
     ) -> ::core::primitive::bool {
         self.remote.same_object(renamed::Proxy::as_remote(other))
     }

@@ -241,9 +241,7 @@ impl RegistryProxy {
         &self,
         name: String,
     ) -> ::remote::__private::Result<
-        ::remote::__private::Option<
-            <dyn Counter as ::remote::__private::Interface>::Proxy,
-        >,
+        ::remote::__private::Option<::remote::ProxyOf<dyn Counter>>,
         ::remote::RemoteError,
     > {
         match self.remote.target() {
@@ -276,10 +274,7 @@ impl RegistryProxy {
         &self,
         name: String,
     ) -> ::remote::__private::Result<
-        ::remote::__private::Result<
-            <dyn Counter as ::remote::__private::Interface>::Proxy,
-            NotFound,
-        >,
+        ::remote::__private::Result<::remote::ProxyOf<dyn Counter>, NotFound>,
         ::remote::RemoteError,
     > {
         match self.remote.target() {
@@ -307,9 +302,9 @@ impl RegistryProxy {
         }
     }
     /// True when both proxies stand for the same object.
-    pub(crate) fn same_object<__RemoteP: ::remote::Proxy<Interface = dyn Registry>>(
+    pub(crate) fn same_object(
         &self,
-        other: &__RemoteP,
+        other: &impl ::remote::Proxy<Interface = dyn Registry>,
     ) -> ::core::primitive::bool {
         self.remote.same_object(::remote::Proxy::as_remote(other))
     }
@@ -365,7 +360,7 @@ impl RegistryAsyncProxy {
         &self,
         counter: impl ::remote::__private::Into<Remote<dyn Counter>>,
         tags: &[String],
-    ) -> ::remote::AsyncCall<(), ()> {
+    ) -> ::remote::AsyncCall<()> {
         let counter: Remote<dyn Counter> = ::remote::__private::Into::into(counter);
         match self.remote.target() {
             ::remote::__private::Target::Local(__remote_object) => {
@@ -392,9 +387,7 @@ impl RegistryAsyncProxy {
         name: String,
     ) -> ::remote::AsyncCall<
         Option<Remote<dyn Counter>>,
-        ::remote::__private::Option<
-            <dyn Counter as ::remote::__private::Interface>::AsyncProxy,
-        >,
+        ::remote::__private::Option<::remote::AsyncProxyOf<dyn Counter>>,
     > {
         match self.remote.target() {
             ::remote::__private::Target::Local(__remote_object) => {
@@ -415,7 +408,7 @@ impl RegistryAsyncProxy {
                         |
                             __remote_value: Option<Remote<dyn Counter>>,
                         | -> ::remote::__private::Option<
-                            <dyn Counter as ::remote::__private::Interface>::AsyncProxy,
+                            ::remote::AsyncProxyOf<dyn Counter>,
                         > {
                             ::remote::__private::Option::map(
                                 __remote_value,
@@ -433,10 +426,7 @@ impl RegistryAsyncProxy {
         name: String,
     ) -> ::remote::AsyncCall<
         Result<Remote<dyn Counter>, NotFound>,
-        ::remote::__private::Result<
-            <dyn Counter as ::remote::__private::Interface>::AsyncProxy,
-            NotFound,
-        >,
+        ::remote::__private::Result<::remote::AsyncProxyOf<dyn Counter>, NotFound>,
     > {
         match self.remote.target() {
             ::remote::__private::Target::Local(__remote_object) => {
@@ -457,7 +447,7 @@ impl RegistryAsyncProxy {
                         |
                             __remote_value: Result<Remote<dyn Counter>, NotFound>,
                         | -> ::remote::__private::Result<
-                            <dyn Counter as ::remote::__private::Interface>::AsyncProxy,
+                            ::remote::AsyncProxyOf<dyn Counter>,
                             NotFound,
                         > {
                             ::remote::__private::Result::map(
@@ -470,9 +460,9 @@ impl RegistryAsyncProxy {
         }
     }
     /// True when both proxies stand for the same object.
-    pub(crate) fn same_object<__RemoteP: ::remote::Proxy<Interface = dyn Registry>>(
+    pub(crate) fn same_object(
         &self,
-        other: &__RemoteP,
+        other: &impl ::remote::Proxy<Interface = dyn Registry>,
     ) -> ::core::primitive::bool {
         self.remote.same_object(::remote::Proxy::as_remote(other))
     }

@@ -324,9 +324,9 @@ impl WindowProxy {
         }
     }
     /// True when both proxies stand for the same object.
-    pub fn same_object<__RemoteP: ::remote::Proxy<Interface = dyn Window>>(
+    pub fn same_object(
         &self,
-        other: &__RemoteP,
+        other: &impl ::remote::Proxy<Interface = dyn Window>,
     ) -> ::core::primitive::bool {
         self.remote.same_object(::remote::Proxy::as_remote(other))
     }
@@ -425,7 +425,7 @@ impl WindowAsyncProxy {
     }
     /// Calls [`Window::close`] on the object.
     #[track_caller]
-    pub fn close(&self) -> ::remote::AsyncCall<(), ()> {
+    pub fn close(&self) -> ::remote::AsyncCall<()> {
         match self.remote.target() {
             ::remote::__private::Target::Local(__remote_object) => {
                 ::remote::AsyncCall::ready(
@@ -485,9 +485,9 @@ impl WindowAsyncProxy {
         }
     }
     /// True when both proxies stand for the same object.
-    pub fn same_object<__RemoteP: ::remote::Proxy<Interface = dyn Window>>(
+    pub fn same_object(
         &self,
-        other: &__RemoteP,
+        other: &impl ::remote::Proxy<Interface = dyn Window>,
     ) -> ::core::primitive::bool {
         self.remote.same_object(::remote::Proxy::as_remote(other))
     }

@@ -71,7 +71,7 @@ pub(crate) fn generate(model: &Interface, names: &Names, flavor: Flavor) -> Toke
             #snapshot_methods
 
             /// True when both proxies stand for the same object.
-            #vis fn same_object<__RemoteP: #krate::Proxy<Interface = dyn #ident>>(&self, other: &__RemoteP) -> ::core::primitive::bool {
+            #vis fn same_object(&self, other: &impl #krate::Proxy<Interface = dyn #ident>) -> ::core::primitive::bool {
                 self.remote.same_object(#krate::Proxy::as_remote(other))
             }
 
@@ -185,6 +185,13 @@ fn method(model: &Interface, names: &Names, m: &Method, flavor: Flavor) -> Token
             }
         }
         Flavor::Async => {
+            // `AsyncCall<u64>` where the value arrives as it is presented;
+            // both types where they differ (a handle arriving as a proxy).
+            let call_ty = if matches!(m.ret.shape, RetShape::Plain) && m.ret.bytes.is_none() {
+                quote!(#krate::AsyncCall<#out>)
+            } else {
+                quote!(#krate::AsyncCall<#wire, #out>)
+            };
             let presented = present(arrived);
             let remote_async = quote_spanned! {name.span()=>
                 __remote_ref.call_async(#method_info, #args, |__remote_value: #wire| -> #out { #presented })
@@ -222,7 +229,7 @@ fn method(model: &Interface, names: &Names, m: &Method, flavor: Flavor) -> Token
                 #cfgs
                 #(#deprecated)*
                 #[track_caller]
-                #vis fn #name(&self, #(#params),*) -> #krate::AsyncCall<#wire, #out> {
+                #vis fn #name(&self, #(#params),*) -> #call_ty {
                     #(#converts)*
                     match self.remote.target() {
                         #krate::__private::Target::Local(__remote_object) => #local_call,
@@ -368,12 +375,13 @@ fn presentation<'a>(
     flavor: Flavor,
 ) -> (TokenStream, Present<'a>) {
     let krate = &model.krate;
-    let (assoc, into) = match flavor {
-        Flavor::Blocking => (quote!(Proxy), quote!(into_proxy)),
-        Flavor::Async => (quote!(AsyncProxy), quote!(into_async_proxy)),
+    // Named through the public aliases, so rustdoc shows
+    // `ProxyOf<dyn Store>` and links it.
+    let (alias, into) = match flavor {
+        Flavor::Blocking => (quote!(ProxyOf), quote!(into_proxy)),
+        Flavor::Async => (quote!(AsyncProxyOf), quote!(into_async_proxy)),
     };
-    let proxy_of =
-        move |iface: &syn::Type| quote!(<#iface as #krate::__private::Interface>::#assoc);
+    let proxy_of = move |iface: &syn::Type| quote!(#krate::#alias<#iface>);
     match &m.ret.shape {
         RetShape::Plain => {
             let ty = &m.ret.ty;

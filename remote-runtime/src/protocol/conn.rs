@@ -227,6 +227,7 @@ impl<O: Exported, P> Conn<O, P> {
             log: Default::default(),
         };
         let hello = Header::Hello {
+            codec: <wire::codec::Active as wire::codec::Codec>::ID,
             lease_ms: conn.lease.own_ms(),
         };
         conn.push_control(hello, now);
@@ -581,7 +582,7 @@ impl<O: Exported, P> Conn<O, P> {
         }
         self.lease.heard(now);
         match header {
-            Header::Hello { lease_ms } => {
+            Header::Hello { lease_ms, .. } => {
                 self.lease.set_peer(lease_ms);
                 if matches!(self.phase, Phase::Opening { .. }) {
                     self.phase = Phase::Open;

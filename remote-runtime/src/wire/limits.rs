@@ -42,7 +42,7 @@ impl Limits {
 
     fn fail<E: de::Error>(&self, what: &'static str, limit: usize) -> E {
         self.exceeded.set(Some((what, limit)));
-        E::custom(format_args!("more than {limit} {what}"))
+        super::codec::de_error(format_args!("more than {limit} {what}"))
     }
 
     fn enter<E: de::Error>(&self) -> Result<(), E> {
