@@ -468,6 +468,11 @@ impl Incoming {
         }
     }
 
+    /// The span, for events about the call.
+    pub(crate) fn span(&self) -> &tracing::Span {
+        &self.span
+    }
+
     /// Runs `f` (the method) in the span and the trace.
     pub(crate) fn run<R>(&self, f: impl FnOnce() -> R) -> R {
         let _enter = self.span.enter();
@@ -476,9 +481,9 @@ impl Incoming {
 
     /// `future` (an `async fn` method), run in the span and the trace at
     /// each poll.
-    pub(crate) fn instrument<F: Future>(&self, future: F) -> Traced<F> {
+    pub(crate) fn instrument<F: Future + Unpin>(&self, future: F) -> Traced<F> {
         Traced {
-            future: Box::pin(future),
+            future,
             span: self.span.clone(),
             cx: self.cx,
         }
@@ -508,18 +513,18 @@ impl Incoming {
 
 /// A future run inside a call's span and trace.
 pub(crate) struct Traced<F> {
-    future: Pin<Box<F>>,
+    future: F,
     span: tracing::Span,
     cx: Option<TraceCx>,
 }
 
-impl<F: Future> Future for Traced<F> {
+impl<F: Future + Unpin> Future for Traced<F> {
     type Output = F::Output;
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
         let this = &mut *self;
         let _enter = this.span.enter();
-        with_current(this.cx, || this.future.as_mut().poll(cx))
+        with_current(this.cx, || Pin::new(&mut this.future).poll(cx))
     }
 }
 

@@ -447,12 +447,13 @@ impl Session {
                 let task = crate::rt::spawn(
                     &self.rt,
                     Box::pin(async move {
-                        let outcome = match crate::rt::CatchUnwind(future).await {
+                        let traced = incoming.instrument(future);
+                        let outcome = match crate::rt::CatchUnwind(traced).await {
                             Ok(encode) => encode(&answer.session, site),
                             Err(panic) => {
                                 let message = panic_message(&*panic);
                                 if let Some(held_back) = answer.session.may_log() {
-                                    tracing::warn!(peer = %answer.session.peer, %method, panic = %message, held_back, "remote method panicked");
+                                    tracing::warn!(parent: incoming.span(), peer = %answer.session.peer, %method, panic = %message, held_back, "remote method panicked");
                                 }
                                 Err(RemoteError::Panic { method, message })
                             }
@@ -552,7 +553,7 @@ impl Session {
                 Served::Now(now)
             }
             Err(future) => Served::Later {
-                future: Box::pin(incoming.instrument(future)),
+                future,
                 method: method_name(),
                 incoming,
             },
