@@ -499,8 +499,10 @@ fn renderer(name: String, load: String) -> Res {
 fn main() -> Res {
     // `RUST_LOG=remote=debug` shows a span per call on each side, linked by
     // trace ID across the processes (logs go to stderr).
+    // Each call's span is printed as it closes, with its fields.
     tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+        .with_span_events(tracing_subscriber::fmt::format::FmtSpan::CLOSE)
         .with_writer(std::io::stderr)
         .init();
     let mut args = std::env::args().skip(1);

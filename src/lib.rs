@@ -43,9 +43,9 @@ pub mod __private {
     pub use async_trait::async_trait;
     pub use remote_runtime::block_on;
     pub use remote_runtime::{
-        encode_snapshot, shape_of, signature_check, AsBytes, ByteBuf, Call, CallFuture, Dispatch,
-        FromLocal, FromWire, Interface, Method, ObjectRef, OwnedBytes, PropertyFuture, Target,
-        SNAPSHOT, SNAPSHOT_METHOD,
+        encode_snapshot, not_checked, shape_of, signature_check, AsBytes, ByteBuf, Call,
+        CallFuture, Dispatch, FromLocal, FromWire, Interface, Method, ObjectRef, OwnedBytes,
+        PropertyFuture, Snapshot, Target, SNAPSHOT_METHOD,
     };
     pub use serde;
 

@@ -132,20 +132,20 @@ impl Method {
     }
 }
 
-/// A method that is not checked: its ID is all that travels.
-const fn unchecked() -> u32 {
-    0
+/// A trait's property snapshot (the generated `{Trait}Properties`): the
+/// method that asks its owner for a fresh one.
+#[doc(hidden)]
+pub trait Snapshot {
+    /// `properties` of the trait, with ID [`SNAPSHOT_METHOD`]. Its type is
+    /// checked when a handle crosses, so calls carry no check of their own.
+    const METHOD: &'static Method;
 }
 
-/// The method that asks for a fresh property snapshot.
+/// A check that is not made (see [`Method::check`]).
 #[doc(hidden)]
-pub static SNAPSHOT: Method = Method {
-    interface: "",
-    name: "properties",
-    id: SNAPSHOT_METHOD,
-    signature: "() -> Properties",
-    check: unchecked,
-};
+pub const fn not_checked() -> u32 {
+    0
+}
 
 /// The stable ID of a method named `name`: FNV-1a of the name, in the upper
 /// half of the `u32` range (`0x8000_0000..u32::MAX`), so it never collides

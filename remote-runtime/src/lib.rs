@@ -46,7 +46,9 @@ mod wire;
 pub use callback::{Callback, CloseGuard, ListenerId, Listeners, Message, Reply};
 pub use client::{Client, RequireFuture};
 pub use connection::{Access, Connection};
-pub use dispatch::{encode_snapshot, method_id, Call, Dispatch, Method, SNAPSHOT, SNAPSHOT_METHOD};
+pub use dispatch::{
+    encode_snapshot, method_id, not_checked, Call, Dispatch, Method, Snapshot, SNAPSHOT_METHOD,
+};
 pub use error::RemoteError;
 pub use observe::{CallMetrics, CallObserver, CallRecord, MethodMetrics, Side};
 pub use options::{FrameHook, FrameKind, Options, Verdict};

@@ -14,7 +14,7 @@ use serde::ser::Serializer;
 use serde::{Deserialize, Serialize};
 
 use crate::context::{self, Cap};
-use crate::dispatch::{Dispatch, Method};
+use crate::dispatch::{Dispatch, Method, Snapshot};
 use crate::handle::imports::ImportEntry;
 use crate::observe::Outgoing;
 use crate::protocol::exports::ObjKey;
@@ -283,9 +283,9 @@ impl ObjectRef {
     #[track_caller]
     pub fn refresh_blocking<P>(&self) -> Result<Arc<P>, RemoteError>
     where
-        P: DeserializeOwned + Send + Sync + 'static,
+        P: DeserializeOwned + Snapshot + Send + Sync + 'static,
     {
-        let props: P = self.call_blocking(&crate::dispatch::SNAPSHOT, &())?;
+        let props: P = self.call_blocking(P::METHOD, &())?;
         Ok(self.entry.store_snapshot(props))
     }
 
@@ -293,7 +293,7 @@ impl ObjectRef {
     #[track_caller]
     pub fn properties_blocking<P>(&self) -> Result<Arc<P>, RemoteError>
     where
-        P: DeserializeOwned + Send + Sync + 'static,
+        P: DeserializeOwned + Snapshot + Send + Sync + 'static,
     {
         match self.snapshot::<P>() {
             Some(p) => Ok(p),
@@ -306,16 +306,10 @@ impl ObjectRef {
     #[track_caller]
     pub fn refresh_async<P, T>(&self, pick: fn(&P) -> T) -> PropertyFuture<P, T>
     where
-        P: DeserializeOwned + Send + Sync + 'static,
+        P: DeserializeOwned + Snapshot + Send + Sync + 'static,
     {
         let session = self.entry.session.clone();
-        let state = session.start_call(
-            self.entry.id,
-            &crate::dispatch::SNAPSHOT,
-            &(),
-            Location::caller(),
-            None,
-        );
+        let state = session.start_call(self.entry.id, P::METHOD, &(), Location::caller(), None);
         PropertyFuture {
             state: PropertyState::Fetching {
                 call: CallFuture::new(session, state),
@@ -329,7 +323,7 @@ impl ObjectRef {
     #[track_caller]
     pub fn properties_async<P, T>(&self, pick: fn(&P) -> T) -> PropertyFuture<P, T>
     where
-        P: DeserializeOwned + Send + Sync + 'static,
+        P: DeserializeOwned + Snapshot + Send + Sync + 'static,
     {
         match self.snapshot::<P>() {
             Some(p) => PropertyFuture {
@@ -616,7 +610,7 @@ impl<P, T> PropertyFuture<P, T> {
 
 impl<P, T> Unpin for PropertyFuture<P, T> {}
 
-impl<P: DeserializeOwned + Send + Sync + 'static, T> Future for PropertyFuture<P, T> {
+impl<P: DeserializeOwned + Snapshot + Send + Sync + 'static, T> Future for PropertyFuture<P, T> {
     type Output = Result<T, RemoteError>;
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {

@@ -106,6 +106,15 @@ pub struct WindowProperties {
     /// The `size` property.
     pub size: (u32, u32),
 }
+impl ::remote::__private::Snapshot for WindowProperties {
+    const METHOD: &'static ::remote::__private::Method = &::remote::__private::Method {
+        interface: "Window",
+        name: "properties",
+        id: ::remote::__private::SNAPSHOT_METHOD,
+        signature: "() -> WindowProperties",
+        check: ::remote::__private::not_checked,
+    };
+}
 impl WindowProperties {
     /// The property names, in declaration order.
     pub const NAMES: &'static [&'static ::core::primitive::str] = &["title", "size"];
@@ -158,7 +167,9 @@ impl ::remote::__private::Dispatch for WindowDispatcher {
                 ::remote::__private::Some(&WindowDispatcher::__REMOTE_METHOD_close)
             }
             ::remote::__private::SNAPSHOT_METHOD => {
-                ::remote::__private::Some(&::remote::__private::SNAPSHOT)
+                ::remote::__private::Some(
+                    <WindowProperties as ::remote::__private::Snapshot>::METHOD,
+                )
             }
             _ => ::remote::__private::None,
         }

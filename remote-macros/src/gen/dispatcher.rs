@@ -114,7 +114,7 @@ pub(crate) fn generate(model: &Interface, names: &Names) -> TokenStream {
                 }
             },
             quote! {
-                #krate::__private::SNAPSHOT_METHOD => #krate::__private::Some(&#krate::__private::SNAPSHOT),
+                #krate::__private::SNAPSHOT_METHOD => #krate::__private::Some(<#props as #krate::__private::Snapshot>::METHOD),
             },
         )
     } else {

@@ -43,12 +43,23 @@ pub(crate) fn generate(model: &Interface, names: &Names) -> TokenStream {
         quote!(#name: #ident::#name(object),)
     });
     let names_list = model.properties().map(|m| m.ident.unraw().to_string());
+    let signature = format!("() -> {props}");
     quote! {
         #[doc = #doc]
         #[derive(::core::fmt::Debug, ::core::clone::Clone, #krate::__private::serde::Serialize, #krate::__private::serde::Deserialize)]
         #[serde(crate = #serde_path)]
         #vis struct #props {
             #(#fields)*
+        }
+
+        impl #krate::__private::Snapshot for #props {
+            const METHOD: &'static #krate::__private::Method = &#krate::__private::Method {
+                interface: #trait_name,
+                name: "properties",
+                id: #krate::__private::SNAPSHOT_METHOD,
+                signature: #signature,
+                check: #krate::__private::not_checked,
+            };
         }
 
         impl #props {
