@@ -49,16 +49,16 @@ pub mod __private {
     };
     pub use serde;
 
-    /// Compile-time check that an argument type can be sent, spanned on the
-    /// user's type so a missing derive points there; gives the type's shape
-    /// for the method's check. Every use of it is spanned alike, so a
-    /// missing derive is reported once, not once per use.
-    pub fn assert_arg<T: serde::Serialize + for<'de> serde::Deserialize<'de>>() -> fn() -> u64 {
-        remote_runtime::shape_of::<T>
-    }
+    /// What a type needs to travel in a remote call: serde both ways. Its
+    /// one impl is not looked into when it fails, so a type without the
+    /// derives gets one error, this one, on the type.
+    #[diagnostic::on_unimplemented(
+        message = "`{Self}` cannot travel in a remote call: it does not implement serde's `Serialize` and `Deserialize`",
+        label = "add `#[derive(serde::Serialize, serde::Deserialize)]` to `{Self}`",
+        note = "arguments and return values are copied to the other process; to pass an object by reference instead, take or return `Remote<dyn Trait>` (its trait needs `#[remote_object]`)"
+    )]
+    pub trait Wire: serde::Serialize + serde::de::DeserializeOwned {}
 
-    /// Compile-time check that a return type can be sent; gives its shape.
-    pub fn assert_ret<T: serde::Serialize + for<'de> serde::Deserialize<'de>>() -> fn() -> u64 {
-        remote_runtime::shape_of::<T>
-    }
+    #[diagnostic::do_not_recommend]
+    impl<T: serde::Serialize + serde::de::DeserializeOwned> Wire for T {}
 }

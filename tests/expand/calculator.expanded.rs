@@ -5,7 +5,15 @@ pub trait Calculator: Send + Sync {
     fn divide(&self, a: i64, b: i64) -> Result<i64, MathError>;
     fn spawn_counter(&self, start: u64) -> Remote<dyn Counter>;
 }
-impl CalculatorDispatcher {
+impl CalculatorDispatcher
+where
+    for<'__remote> i64: ::remote::__private::Wire,
+    for<'__remote> ::std::string::String: ::remote::__private::Wire,
+    for<'__remote> String: ::remote::__private::Wire,
+    for<'__remote> Result<i64, MathError>: ::remote::__private::Wire,
+    for<'__remote> u64: ::remote::__private::Wire,
+    for<'__remote> Remote<dyn Counter>: ::remote::__private::Wire,
+{
     #[doc(hidden)]
     #[allow(non_upper_case_globals)]
     const __REMOTE_METHOD_add: ::remote::__private::Method = ::remote::__private::Method {
@@ -19,9 +27,9 @@ impl CalculatorDispatcher {
                 .get_or_init(|| {
                     ::remote::__private::signature_check(
                         &[
-                            ::remote::__private::assert_arg::<i64>(),
-                            ::remote::__private::assert_arg::<i64>(),
-                            ::remote::__private::assert_ret::<i64>(),
+                            ::remote::__private::shape_of::<i64>,
+                            ::remote::__private::shape_of::<i64>,
+                            ::remote::__private::shape_of::<i64>,
                         ],
                     )
                 })
@@ -40,8 +48,8 @@ impl CalculatorDispatcher {
                 .get_or_init(|| {
                     ::remote::__private::signature_check(
                         &[
-                            ::remote::__private::assert_arg::<::std::string::String>(),
-                            ::remote::__private::assert_ret::<String>(),
+                            ::remote::__private::shape_of::<::std::string::String>,
+                            ::remote::__private::shape_of::<String>,
                         ],
                     )
                 })
@@ -60,9 +68,9 @@ impl CalculatorDispatcher {
                 .get_or_init(|| {
                     ::remote::__private::signature_check(
                         &[
-                            ::remote::__private::assert_arg::<i64>(),
-                            ::remote::__private::assert_arg::<i64>(),
-                            ::remote::__private::assert_ret::<Result<i64, MathError>>(),
+                            ::remote::__private::shape_of::<i64>,
+                            ::remote::__private::shape_of::<i64>,
+                            ::remote::__private::shape_of::<Result<i64, MathError>>,
                         ],
                     )
                 })
@@ -81,31 +89,59 @@ impl CalculatorDispatcher {
                 .get_or_init(|| {
                     ::remote::__private::signature_check(
                         &[
-                            ::remote::__private::assert_arg::<u64>(),
-                            ::remote::__private::assert_ret::<Remote<dyn Counter>>(),
+                            ::remote::__private::shape_of::<u64>,
+                            ::remote::__private::shape_of::<Remote<dyn Counter>>,
                         ],
                     )
                 })
         },
     };
 }
+impl CalculatorDispatcher {
+    #[doc(hidden)]
+    #[allow(clippy::type_complexity)]
+    fn __remote_gate() -> (
+        fn(
+            ::remote::__private::Arc<dyn Calculator>,
+        ) -> ::remote::__private::Arc<dyn ::remote::__private::Dispatch>,
+        fn() -> ::std::vec::Vec<&'static ::remote::__private::Method>,
+    )
+    where
+        for<'__remote> i64: ::remote::__private::Wire,
+        for<'__remote> ::std::string::String: ::remote::__private::Wire,
+        for<'__remote> String: ::remote::__private::Wire,
+        for<'__remote> Result<i64, MathError>: ::remote::__private::Wire,
+        for<'__remote> u64: ::remote::__private::Wire,
+        for<'__remote> Remote<dyn Counter>: ::remote::__private::Wire,
+    {
+        (
+            |object| -> ::remote::__private::Arc<dyn ::remote::__private::Dispatch> {
+                ::remote::__private::Arc::new(CalculatorDispatcher::new(object))
+            },
+            || {
+                let mut __remote_methods = ::std::vec::Vec::new();
+                __remote_methods.push(&CalculatorDispatcher::__REMOTE_METHOD_add);
+                __remote_methods.push(&CalculatorDispatcher::__REMOTE_METHOD_greet);
+                __remote_methods.push(&CalculatorDispatcher::__REMOTE_METHOD_divide);
+                __remote_methods
+                    .push(&CalculatorDispatcher::__REMOTE_METHOD_spawn_counter);
+                __remote_methods
+            },
+        )
+    }
+}
 impl ::remote::__private::Interface for dyn Calculator {
     const NAME: &'static ::core::primitive::str = "Calculator";
     const FINGERPRINT: ::core::primitive::u64 = 0x2cd225815879f8b6u64;
     fn methods() -> ::std::vec::Vec<&'static ::remote::__private::Method> {
-        let mut __remote_methods = ::std::vec::Vec::new();
-        __remote_methods.push(&CalculatorDispatcher::__REMOTE_METHOD_add);
-        __remote_methods.push(&CalculatorDispatcher::__REMOTE_METHOD_greet);
-        __remote_methods.push(&CalculatorDispatcher::__REMOTE_METHOD_divide);
-        __remote_methods.push(&CalculatorDispatcher::__REMOTE_METHOD_spawn_counter);
-        __remote_methods
+        (CalculatorDispatcher::__remote_gate().1)()
     }
     type Proxy = CalculatorProxy;
     type AsyncProxy = CalculatorAsyncProxy;
     fn into_dispatch(
         object: ::remote::__private::Arc<Self>,
     ) -> ::remote::__private::Arc<dyn ::remote::__private::Dispatch> {
-        ::remote::__private::Arc::new(CalculatorDispatcher::new(object))
+        (CalculatorDispatcher::__remote_gate().0)(object)
     }
     fn from_dispatch(
         object: &dyn ::remote::__private::Dispatch,
@@ -140,7 +176,15 @@ impl CalculatorDispatcher {
     }
 }
 #[allow(deprecated)]
-impl ::remote::__private::Dispatch for CalculatorDispatcher {
+impl ::remote::__private::Dispatch for CalculatorDispatcher
+where
+    for<'__remote> i64: ::remote::__private::Wire,
+    for<'__remote> ::std::string::String: ::remote::__private::Wire,
+    for<'__remote> String: ::remote::__private::Wire,
+    for<'__remote> Result<i64, MathError>: ::remote::__private::Wire,
+    for<'__remote> u64: ::remote::__private::Wire,
+    for<'__remote> Remote<dyn Counter>: ::remote::__private::Wire,
+{
     fn interface_name(&self) -> &'static ::core::primitive::str {
         "Calculator"
     }
@@ -180,24 +224,16 @@ impl ::remote::__private::Dispatch for CalculatorDispatcher {
     ) -> ::remote::__private::Result<(), ::remote::RemoteError> {
         match __remote_method {
             0xbb391274u32 => {
-                ::remote::__private::assert_arg::<i64>();
-                ::remote::__private::assert_arg::<i64>();
-                ::remote::__private::assert_ret::<i64>();
                 let (a, b): (i64, i64) = __remote_call.args()?;
                 let __remote_ret: i64 = Calculator::add(&*self.object, a, b);
                 __remote_call.reply(&__remote_ret)
             }
             0xfb1de34bu32 => {
-                ::remote::__private::assert_arg::<::std::string::String>();
-                ::remote::__private::assert_ret::<String>();
                 let (name,): (::std::string::String,) = __remote_call.args()?;
                 let __remote_ret: String = Calculator::greet(&*self.object, &name);
                 __remote_call.reply(&__remote_ret)
             }
             0xe1526270u32 => {
-                ::remote::__private::assert_arg::<i64>();
-                ::remote::__private::assert_arg::<i64>();
-                ::remote::__private::assert_ret::<Result<i64, MathError>>();
                 let (a, b): (i64, i64) = __remote_call.args()?;
                 let __remote_ret: Result<i64, MathError> = Calculator::divide(
                     &*self.object,
@@ -207,8 +243,6 @@ impl ::remote::__private::Dispatch for CalculatorDispatcher {
                 __remote_call.reply(&__remote_ret)
             }
             0xd33241a3u32 => {
-                ::remote::__private::assert_arg::<u64>();
-                ::remote::__private::assert_ret::<Remote<dyn Counter>>();
                 let (start,): (u64,) = __remote_call.args()?;
                 let __remote_ret: Remote<dyn Counter> = Calculator::spawn_counter(
                     &*self.object,
@@ -242,7 +276,15 @@ impl ::remote::__private::fmt::Debug for CalculatorProxy {
     }
 }
 #[allow(deprecated)]
-impl CalculatorProxy {
+impl CalculatorProxy
+where
+    for<'__remote> i64: ::remote::__private::Wire,
+    for<'__remote> ::std::string::String: ::remote::__private::Wire,
+    for<'__remote> String: ::remote::__private::Wire,
+    for<'__remote> Result<i64, MathError>: ::remote::__private::Wire,
+    for<'__remote> u64: ::remote::__private::Wire,
+    for<'__remote> Remote<dyn Counter>: ::remote::__private::Wire,
+{
     /// Adds two numbers.
     #[track_caller]
     pub fn add(
@@ -386,7 +428,15 @@ impl ::remote::__private::fmt::Debug for CalculatorAsyncProxy {
     }
 }
 #[allow(deprecated)]
-impl CalculatorAsyncProxy {
+impl CalculatorAsyncProxy
+where
+    for<'__remote> i64: ::remote::__private::Wire,
+    for<'__remote> ::std::string::String: ::remote::__private::Wire,
+    for<'__remote> String: ::remote::__private::Wire,
+    for<'__remote> Result<i64, MathError>: ::remote::__private::Wire,
+    for<'__remote> u64: ::remote::__private::Wire,
+    for<'__remote> Remote<dyn Counter>: ::remote::__private::Wire,
+{
     /// Adds two numbers.
     #[track_caller]
     pub fn add(&self, a: i64, b: i64) -> ::remote::AsyncCall<i64> {

@@ -2,7 +2,14 @@ pub trait Store: Send + Sync {
     fn get(&self, key: &str) -> Result<Vec<u8>, StoreError>;
     fn put(&self, key: String, value: Vec<u8>) -> Result<(), StoreError>;
 }
-impl StoreDispatcher {
+impl StoreDispatcher
+where
+    for<'__remote> ::std::string::String: renamed::__private::Wire,
+    for<'__remote> Result<Vec<u8>, StoreError>: renamed::__private::Wire,
+    for<'__remote> String: renamed::__private::Wire,
+    for<'__remote> Vec<u8>: renamed::__private::Wire,
+    for<'__remote> Result<(), StoreError>: renamed::__private::Wire,
+{
     #[doc(hidden)]
     #[allow(non_upper_case_globals)]
     const __REMOTE_METHOD_get: renamed::__private::Method = renamed::__private::Method {
@@ -16,7 +23,7 @@ impl StoreDispatcher {
                 .get_or_init(|| {
                     renamed::__private::signature_check(
                         &[
-                            renamed::__private::assert_arg::<::std::string::String>(),
+                            renamed::__private::shape_of::<::std::string::String>,
                             renamed::__private::shape_of::<
                                 renamed::__private::Result<
                                     renamed::__private::ByteBuf,
@@ -41,30 +48,56 @@ impl StoreDispatcher {
                 .get_or_init(|| {
                     renamed::__private::signature_check(
                         &[
-                            renamed::__private::assert_arg::<String>(),
+                            renamed::__private::shape_of::<String>,
                             renamed::__private::shape_of::<renamed::__private::ByteBuf>,
-                            renamed::__private::assert_ret::<Result<(), StoreError>>(),
+                            renamed::__private::shape_of::<Result<(), StoreError>>,
                         ],
                     )
                 })
         },
     };
 }
+impl StoreDispatcher {
+    #[doc(hidden)]
+    #[allow(clippy::type_complexity)]
+    fn __remote_gate() -> (
+        fn(
+            renamed::__private::Arc<dyn Store>,
+        ) -> renamed::__private::Arc<dyn renamed::__private::Dispatch>,
+        fn() -> ::std::vec::Vec<&'static renamed::__private::Method>,
+    )
+    where
+        for<'__remote> ::std::string::String: renamed::__private::Wire,
+        for<'__remote> Result<Vec<u8>, StoreError>: renamed::__private::Wire,
+        for<'__remote> String: renamed::__private::Wire,
+        for<'__remote> Vec<u8>: renamed::__private::Wire,
+        for<'__remote> Result<(), StoreError>: renamed::__private::Wire,
+    {
+        (
+            |object| -> renamed::__private::Arc<dyn renamed::__private::Dispatch> {
+                renamed::__private::Arc::new(StoreDispatcher::new(object))
+            },
+            || {
+                let mut __remote_methods = ::std::vec::Vec::new();
+                __remote_methods.push(&StoreDispatcher::__REMOTE_METHOD_get);
+                __remote_methods.push(&StoreDispatcher::__REMOTE_METHOD_put);
+                __remote_methods
+            },
+        )
+    }
+}
 impl renamed::__private::Interface for dyn Store {
     const NAME: &'static ::core::primitive::str = "Store";
     const FINGERPRINT: ::core::primitive::u64 = 0xba1f26d4888b99e3u64;
     fn methods() -> ::std::vec::Vec<&'static renamed::__private::Method> {
-        let mut __remote_methods = ::std::vec::Vec::new();
-        __remote_methods.push(&StoreDispatcher::__REMOTE_METHOD_get);
-        __remote_methods.push(&StoreDispatcher::__REMOTE_METHOD_put);
-        __remote_methods
+        (StoreDispatcher::__remote_gate().1)()
     }
     type Proxy = StoreProxy;
     type AsyncProxy = StoreAsyncProxy;
     fn into_dispatch(
         object: renamed::__private::Arc<Self>,
     ) -> renamed::__private::Arc<dyn renamed::__private::Dispatch> {
-        renamed::__private::Arc::new(StoreDispatcher::new(object))
+        (StoreDispatcher::__remote_gate().0)(object)
     }
     fn from_dispatch(
         object: &dyn renamed::__private::Dispatch,
@@ -98,7 +131,14 @@ impl StoreDispatcher {
     }
 }
 #[allow(deprecated)]
-impl renamed::__private::Dispatch for StoreDispatcher {
+impl renamed::__private::Dispatch for StoreDispatcher
+where
+    for<'__remote> ::std::string::String: renamed::__private::Wire,
+    for<'__remote> Result<Vec<u8>, StoreError>: renamed::__private::Wire,
+    for<'__remote> String: renamed::__private::Wire,
+    for<'__remote> Vec<u8>: renamed::__private::Wire,
+    for<'__remote> Result<(), StoreError>: renamed::__private::Wire,
+{
     fn interface_name(&self) -> &'static ::core::primitive::str {
         "Store"
     }
@@ -130,8 +170,6 @@ impl renamed::__private::Dispatch for StoreDispatcher {
     ) -> renamed::__private::Result<(), renamed::RemoteError> {
         match __remote_method {
             0xd40ca757u32 => {
-                renamed::__private::assert_arg::<::std::string::String>();
-                renamed::__private::assert_ret::<Result<Vec<u8>, StoreError>>();
                 let (key,): (::std::string::String,) = __remote_call.args()?;
                 let __remote_ret: Result<Vec<u8>, StoreError> = Store::get(
                     &*self.object,
@@ -148,9 +186,6 @@ impl renamed::__private::Dispatch for StoreDispatcher {
                     )
             }
             0xe97299eeu32 => {
-                renamed::__private::assert_arg::<String>();
-                renamed::__private::assert_arg::<Vec<u8>>();
-                renamed::__private::assert_ret::<Result<(), StoreError>>();
                 let (key, value): (String, renamed::__private::ByteBuf) = __remote_call
                     .args()?;
                 let value: Vec<u8> = <Vec<
@@ -191,7 +226,14 @@ impl renamed::__private::fmt::Debug for StoreProxy {
     }
 }
 #[allow(deprecated)]
-impl StoreProxy {
+impl StoreProxy
+where
+    for<'__remote> ::std::string::String: renamed::__private::Wire,
+    for<'__remote> Result<Vec<u8>, StoreError>: renamed::__private::Wire,
+    for<'__remote> String: renamed::__private::Wire,
+    for<'__remote> Vec<u8>: renamed::__private::Wire,
+    for<'__remote> Result<(), StoreError>: renamed::__private::Wire,
+{
     /// Calls [`Store::get`] on the object.
     #[track_caller]
     pub fn get(
@@ -305,7 +347,14 @@ impl renamed::__private::fmt::Debug for StoreAsyncProxy {
     }
 }
 #[allow(deprecated)]
-impl StoreAsyncProxy {
+impl StoreAsyncProxy
+where
+    for<'__remote> ::std::string::String: renamed::__private::Wire,
+    for<'__remote> Result<Vec<u8>, StoreError>: renamed::__private::Wire,
+    for<'__remote> String: renamed::__private::Wire,
+    for<'__remote> Vec<u8>: renamed::__private::Wire,
+    for<'__remote> Result<(), StoreError>: renamed::__private::Wire,
+{
     /// Calls [`Store::get`] on the object.
     #[track_caller]
     pub fn get(
@@ -419,6 +468,11 @@ impl Store for StoreProxy
 where
     for<'__remote> StoreError: renamed::__private::From<renamed::RemoteError>,
     for<'__remote> StoreError: renamed::__private::From<renamed::RemoteError>,
+    for<'__remote> ::std::string::String: renamed::__private::Wire,
+    for<'__remote> Result<Vec<u8>, StoreError>: renamed::__private::Wire,
+    for<'__remote> String: renamed::__private::Wire,
+    for<'__remote> Vec<u8>: renamed::__private::Wire,
+    for<'__remote> Result<(), StoreError>: renamed::__private::Wire,
 {
     #[track_caller]
     fn get(&self, key: &str) -> Result<Vec<u8>, StoreError> {

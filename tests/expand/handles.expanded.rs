@@ -3,7 +3,15 @@ pub(crate) trait Registry: Send + Sync {
     fn find(&self, name: String) -> Option<Remote<dyn Counter>>;
     fn open(&self, name: String) -> Result<Remote<dyn Counter>, NotFound>;
 }
-impl RegistryDispatcher {
+impl RegistryDispatcher
+where
+    for<'__remote> Remote<dyn Counter>: ::remote::__private::Wire,
+    for<'__remote> ::std::vec::Vec<String>: ::remote::__private::Wire,
+    for<'__remote> (): ::remote::__private::Wire,
+    for<'__remote> String: ::remote::__private::Wire,
+    for<'__remote> Option<Remote<dyn Counter>>: ::remote::__private::Wire,
+    for<'__remote> Result<Remote<dyn Counter>, NotFound>: ::remote::__private::Wire,
+{
     #[doc(hidden)]
     #[allow(non_upper_case_globals)]
     const __REMOTE_METHOD_register: ::remote::__private::Method = ::remote::__private::Method {
@@ -17,9 +25,9 @@ impl RegistryDispatcher {
                 .get_or_init(|| {
                     ::remote::__private::signature_check(
                         &[
-                            ::remote::__private::assert_arg::<Remote<dyn Counter>>(),
-                            ::remote::__private::assert_arg::<::std::vec::Vec<String>>(),
-                            ::remote::__private::assert_ret::<()>(),
+                            ::remote::__private::shape_of::<Remote<dyn Counter>>,
+                            ::remote::__private::shape_of::<::std::vec::Vec<String>>,
+                            ::remote::__private::shape_of::<()>,
                         ],
                     )
                 })
@@ -38,10 +46,8 @@ impl RegistryDispatcher {
                 .get_or_init(|| {
                     ::remote::__private::signature_check(
                         &[
-                            ::remote::__private::assert_arg::<String>(),
-                            ::remote::__private::assert_ret::<
-                                Option<Remote<dyn Counter>>,
-                            >(),
+                            ::remote::__private::shape_of::<String>,
+                            ::remote::__private::shape_of::<Option<Remote<dyn Counter>>>,
                         ],
                     )
                 })
@@ -60,32 +66,59 @@ impl RegistryDispatcher {
                 .get_or_init(|| {
                     ::remote::__private::signature_check(
                         &[
-                            ::remote::__private::assert_arg::<String>(),
-                            ::remote::__private::assert_ret::<
+                            ::remote::__private::shape_of::<String>,
+                            ::remote::__private::shape_of::<
                                 Result<Remote<dyn Counter>, NotFound>,
-                            >(),
+                            >,
                         ],
                     )
                 })
         },
     };
 }
+impl RegistryDispatcher {
+    #[doc(hidden)]
+    #[allow(clippy::type_complexity)]
+    fn __remote_gate() -> (
+        fn(
+            ::remote::__private::Arc<dyn Registry>,
+        ) -> ::remote::__private::Arc<dyn ::remote::__private::Dispatch>,
+        fn() -> ::std::vec::Vec<&'static ::remote::__private::Method>,
+    )
+    where
+        for<'__remote> Remote<dyn Counter>: ::remote::__private::Wire,
+        for<'__remote> ::std::vec::Vec<String>: ::remote::__private::Wire,
+        for<'__remote> (): ::remote::__private::Wire,
+        for<'__remote> String: ::remote::__private::Wire,
+        for<'__remote> Option<Remote<dyn Counter>>: ::remote::__private::Wire,
+        for<'__remote> Result<Remote<dyn Counter>, NotFound>: ::remote::__private::Wire,
+    {
+        (
+            |object| -> ::remote::__private::Arc<dyn ::remote::__private::Dispatch> {
+                ::remote::__private::Arc::new(RegistryDispatcher::new(object))
+            },
+            || {
+                let mut __remote_methods = ::std::vec::Vec::new();
+                __remote_methods.push(&RegistryDispatcher::__REMOTE_METHOD_register);
+                __remote_methods.push(&RegistryDispatcher::__REMOTE_METHOD_find);
+                __remote_methods.push(&RegistryDispatcher::__REMOTE_METHOD_open);
+                __remote_methods
+            },
+        )
+    }
+}
 impl ::remote::__private::Interface for dyn Registry {
     const NAME: &'static ::core::primitive::str = "Registry";
     const FINGERPRINT: ::core::primitive::u64 = 0x889bca262f825a63u64;
     fn methods() -> ::std::vec::Vec<&'static ::remote::__private::Method> {
-        let mut __remote_methods = ::std::vec::Vec::new();
-        __remote_methods.push(&RegistryDispatcher::__REMOTE_METHOD_register);
-        __remote_methods.push(&RegistryDispatcher::__REMOTE_METHOD_find);
-        __remote_methods.push(&RegistryDispatcher::__REMOTE_METHOD_open);
-        __remote_methods
+        (RegistryDispatcher::__remote_gate().1)()
     }
     type Proxy = RegistryProxy;
     type AsyncProxy = RegistryAsyncProxy;
     fn into_dispatch(
         object: ::remote::__private::Arc<Self>,
     ) -> ::remote::__private::Arc<dyn ::remote::__private::Dispatch> {
-        ::remote::__private::Arc::new(RegistryDispatcher::new(object))
+        (RegistryDispatcher::__remote_gate().0)(object)
     }
     fn from_dispatch(
         object: &dyn ::remote::__private::Dispatch,
@@ -120,7 +153,15 @@ impl RegistryDispatcher {
     }
 }
 #[allow(deprecated)]
-impl ::remote::__private::Dispatch for RegistryDispatcher {
+impl ::remote::__private::Dispatch for RegistryDispatcher
+where
+    for<'__remote> Remote<dyn Counter>: ::remote::__private::Wire,
+    for<'__remote> ::std::vec::Vec<String>: ::remote::__private::Wire,
+    for<'__remote> (): ::remote::__private::Wire,
+    for<'__remote> String: ::remote::__private::Wire,
+    for<'__remote> Option<Remote<dyn Counter>>: ::remote::__private::Wire,
+    for<'__remote> Result<Remote<dyn Counter>, NotFound>: ::remote::__private::Wire,
+{
     fn interface_name(&self) -> &'static ::core::primitive::str {
         "Registry"
     }
@@ -155,17 +196,12 @@ impl ::remote::__private::Dispatch for RegistryDispatcher {
     ) -> ::remote::__private::Result<(), ::remote::RemoteError> {
         match __remote_method {
             0xad6871c0u32 => {
-                ::remote::__private::assert_arg::<Remote<dyn Counter>>();
-                ::remote::__private::assert_arg::<::std::vec::Vec<String>>();
-                ::remote::__private::assert_ret::<()>();
                 let (counter, tags): (Remote<dyn Counter>, ::std::vec::Vec<String>) = __remote_call
                     .args()?;
                 let __remote_ret: () = Registry::register(&*self.object, counter, &tags);
                 __remote_call.reply(&__remote_ret)
             }
             0xbdf0855bu32 => {
-                ::remote::__private::assert_arg::<String>();
-                ::remote::__private::assert_ret::<Option<Remote<dyn Counter>>>();
                 let (name,): (String,) = __remote_call.args()?;
                 let __remote_ret: Option<Remote<dyn Counter>> = Registry::find(
                     &*self.object,
@@ -174,10 +210,6 @@ impl ::remote::__private::Dispatch for RegistryDispatcher {
                 __remote_call.reply(&__remote_ret)
             }
             0xd35ec4cau32 => {
-                ::remote::__private::assert_arg::<String>();
-                ::remote::__private::assert_ret::<
-                    Result<Remote<dyn Counter>, NotFound>,
-                >();
                 let (name,): (String,) = __remote_call.args()?;
                 let __remote_ret: Result<Remote<dyn Counter>, NotFound> = Registry::open(
                     &*self.object,
@@ -211,7 +243,15 @@ impl ::remote::__private::fmt::Debug for RegistryProxy {
     }
 }
 #[allow(deprecated)]
-impl RegistryProxy {
+impl RegistryProxy
+where
+    for<'__remote> Remote<dyn Counter>: ::remote::__private::Wire,
+    for<'__remote> ::std::vec::Vec<String>: ::remote::__private::Wire,
+    for<'__remote> (): ::remote::__private::Wire,
+    for<'__remote> String: ::remote::__private::Wire,
+    for<'__remote> Option<Remote<dyn Counter>>: ::remote::__private::Wire,
+    for<'__remote> Result<Remote<dyn Counter>, NotFound>: ::remote::__private::Wire,
+{
     /// Calls [`Registry::register`] on the object.
     #[track_caller]
     pub(crate) fn register(
@@ -353,7 +393,15 @@ impl ::remote::__private::fmt::Debug for RegistryAsyncProxy {
     }
 }
 #[allow(deprecated)]
-impl RegistryAsyncProxy {
+impl RegistryAsyncProxy
+where
+    for<'__remote> Remote<dyn Counter>: ::remote::__private::Wire,
+    for<'__remote> ::std::vec::Vec<String>: ::remote::__private::Wire,
+    for<'__remote> (): ::remote::__private::Wire,
+    for<'__remote> String: ::remote::__private::Wire,
+    for<'__remote> Option<Remote<dyn Counter>>: ::remote::__private::Wire,
+    for<'__remote> Result<Remote<dyn Counter>, NotFound>: ::remote::__private::Wire,
+{
     /// Calls [`Registry::register`] on the object.
     #[track_caller]
     pub(crate) fn register(

@@ -4,7 +4,12 @@ pub trait Window: Send + Sync {
     fn size(&self) -> (u32, u32);
     fn close(&self);
 }
-impl WindowDispatcher {
+impl WindowDispatcher
+where
+    for<'__remote> String: ::remote::__private::Wire,
+    for<'__remote> (u32, u32): ::remote::__private::Wire,
+    for<'__remote> (): ::remote::__private::Wire,
+{
     #[doc(hidden)]
     #[allow(non_upper_case_globals)]
     const __REMOTE_METHOD_title: ::remote::__private::Method = ::remote::__private::Method {
@@ -17,7 +22,7 @@ impl WindowDispatcher {
             *CHECK
                 .get_or_init(|| {
                     ::remote::__private::signature_check(
-                        &[::remote::__private::assert_ret::<String>()],
+                        &[::remote::__private::shape_of::<String>],
                     )
                 })
         },
@@ -34,7 +39,7 @@ impl WindowDispatcher {
             *CHECK
                 .get_or_init(|| {
                     ::remote::__private::signature_check(
-                        &[::remote::__private::assert_ret::<(u32, u32)>()],
+                        &[::remote::__private::shape_of::<(u32, u32)>],
                     )
                 })
         },
@@ -51,28 +56,52 @@ impl WindowDispatcher {
             *CHECK
                 .get_or_init(|| {
                     ::remote::__private::signature_check(
-                        &[::remote::__private::assert_ret::<()>()],
+                        &[::remote::__private::shape_of::<()>],
                     )
                 })
         },
     };
 }
+impl WindowDispatcher {
+    #[doc(hidden)]
+    #[allow(clippy::type_complexity)]
+    fn __remote_gate() -> (
+        fn(
+            ::remote::__private::Arc<dyn Window>,
+        ) -> ::remote::__private::Arc<dyn ::remote::__private::Dispatch>,
+        fn() -> ::std::vec::Vec<&'static ::remote::__private::Method>,
+    )
+    where
+        for<'__remote> String: ::remote::__private::Wire,
+        for<'__remote> (u32, u32): ::remote::__private::Wire,
+        for<'__remote> (): ::remote::__private::Wire,
+    {
+        (
+            |object| -> ::remote::__private::Arc<dyn ::remote::__private::Dispatch> {
+                ::remote::__private::Arc::new(WindowDispatcher::new(object))
+            },
+            || {
+                let mut __remote_methods = ::std::vec::Vec::new();
+                __remote_methods.push(&WindowDispatcher::__REMOTE_METHOD_title);
+                __remote_methods.push(&WindowDispatcher::__REMOTE_METHOD_size);
+                __remote_methods.push(&WindowDispatcher::__REMOTE_METHOD_close);
+                __remote_methods
+            },
+        )
+    }
+}
 impl ::remote::__private::Interface for dyn Window {
     const NAME: &'static ::core::primitive::str = "Window";
     const FINGERPRINT: ::core::primitive::u64 = 0x46dfcd2656c36a75u64;
     fn methods() -> ::std::vec::Vec<&'static ::remote::__private::Method> {
-        let mut __remote_methods = ::std::vec::Vec::new();
-        __remote_methods.push(&WindowDispatcher::__REMOTE_METHOD_title);
-        __remote_methods.push(&WindowDispatcher::__REMOTE_METHOD_size);
-        __remote_methods.push(&WindowDispatcher::__REMOTE_METHOD_close);
-        __remote_methods
+        (WindowDispatcher::__remote_gate().1)()
     }
     type Proxy = WindowProxy;
     type AsyncProxy = WindowAsyncProxy;
     fn into_dispatch(
         object: ::remote::__private::Arc<Self>,
     ) -> ::remote::__private::Arc<dyn ::remote::__private::Dispatch> {
-        ::remote::__private::Arc::new(WindowDispatcher::new(object))
+        (WindowDispatcher::__remote_gate().0)(object)
     }
     fn from_dispatch(
         object: &dyn ::remote::__private::Dispatch,
@@ -141,7 +170,12 @@ impl WindowDispatcher {
     }
 }
 #[allow(deprecated)]
-impl ::remote::__private::Dispatch for WindowDispatcher {
+impl ::remote::__private::Dispatch for WindowDispatcher
+where
+    for<'__remote> String: ::remote::__private::Wire,
+    for<'__remote> (u32, u32): ::remote::__private::Wire,
+    for<'__remote> (): ::remote::__private::Wire,
+{
     fn interface_name(&self) -> &'static ::core::primitive::str {
         "Window"
     }
@@ -181,19 +215,16 @@ impl ::remote::__private::Dispatch for WindowDispatcher {
     ) -> ::remote::__private::Result<(), ::remote::RemoteError> {
         match __remote_method {
             0x9865b50au32 => {
-                ::remote::__private::assert_ret::<String>();
                 let (): () = __remote_call.args()?;
                 let __remote_ret: String = Window::title(&*self.object);
                 __remote_call.reply(&__remote_ret)
             }
             0xa3a0d95cu32 => {
-                ::remote::__private::assert_ret::<(u32, u32)>();
                 let (): () = __remote_call.args()?;
                 let __remote_ret: (u32, u32) = Window::size(&*self.object);
                 __remote_call.reply(&__remote_ret)
             }
             0xa7cb3b23u32 => {
-                ::remote::__private::assert_ret::<()>();
                 let (): () = __remote_call.args()?;
                 let __remote_ret: () = Window::close(&*self.object);
                 __remote_call.reply(&__remote_ret)
@@ -242,7 +273,12 @@ impl ::remote::__private::fmt::Debug for WindowProxy {
     }
 }
 #[allow(deprecated)]
-impl WindowProxy {
+impl WindowProxy
+where
+    for<'__remote> String: ::remote::__private::Wire,
+    for<'__remote> (u32, u32): ::remote::__private::Wire,
+    for<'__remote> (): ::remote::__private::Wire,
+{
     /// The title bar's text.
     ///
     /// The `title` property, from the snapshot taken when this object was first received (or at the last `refresh()`): no round trip.
@@ -386,7 +422,12 @@ impl ::remote::__private::fmt::Debug for WindowAsyncProxy {
     }
 }
 #[allow(deprecated)]
-impl WindowAsyncProxy {
+impl WindowAsyncProxy
+where
+    for<'__remote> String: ::remote::__private::Wire,
+    for<'__remote> (u32, u32): ::remote::__private::Wire,
+    for<'__remote> (): ::remote::__private::Wire,
+{
     /// The title bar's text.
     ///
     /// The `title` property, from the snapshot taken when this object was first received (or at the last `refresh()`): no round trip.

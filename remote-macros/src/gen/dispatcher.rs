@@ -4,7 +4,6 @@
 use proc_macro2::TokenStream;
 use quote::{quote, quote_spanned};
 use syn::ext::IdentExt;
-use syn::spanned::Spanned;
 
 use super::{wire, Names};
 use crate::model::{ArgKind, Interface};
@@ -25,14 +24,7 @@ pub(crate) fn generate(model: &Interface, names: &Names) -> TokenStream {
         let method = &m.ident;
         let wire_types = m.args.iter().map(|a| wire::arg_ty(krate, a));
         let unwraps = m.args.iter().map(|a| wire::arg_unwrap(krate, a));
-        // Point a missing `Deserialize` at the user's own type.
-        let asserts = m.args.iter().map(|a| {
-            let ty = a.wire_ty();
-            quote_spanned!(a.ty.span()=> #krate::__private::assert_arg::<#ty>();)
-        });
         let ret_ty = &m.ret.ty;
-        let ret_assert =
-            quote_spanned!(ret_ty.span()=> #krate::__private::assert_ret::<#ret_ty>(););
         let bindings = m.args.iter().map(|a| &a.name);
         let passes: Vec<_> = m.args.iter().map(|a| {
             let n = &a.name;
@@ -68,8 +60,6 @@ pub(crate) fn generate(model: &Interface, names: &Names) -> TokenStream {
         quote! {
             #cfgs
             #id => {
-                #(#asserts)*
-                #ret_assert
                 #decode
                 #invoke
             }
@@ -120,6 +110,7 @@ pub(crate) fn generate(model: &Interface, names: &Names) -> TokenStream {
     } else {
         (TokenStream::new(), TokenStream::new(), TokenStream::new())
     };
+    let bounds = super::where_wire(model);
     let lookups = model.methods.iter().map(|m| {
         let id = syn::LitInt::new(
             &format!("{:#010x}u32", m.id),
@@ -148,7 +139,7 @@ pub(crate) fn generate(model: &Interface, names: &Names) -> TokenStream {
         }
 
         #[allow(deprecated)]
-        impl #krate::__private::Dispatch for #dispatcher {
+        impl #krate::__private::Dispatch for #dispatcher #bounds {
             fn interface_name(&self) -> &'static ::core::primitive::str {
                 #name
             }

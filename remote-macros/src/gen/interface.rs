@@ -3,7 +3,6 @@
 use proc_macro2::TokenStream;
 use quote::{quote, quote_spanned};
 use syn::ext::IdentExt;
-use syn::spanned::Spanned;
 
 use super::{wire, Names};
 use crate::model::Interface;
@@ -32,22 +31,12 @@ pub(crate) fn generate(model: &Interface, names: &Names) -> TokenStream {
         // The shapes of what travels: the wire form of each argument, then
         // of the return value (see the runtime's `shape` module).
         let arg_shapes = m.args.iter().map(|a| {
-            if a.is_bytes() {
-                let ty = wire::arg_ty(krate, a);
-                quote!(#krate::__private::shape_of::<#ty>)
-            } else {
-                let ty = a.wire_ty();
-                // Spanned as the dispatcher's check of the same type, so
-                // a missing derive is one error, not two.
-                quote_spanned!(a.ty.span()=> #krate::__private::assert_arg::<#ty>())
-            }
+            let ty = wire::arg_ty(krate, a);
+            quote!(#krate::__private::shape_of::<#ty>)
         });
-        let ret_shape = if m.ret.bytes.is_some() {
+        let ret_shape = {
             let ty = wire::ret_ty(krate, m);
             quote!(#krate::__private::shape_of::<#ty>)
-        } else {
-            let ty = &m.ret.ty;
-            quote_spanned!(ty.span()=> #krate::__private::assert_ret::<#ty>())
         };
         let cfgs = super::cfgs(m);
         let konst = super::method_const(m);
@@ -78,25 +67,52 @@ pub(crate) fn generate(model: &Interface, names: &Names) -> TokenStream {
         let r = super::method_ref(names, m);
         quote!(#cfgs __remote_methods.push(#r);)
     });
+    let where_bounds = super::where_wire(model);
+    // The one way from the trait (its `Interface` impl, which holds for
+    // every trait, so handles of traits that name each other resolve
+    // without a cycle) into the code that encodes and decodes its types
+    // (impls bounded by `Wire` on each of them). Both crossings are spanned
+    // alike, so a type that cannot travel is one error, here.
+    let gate = quote_spanned!(ident.span()=> #dispatcher::__remote_gate());
     quote! {
-        impl #dispatcher {
+        impl #dispatcher #where_bounds {
             #(#methods)*
+        }
+
+        impl #dispatcher {
+            #[doc(hidden)]
+            #[allow(clippy::type_complexity)]
+            fn __remote_gate() -> (
+                fn(#krate::__private::Arc<dyn #ident>) -> #krate::__private::Arc<dyn #krate::__private::Dispatch>,
+                fn() -> ::std::vec::Vec<&'static #krate::__private::Method>,
+            )
+            #where_bounds
+            {
+                (
+                    |object| -> #krate::__private::Arc<dyn #krate::__private::Dispatch> {
+                        #krate::__private::Arc::new(#dispatcher::new(object))
+                    },
+                    || {
+                        let mut __remote_methods = ::std::vec::Vec::new();
+                        #(#listed)*
+                        __remote_methods
+                    },
+                )
+            }
         }
 
         impl #krate::__private::Interface for dyn #ident {
             const NAME: &'static ::core::primitive::str = #name;
             const FINGERPRINT: ::core::primitive::u64 = #fingerprint;
             fn methods() -> ::std::vec::Vec<&'static #krate::__private::Method> {
-                let mut __remote_methods = ::std::vec::Vec::new();
-                #(#listed)*
-                __remote_methods
+                (#gate.1)()
             }
             type Proxy = #proxy;
             type AsyncProxy = #async_proxy;
             fn into_dispatch(
                 object: #krate::__private::Arc<Self>,
             ) -> #krate::__private::Arc<dyn #krate::__private::Dispatch> {
-                #krate::__private::Arc::new(#dispatcher::new(object))
+                (#gate.0)(object)
             }
             fn from_dispatch(
                 object: &dyn #krate::__private::Dispatch,

@@ -53,6 +53,50 @@ pub(crate) fn cfgs(m: &Method) -> TokenStream {
     quote!(#(#cfgs)*)
 }
 
+/// The types that travel (each argument's wire form and each return type),
+/// once each.
+fn travelling(model: &Interface) -> Vec<(&syn::Type, proc_macro2::Span)> {
+    use syn::spanned::Spanned;
+    let mut seen = std::collections::HashSet::new();
+    let mut out = Vec::new();
+    // A method under `#[cfg]` is left out: a where clause cannot carry a
+    // cfg, and its types may not exist in this build. Its uses then need
+    // the real impls, as any code does.
+    for m in model.methods.iter().filter(|m| m.cfgs.is_empty()) {
+        let args = m.args.iter().map(|a| (a.wire_ty(), a.ty.span()));
+        for (ty, span) in args.chain(std::iter::once((&m.ret.ty, m.ret.ty.span()))) {
+            if seen.insert(quote!(#ty).to_string()) {
+                out.push((ty, span));
+            }
+        }
+    }
+    out
+}
+
+/// `where` predicates saying that every type that travels can, each spanned
+/// on the type: every generated impl that encodes or decodes them carries
+/// them, so when one cannot, those impls do not apply (the bound is
+/// higher-ranked, so it is not checked where it is written), and the one
+/// error is where the trait's `Interface` impl crosses into them.
+pub(crate) fn wire_bounds(model: &Interface) -> TokenStream {
+    use quote::quote_spanned;
+    let krate = &model.krate;
+    let bounds = travelling(model)
+        .into_iter()
+        .map(|(ty, span)| quote_spanned!(span=> for<'__remote> #ty: #krate::__private::Wire,));
+    quote!(#(#bounds)*)
+}
+
+/// `where ..` of [`wire_bounds`], or nothing.
+pub(crate) fn where_wire(model: &Interface) -> TokenStream {
+    let bounds = wire_bounds(model);
+    if bounds.is_empty() {
+        bounds
+    } else {
+        quote!(where #bounds)
+    }
+}
+
 pub(crate) fn generate(model: &Interface) -> TokenStream {
     let names = Names::of(model);
     let interface = interface::generate(model, &names);

@@ -51,6 +51,7 @@ pub(crate) fn generate(model: &Interface, names: &Names, flavor: Flavor) -> Toke
         }
     });
     let snapshot_methods = snapshot_methods(model, names, flavor);
+    let bounds = super::where_wire(model);
     quote! {
         #[doc = #doc]
         #[derive(Clone)]
@@ -65,7 +66,7 @@ pub(crate) fn generate(model: &Interface, names: &Names, flavor: Flavor) -> Toke
         }
 
         #[allow(deprecated)]
-        impl #this {
+        impl #this #bounds {
             #(#methods)*
 
             #snapshot_methods

@@ -98,6 +98,7 @@ pub(crate) fn generate(model: &Interface, names: &Names) -> TokenStream {
     // The bound is written under a binder so that, when some `E` lacks
     // `From<RemoteError>`, the impl merely does not apply instead of failing
     // to compile.
+    let wire_bounds = super::wire_bounds(model);
     let async_attr = if model.has_async() {
         quote!(#[#krate::__private::async_trait])
     } else {
@@ -109,6 +110,7 @@ pub(crate) fn generate(model: &Interface, names: &Names) -> TokenStream {
         impl #ident for #proxy
         where
             #(for<'__remote> #errors: #krate::__private::From<#krate::RemoteError>,)*
+            #wire_bounds
         {
             #(#methods)*
         }
