@@ -98,15 +98,18 @@ impl<Args, R> fmt::Debug for Callback<Args, R> {
     }
 }
 
-/// The fingerprint of a callback type: its argument and answer types.
-fn fingerprint<Args, R>() -> u64 {
+/// The fingerprint of a callback type: the shapes of its argument and
+/// answer types (see [`crate::shape`]), so builds made with different
+/// compilers agree on it (a type's `type_name` may differ between them) and
+/// two argument structs of one name with other fields do not.
+fn fingerprint<Args: Message, R: Message>() -> u64 {
     let mut h: u64 = 0xcbf2_9ce4_8422_2325;
     for part in [
-        "remote::Callback",
-        std::any::type_name::<Args>(),
-        std::any::type_name::<R>(),
+        0x6361_6c6c_6261_636b, // "callback"
+        crate::shape::shape_of::<Args>(),
+        crate::shape::shape_of::<R>(),
     ] {
-        for b in part.bytes().chain(std::iter::once(0xff)) {
+        for b in part.to_le_bytes() {
             h ^= u64::from(b);
             h = h.wrapping_mul(0x0100_0000_01b3);
         }
@@ -611,5 +614,45 @@ impl<Args: Message, R: Message> Listeners<Args, R> {
             answers.push(answer);
         }
         answers
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::fingerprint;
+
+    mod here {
+        #[derive(serde::Serialize, serde::Deserialize)]
+        pub struct Event {
+            pub id: u32,
+            pub title: String,
+        }
+    }
+
+    /// The same struct as built elsewhere: another path (so another
+    /// `type_name`), the same fields.
+    mod elsewhere {
+        #[derive(serde::Serialize, serde::Deserialize)]
+        pub struct Event {
+            pub id: u32,
+            pub title: String,
+        }
+    }
+
+    mod changed {
+        #[derive(serde::Serialize, serde::Deserialize)]
+        pub struct Event {
+            pub id: u64,
+            pub title: String,
+        }
+    }
+
+    #[test]
+    fn a_callback_type_is_known_by_its_shape_not_its_path() {
+        let ours = fingerprint::<(here::Event,), bool>();
+        assert_eq!(ours, fingerprint::<(elsewhere::Event,), bool>());
+        assert_ne!(ours, fingerprint::<(changed::Event,), bool>());
+        assert_ne!(ours, fingerprint::<(here::Event,), ()>());
+        assert_ne!(fingerprint::<(u32,), ()>(), fingerprint::<(i32,), ()>());
     }
 }
