@@ -298,3 +298,116 @@ pub fn parse_request(bytes: &[u8]) -> Option<RawRequest> {
         _ => None,
     }
 }
+
+/// A TCP relay in front of a server that delivers every byte a fixed time
+/// after it arrived, in each direction: a network with that one-way latency
+/// (and no bandwidth limit), on loopback. For tests and benchmarks of what
+/// round trips cost between machines.
+///
+/// Each accepted connection is relayed by four threads (a reader and a
+/// writer each way). Dropping the relay stops accepting; connections end
+/// when their peers close them.
+pub struct LatencyRelay {
+    addr: std::net::SocketAddr,
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    accept: Option<std::thread::JoinHandle<()>>,
+}
+
+impl LatencyRelay {
+    /// Listens on a free loopback port and relays each connection to
+    /// `target`, `one_way` late in each direction.
+    pub fn start(target: std::net::SocketAddr, one_way: std::time::Duration) -> io::Result<Self> {
+        use std::sync::atomic::{AtomicBool, Ordering};
+        let listener = std::net::TcpListener::bind(("127.0.0.1", 0))?;
+        let addr = listener.local_addr()?;
+        let stop = std::sync::Arc::new(AtomicBool::new(false));
+        let stopping = stop.clone();
+        let accept = std::thread::Builder::new()
+            .name("latency-relay".into())
+            .spawn(move || {
+                for client in listener.incoming() {
+                    if stopping.load(Ordering::Acquire) {
+                        return;
+                    }
+                    let Ok(client) = client else { continue };
+                    let Ok(server) = std::net::TcpStream::connect(target) else {
+                        continue;
+                    };
+                    for s in [&client, &server] {
+                        let _ = s.set_nodelay(true);
+                    }
+                    let pumps = client
+                        .try_clone()
+                        .and_then(|c| Ok((c, server.try_clone()?)));
+                    if let Ok((client2, server2)) = pumps {
+                        delayed_pump(client, server2, one_way);
+                        delayed_pump(server, client2, one_way);
+                    }
+                }
+            })?;
+        Ok(LatencyRelay {
+            addr,
+            stop,
+            accept: Some(accept),
+        })
+    }
+
+    /// Where clients connect.
+    pub fn addr(&self) -> std::net::SocketAddr {
+        self.addr
+    }
+}
+
+impl Drop for LatencyRelay {
+    fn drop(&mut self) {
+        self.stop.store(true, std::sync::atomic::Ordering::Release);
+        // Wakes the accept loop, which sees `stop` and ends.
+        let _ = std::net::TcpStream::connect(self.addr);
+        if let Some(accept) = self.accept.take() {
+            let _ = accept.join();
+        }
+    }
+}
+
+/// Copies `from` to `to`, each chunk written `delay` after it was read (in
+/// order, so a later chunk never overtakes); closes `to`'s writing half
+/// when `from` ends.
+fn delayed_pump(
+    mut from: std::net::TcpStream,
+    mut to: std::net::TcpStream,
+    delay: std::time::Duration,
+) {
+    use std::io::Write;
+    use std::time::Instant;
+    let (tx, rx) = crossbeam_channel::unbounded::<(Instant, Vec<u8>)>();
+    let _ = std::thread::Builder::new()
+        .name("latency-relay-read".into())
+        .spawn(move || {
+            let mut buf = vec![0u8; 64 * 1024];
+            loop {
+                match from.read(&mut buf) {
+                    Ok(0) | Err(_) => return,
+                    Ok(n) => {
+                        if tx.send((Instant::now(), buf[..n].to_vec())).is_err() {
+                            return;
+                        }
+                    }
+                }
+            }
+        });
+    let _ = std::thread::Builder::new()
+        .name("latency-relay-write".into())
+        .spawn(move || {
+            for (read_at, chunk) in rx {
+                let due = read_at + delay;
+                let now = Instant::now();
+                if due > now {
+                    std::thread::sleep(due - now);
+                }
+                if to.write_all(&chunk).is_err() {
+                    break;
+                }
+            }
+            let _ = to.shutdown(std::net::Shutdown::Write);
+        });
+}
