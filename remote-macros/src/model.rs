@@ -44,8 +44,8 @@ pub(crate) struct Method {
     pub(crate) is_async: bool,
     /// The ID was given with `#[remote(id = N)]`.
     pub(crate) explicit_id: bool,
-    /// `#[cfg(..)]` and `#[cfg_attr(..)]`: every item generated for the
-    /// method carries them, so it exists exactly when the method does.
+    /// `#[cfg(..)]`: every item generated for the method carries them, so
+    /// it exists exactly when the method does.
     pub(crate) cfgs: Vec<syn::Attribute>,
     /// `#[deprecated]`: the proxies' methods carry it, so the warning fires
     /// where the method is called.
@@ -357,7 +357,7 @@ impl Method {
         let cfgs: Vec<syn::Attribute> = f
             .attrs
             .iter()
-            .filter(|a| a.path().is_ident("cfg") || a.path().is_ident("cfg_attr"))
+            .filter(|a| a.path().is_ident("cfg"))
             .cloned()
             .collect();
         if property && !cfgs.is_empty() {

@@ -103,6 +103,26 @@ impl<Args, R> fmt::Debug for Callback<Args, R> {
 /// compilers agree on it (a type's `type_name` may differ between them) and
 /// two argument structs of one name with other fields do not.
 fn fingerprint<Args: Message, R: Message>() -> u64 {
+    use std::any::TypeId;
+    use std::collections::HashMap;
+    use std::sync::{OnceLock, RwLock};
+    type Known = RwLock<HashMap<(TypeId, TypeId), u64>>;
+    // One per callback type of the program: a bounded set.
+    static KNOWN: OnceLock<Known> = OnceLock::new();
+    let key = (TypeId::of::<Args>(), TypeId::of::<R>());
+    let known = KNOWN.get_or_init(Known::default);
+    if let Some(h) = known.read().unwrap_or_else(|e| e.into_inner()).get(&key) {
+        return *h;
+    }
+    let h = shape_fingerprint::<Args, R>();
+    known
+        .write()
+        .unwrap_or_else(|e| e.into_inner())
+        .insert(key, h);
+    h
+}
+
+fn shape_fingerprint<Args: Message, R: Message>() -> u64 {
     let mut h: u64 = 0xcbf2_9ce4_8422_2325;
     for part in [
         0x6361_6c6c_6261_636b, // "callback"
@@ -159,10 +179,13 @@ impl<Args: Message, R: Message> Callback<Args, R> {
                 created_at: Arc::from(l.created_at.to_string()),
             },
             Inner::Remote { entry, created_at } => {
-                let state =
-                    entry
-                        .session
-                        .start_call(entry.id, &CALL, &(args,), Location::caller(), None);
+                let state = entry.session.start_call(
+                    entry.id,
+                    &CALL,
+                    &(args,),
+                    Location::caller(),
+                    crate::observe::current_trace(),
+                );
                 Reply {
                     state: ReplyState::Waiting(CallFuture::new(entry.session.clone(), state)),
                     created_at: created_at.clone(),
@@ -329,6 +352,11 @@ impl<Args: Message, R: Message> Serialize for Callback<Args, R> {
 impl<'de, Args: Message, R: Message> Deserialize<'de> for Callback<Args, R> {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         let (index, site) = <(u32, u32)>::deserialize(deserializer)?;
+        if crate::shape::tracing() {
+            return Err(serde::de::Error::custom(crate::shape::handle_stop(
+                "Callback",
+            )));
+        }
         let cap = context::take_cap(index).map_err(crate::wire::codec::de_error)?;
         let expected = fingerprint::<Args, R>();
         let mismatch = |found| RemoteError::Mismatch {

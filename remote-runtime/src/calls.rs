@@ -119,7 +119,9 @@ impl Session {
         method: &'static Method,
         args: &A,
     ) -> Result<(), RemoteError> {
-        self.send_call(object, method, args, Location::caller(), false, None)
+        // A one-way call (a callback's) continues the trace being served.
+        let trace = crate::observe::current_trace();
+        self.send_call(object, method, args, Location::caller(), false, trace)
             .map(drop)
     }
 

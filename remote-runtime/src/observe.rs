@@ -387,9 +387,10 @@ impl Outgoing {
 
 impl Drop for Outgoing {
     fn drop(&mut self) {
-        // An async call's future dropped before its reply: abandoned.
+        // An async call's future dropped before its reply: abandoned, and
+        // counted as cancelled.
         if !self.done {
-            self.done = true;
+            self.end(Some(&RemoteError::Cancelled));
             self.span.record("outcome", "abandoned");
         }
     }
@@ -403,6 +404,7 @@ pub(crate) struct Incoming {
     cx: Option<TraceCx>,
     method: Named,
     observer: Option<(Arc<dyn CallObserver>, Arc<str>, Instant)>,
+    done: bool,
 }
 
 impl Incoming {
@@ -465,6 +467,7 @@ impl Incoming {
             cx,
             method,
             observer,
+            done: false,
         }
     }
 
@@ -490,7 +493,15 @@ impl Incoming {
     }
 
     /// The reply is going with `error` (or none).
-    pub(crate) fn finish(self, error: Option<&RemoteError>) {
+    pub(crate) fn finish(mut self, error: Option<&RemoteError>) {
+        self.end(error);
+    }
+
+    fn end(&mut self, error: Option<&RemoteError>) {
+        if self.done {
+            return;
+        }
+        self.done = true;
         self.span.record("outcome", outcome_of(error));
         if let Some(e) = error {
             if !matches!(e, RemoteError::Panic { .. }) {
@@ -509,6 +520,20 @@ impl Incoming {
             });
         }
     }
+}
+
+impl Drop for Incoming {
+    fn drop(&mut self) {
+        // An `async fn` call aborted (its caller cancelled it, or the
+        // connection closed) before it replied.
+        self.end(Some(&RemoteError::Cancelled));
+    }
+}
+
+/// The trace of the call this thread is serving, for a call it makes that
+/// does not open a span of its own (a callback's).
+pub(crate) fn current_trace() -> Option<TraceCx> {
+    CURRENT.with(Cell::get)
 }
 
 /// A future run inside a call's span and trace.

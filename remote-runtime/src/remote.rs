@@ -235,6 +235,9 @@ impl<T: ?Sized + Interface> Serialize for Remote<T> {
 impl<'de, T: ?Sized + Interface> Deserialize<'de> for Remote<T> {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         let index = u32::deserialize(deserializer)?;
+        if crate::shape::tracing() {
+            return Err(serde::de::Error::custom(crate::shape::handle_stop(T::NAME)));
+        }
         let cap = context::take_cap(index).map_err(|e| {
             crate::wire::codec::de_error(format_args!("{e} (a Remote<dyn {}>)", T::NAME))
         })?;

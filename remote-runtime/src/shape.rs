@@ -77,18 +77,56 @@ impl de::Error for Stop {
     }
 }
 
-/// The shape hash of `T`.
+thread_local! {
+    /// Set while this thread traces a shape.
+    static TRACING: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Whether this thread is tracing a shape: a handle's `Deserialize` then
+/// stops the trace with [`handle_stop`] instead of looking for a frame.
+pub(crate) fn tracing() -> bool {
+    TRACING.with(std::cell::Cell::get)
+}
+
+/// The stop a handle of trait `name` puts in a trace: the same on every
+/// side, whatever frame is being decoded there.
+pub(crate) fn handle_stop(name: &str) -> String {
+    format!("{HANDLE}{name}")
+}
+
+const HANDLE: &str = "handle of ";
+
+/// The shape hash of `T`. It depends only on `T`'s `Deserialize`, never on
+/// what this thread is doing: a trace run while a frame is decoded sees no
+/// frame, and what it records of a refusal is fixed ("refused", or the
+/// trait of a handle), not the refusing library's wording.
 pub fn shape_of<T: DeserializeOwned>() -> u64 {
+    struct Restore(bool);
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            TRACING.with(|t| t.set(self.0));
+        }
+    }
+    // Restored even if a `Deserialize` panics.
+    let _restore = Restore(TRACING.with(|t| t.replace(true)));
     let mut trace = Trace::new();
-    let outcome = T::deserialize(Tracer {
-        trace: &mut trace,
-        depth: 0,
+    let outcome = crate::wire::codec::keeping_message(|| {
+        T::deserialize(Tracer {
+            trace: &mut trace,
+            depth: 0,
+        })
     });
     if let Err(stop) = outcome {
-        // Where and why it stopped is part of the shape.
+        // Where it stopped is part of the shape, and what stopped it when
+        // that is a handle.
         let _ = trace.add("!");
         trace.events = 0;
-        let _ = trace.add(&stop.0);
+        let what = if stop.0.starts_with(HANDLE) {
+            stop.0.as_str()
+        } else {
+            "refused"
+        };
+        let _ = trace.add(what);
     }
     trace.hash
 }

@@ -275,7 +275,7 @@ impl ::remote::__private::fmt::Debug for CalculatorProxy {
         ::remote::__private::fmt::Debug::fmt(&self.remote, f)
     }
 }
-#[allow(deprecated)]
+#[allow(deprecated, clippy::type_complexity)]
 impl CalculatorProxy
 where
     for<'__remote> i64: ::remote::__private::Wire,
@@ -427,7 +427,7 @@ impl ::remote::__private::fmt::Debug for CalculatorAsyncProxy {
         ::remote::__private::fmt::Debug::fmt(&self.remote, f)
     }
 }
-#[allow(deprecated)]
+#[allow(deprecated, clippy::type_complexity)]
 impl CalculatorAsyncProxy
 where
     for<'__remote> i64: ::remote::__private::Wire,

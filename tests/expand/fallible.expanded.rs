@@ -225,7 +225,7 @@ impl renamed::__private::fmt::Debug for StoreProxy {
         renamed::__private::fmt::Debug::fmt(&self.remote, f)
     }
 }
-#[allow(deprecated)]
+#[allow(deprecated, clippy::type_complexity)]
 impl StoreProxy
 where
     for<'__remote> ::std::string::String: renamed::__private::Wire,
@@ -346,7 +346,7 @@ impl renamed::__private::fmt::Debug for StoreAsyncProxy {
         renamed::__private::fmt::Debug::fmt(&self.remote, f)
     }
 }
-#[allow(deprecated)]
+#[allow(deprecated, clippy::type_complexity)]
 impl StoreAsyncProxy
 where
     for<'__remote> ::std::string::String: renamed::__private::Wire,

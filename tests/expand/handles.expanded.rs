@@ -242,7 +242,7 @@ impl ::remote::__private::fmt::Debug for RegistryProxy {
         ::remote::__private::fmt::Debug::fmt(&self.remote, f)
     }
 }
-#[allow(deprecated)]
+#[allow(deprecated, clippy::type_complexity)]
 impl RegistryProxy
 where
     for<'__remote> Remote<dyn Counter>: ::remote::__private::Wire,
@@ -392,7 +392,7 @@ impl ::remote::__private::fmt::Debug for RegistryAsyncProxy {
         ::remote::__private::fmt::Debug::fmt(&self.remote, f)
     }
 }
-#[allow(deprecated)]
+#[allow(deprecated, clippy::type_complexity)]
 impl RegistryAsyncProxy
 where
     for<'__remote> Remote<dyn Counter>: ::remote::__private::Wire,

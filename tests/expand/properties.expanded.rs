@@ -272,7 +272,7 @@ impl ::remote::__private::fmt::Debug for WindowProxy {
         ::remote::__private::fmt::Debug::fmt(&self.remote, f)
     }
 }
-#[allow(deprecated)]
+#[allow(deprecated, clippy::type_complexity)]
 impl WindowProxy
 where
     for<'__remote> String: ::remote::__private::Wire,
@@ -421,7 +421,7 @@ impl ::remote::__private::fmt::Debug for WindowAsyncProxy {
         ::remote::__private::fmt::Debug::fmt(&self.remote, f)
     }
 }
-#[allow(deprecated)]
+#[allow(deprecated, clippy::type_complexity)]
 impl WindowAsyncProxy
 where
     for<'__remote> String: ::remote::__private::Wire,

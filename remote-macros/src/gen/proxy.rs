@@ -65,7 +65,7 @@ pub(crate) fn generate(model: &Interface, names: &Names, flavor: Flavor) -> Toke
             }
         }
 
-        #[allow(deprecated)]
+        #[allow(deprecated, clippy::type_complexity)]
         impl #this #bounds {
             #(#methods)*
 

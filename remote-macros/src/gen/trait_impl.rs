@@ -56,6 +56,7 @@ pub(crate) fn generate(model: &Interface, names: &Names) -> TokenStream {
         });
         if m.is_async {
             return quote! {
+                #cfgs
                 async fn #name(&self, #(#params),*) -> #declared {
                     match self.remote.target() {
                         #krate::__private::Target::Local(__remote_object) => {

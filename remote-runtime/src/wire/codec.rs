@@ -26,6 +26,16 @@ pub(crate) fn de_error<E: serde::de::Error>(msg: impl std::fmt::Display) -> E {
     error
 }
 
+/// Runs `f` (a shape trace, whose refusals are expected) leaving the
+/// message of the encode or decode around it as it was, so a refusal inside
+/// `f` is never reported for a later error.
+pub(crate) fn keeping_message<R>(f: impl FnOnce() -> R) -> R {
+    let saved = MESSAGE.with(|m| m.borrow_mut().take());
+    let out = f();
+    MESSAGE.with(|m| *m.borrow_mut() = saved);
+    out
+}
+
 /// A serialization error saying `msg`, whatever the codec.
 pub(crate) fn ser_error<E: serde::ser::Error>(msg: impl std::fmt::Display) -> E {
     let msg = msg.to_string();
