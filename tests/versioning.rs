@@ -173,13 +173,15 @@ impl v2::Store for StoreV2 {
 /// A server exporting `store` on a Unix socket, and a client of it.
 struct Served {
     client: Client,
+    metrics: Arc<remote::CallMetrics>,
     _listener: remote::Listener,
     _server: Server,
     _dir: tempfile::TempDir,
 }
 
 fn serve<T: ?Sized + Interface>(store: Arc<T>) -> Served {
-    let server = Server::new();
+    let metrics = Arc::new(remote::CallMetrics::new());
+    let server = Server::with_options(remote::Options::new().observe(metrics.clone()));
     server.export("store", store);
     let dir = tempdir();
     let path = dir.path().join("store.sock");
@@ -187,6 +189,7 @@ fn serve<T: ?Sized + Interface>(store: Arc<T>) -> Served {
     let client = Client::connect_unix(&path).expect("connect");
     Served {
         client,
+        metrics,
         _listener: listener,
         _server: server,
         _dir: dir,
@@ -264,6 +267,19 @@ fn an_old_client_calls_a_new_server() {
     assert_eq!(leaf.label().unwrap(), "leaf two");
     // After all of that, the connection is fine.
     assert_eq!(store.get("k".into()).unwrap().as_deref(), Some("v2 value"));
+
+    // The server counted the refusals beside the calls it ran.
+    let rows = served.metrics.snapshot();
+    let row = |method: &str| {
+        rows.iter()
+            .find(|r| {
+                r.side == remote::Side::Server && r.interface == "Store" && r.method == method
+            })
+            .map(|r| (r.calls, r.errors))
+    };
+    assert_eq!(row("open"), Some((2, 2)), "{rows:#?}");
+    assert_eq!(row("(unknown method)"), Some((2, 2)), "{rows:#?}");
+    assert_eq!(row("get"), Some((2, 0)), "{rows:#?}");
 }
 
 #[test]

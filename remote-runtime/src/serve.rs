@@ -506,7 +506,21 @@ impl Session {
         };
         let method = match check_method(&*target, invoke) {
             Ok(method) => method,
-            Err(e) => return Served::Now(Err(e)),
+            Err(e) => {
+                // Refused before it ran: still a call this side served.
+                let name = target
+                    .method(invoke.method)
+                    .map_or("(unknown method)", |m| m.name);
+                Incoming::start(
+                    id,
+                    (target.interface_name(), name),
+                    &self.peer,
+                    invoke.trace,
+                    self.options.observer.as_ref(),
+                )
+                .finish(Some(&e));
+                return Served::Now(Err(e));
+            }
         };
         let mut call = Call {
             session: self,
