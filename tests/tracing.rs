@@ -33,6 +33,19 @@ pub trait Echo: Send + Sync {
     fn echo(&self, n: u32) -> u32;
 }
 
+#[remote::remote_object]
+pub trait Window: Send + Sync {
+    #[property]
+    fn title(&self) -> String;
+}
+
+struct Win;
+impl Window for Win {
+    fn title(&self) -> String {
+        "main".into()
+    }
+}
+
 struct Service;
 
 #[remote::async_trait]
@@ -207,6 +220,7 @@ fn setup() -> Setup {
     let client_metrics = Arc::new(CallMetrics::new());
     let server = Server::with_options(Options::new().observe(server_metrics.clone()));
     server.export("traced", Arc::new(Service) as Arc<dyn Traced>);
+    server.export("window", Arc::new(Win) as Arc<dyn Window>);
     let dir = tempdir();
     let path = dir.path().join("traced.sock");
     let listener = server.listen_unix(&path).expect("listen");
@@ -364,4 +378,26 @@ fn errors_and_panics_are_recorded_and_counted() {
     assert_eq!(row(&server, Side::Server, "tick").calls, 5);
     assert_eq!(row(&server, Side::Server, "explode").errors, 1);
     assert!(s.client_metrics.to_string().contains("Traced::tick"));
+}
+
+#[test]
+fn a_property_refresh_is_a_call_of_its_trait_on_both_paths() {
+    let s = setup();
+    let window: WindowProxy = s.client.require("window").unwrap();
+    window.refresh().unwrap();
+    let fresh = futures::executor::block_on(window.to_async().refresh()).unwrap();
+    assert_eq!(fresh.title, "main");
+    let calls = spans("call", "properties");
+    assert_eq!(calls.len(), 2, "blocking and async: {calls:#?}");
+    for (_, span) in &calls {
+        assert_eq!(span.fields["interface"], "Window");
+        assert_eq!(span.fields["outcome"], "ok");
+        assert_eq!(span.fields["trace_id"].len(), 32);
+    }
+    let rows = s.client_metrics.snapshot();
+    let row = rows
+        .iter()
+        .find(|r| r.interface == "Window" && r.method == "properties")
+        .unwrap_or_else(|| panic!("{rows:#?}"));
+    assert_eq!((row.calls, row.errors), (2, 0));
 }

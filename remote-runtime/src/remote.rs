@@ -312,11 +312,20 @@ impl ObjectRef {
         P: DeserializeOwned + Snapshot + Send + Sync + 'static,
     {
         let session = self.entry.session.clone();
-        let state = session.start_call(self.entry.id, P::METHOD, &(), Location::caller(), None);
+        let (outgoing, trace) = Outgoing::start(
+            P::METHOD.named(),
+            &session.peer,
+            session.options.observer.as_ref(),
+        );
+        let state = session.start_call(self.entry.id, P::METHOD, &(), Location::caller(), trace);
+        if let Ok(id) = &state {
+            outgoing.sent(*id);
+        }
         PropertyFuture {
             state: PropertyState::Fetching {
                 call: CallFuture::new(session, state),
                 entry: self.entry.clone(),
+                outgoing: Some(Box::new(outgoing)),
             },
             pick,
         }
@@ -595,6 +604,8 @@ enum PropertyState<P, T> {
     Fetching {
         call: CallFuture<P>,
         entry: Arc<ImportEntry>,
+        // Boxed: a refresh is rare, and the other states are small.
+        outgoing: Option<Box<Outgoing>>,
     },
 }
 
@@ -626,7 +637,15 @@ impl<P: DeserializeOwned + Snapshot + Send + Sync + 'static, T> Future for Prope
                 let p = p.take().expect("PropertyFuture polled after completion");
                 Poll::Ready(Ok(pick(&p)))
             }
-            PropertyState::Fetching { call, entry } => Pin::new(call).poll(cx).map(|r| {
+            PropertyState::Fetching {
+                call,
+                entry,
+                outgoing,
+            } => Pin::new(call).poll(cx).map(|r| {
+                let r = r.map_err(|e| P::METHOD.complete(e));
+                if let Some(outgoing) = outgoing.take() {
+                    outgoing.finish(r.as_ref().err());
+                }
                 r.map(|props| {
                     let props = entry.store_snapshot(props);
                     pick(&props)
