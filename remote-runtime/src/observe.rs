@@ -271,18 +271,92 @@ fn outcome_of(error: Option<&RemoteError>) -> &'static str {
     }
 }
 
-// ----- the caller's side -----------------------------------------------------
+// ----- either side -----------------------------------------------------------
 
 /// A method as the observer names it: its trait and its name.
 pub(crate) type Named = (&'static str, &'static str);
 
-/// A call this side made, from sending to its reply.
-pub(crate) struct Outgoing {
+/// A fresh trace ID.
+fn new_trace() -> u128 {
+    (u128::from(next_id()) << 64) | u128::from(next_id())
+}
+
+/// What either side keeps of a call until it ends: its span, and what its
+/// observer will be told.
+struct Tracked {
     span: tracing::Span,
+    side: Side,
     method: Named,
     observer: Option<(Arc<dyn CallObserver>, Arc<str>, Instant)>,
     done: bool,
 }
+
+impl Tracked {
+    fn new(
+        span: tracing::Span,
+        side: Side,
+        method: Named,
+        peer: &Arc<str>,
+        observer: Option<&Arc<dyn CallObserver>>,
+    ) -> Tracked {
+        Tracked {
+            span,
+            side,
+            method,
+            observer: observer.map(|o| (o.clone(), peer.clone(), Instant::now())),
+            done: false,
+        }
+    }
+
+    /// Records on an enabled span this side's trace context and the span it
+    /// continues.
+    fn record_trace(&self, cx: Option<TraceCx>, parent: Option<TraceCx>) {
+        if self.span.is_disabled() {
+            return;
+        }
+        let hex = |v: u64| field::display(format!("{v:016x}"));
+        if let Some(cx) = cx {
+            let trace = field::display(format!("{:032x}", cx.trace));
+            self.span.record("trace_id", trace);
+            self.span.record("span_id", hex(cx.span));
+        }
+        if let Some(p) = parent {
+            self.span.record("parent_span", hex(p.span));
+        }
+    }
+
+    /// The call ended with `error` (or none): said once.
+    fn end(&mut self, error: Option<&RemoteError>) {
+        if self.done {
+            return;
+        }
+        self.done = true;
+        self.span.record("outcome", outcome_of(error));
+        match error {
+            // A panic was logged where the server caught it.
+            Some(RemoteError::Panic { .. }) if self.side == Side::Server => {}
+            Some(e) => {
+                tracing::debug!(target: "remote::call", parent: &self.span, error = %e, "call failed")
+            }
+            None => {}
+        }
+        if let Some((observer, peer, start)) = &self.observer {
+            observer.call(&CallRecord {
+                side: self.side,
+                interface: self.method.0,
+                method: self.method.1,
+                peer,
+                elapsed: start.elapsed(),
+                error,
+            });
+        }
+    }
+}
+
+// ----- the caller's side -----------------------------------------------------
+
+/// A call this side made, from sending to its reply.
+pub(crate) struct Outgoing(Tracked);
 
 impl Outgoing {
     /// Opens the span of a call of `method` to `peer`, and the trace
@@ -309,79 +383,33 @@ impl Outgoing {
         let cx = if span.is_disabled() {
             // Nobody looks at this side; a trace being continued still
             // reaches the next peer.
-            inherited.map(|parent| TraceCx {
-                trace: parent.trace,
-                span: parent.span,
-            })
+            inherited
         } else {
-            let cx = TraceCx {
-                trace: inherited.map_or_else(
-                    || (u128::from(next_id()) << 64) | u128::from(next_id()),
-                    |p| p.trace,
-                ),
+            Some(TraceCx {
+                trace: inherited.map_or_else(new_trace, |p| p.trace),
                 span: next_id(),
-            };
-            span.record(
-                "trace_id",
-                field::display(format_args!("{:032x}", cx.trace)),
-            );
-            span.record("span_id", field::display(format_args!("{:016x}", cx.span)));
-            if let Some(parent) = inherited {
-                span.record(
-                    "parent_span",
-                    field::display(format_args!("{:016x}", parent.span)),
-                );
-            }
-            Some(cx)
+            })
         };
-        let observer = observer.map(|o| (o.clone(), peer.clone(), Instant::now()));
-        (
-            Outgoing {
-                span,
-                method,
-                observer,
-                done: false,
-            },
-            cx,
-        )
+        let tracked = Tracked::new(span, Side::Client, method, peer, observer);
+        tracked.record_trace(cx, inherited);
+        (Outgoing(tracked), cx)
     }
 
     /// The call left with ID `id` (0: none, it failed before).
     pub(crate) fn sent(&self, id: u64) {
         if id != 0 {
-            self.span.record("id", id);
+            self.0.span.record("id", id);
         }
     }
 
     /// The span, to wait in.
     pub(crate) fn span(&self) -> &tracing::Span {
-        &self.span
+        &self.0.span
     }
 
     /// The call ended with `error` (or none).
     pub(crate) fn finish(mut self, error: Option<&RemoteError>) {
-        self.end(error);
-    }
-
-    fn end(&mut self, error: Option<&RemoteError>) {
-        if self.done {
-            return;
-        }
-        self.done = true;
-        self.span.record("outcome", outcome_of(error));
-        if let Some(e) = error {
-            tracing::debug!(target: "remote::call", parent: &self.span, error = %e, "call failed");
-        }
-        if let Some((observer, peer, start)) = &self.observer {
-            observer.call(&CallRecord {
-                side: Side::Client,
-                interface: self.method.0,
-                method: self.method.1,
-                peer,
-                elapsed: start.elapsed(),
-                error,
-            });
-        }
+        self.0.end(error);
     }
 }
 
@@ -389,9 +417,9 @@ impl Drop for Outgoing {
     fn drop(&mut self) {
         // An async call's future dropped before its reply: abandoned, and
         // counted as cancelled.
-        if !self.done {
-            self.end(Some(&RemoteError::Cancelled));
-            self.span.record("outcome", "abandoned");
+        if !self.0.done {
+            self.0.end(Some(&RemoteError::Cancelled));
+            self.0.span.record("outcome", "abandoned");
         }
     }
 }
@@ -400,11 +428,8 @@ impl Drop for Outgoing {
 
 /// A call this side serves, from dispatch to its reply.
 pub(crate) struct Incoming {
-    span: tracing::Span,
+    tracked: Tracked,
     cx: Option<TraceCx>,
-    method: Named,
-    observer: Option<(Arc<dyn CallObserver>, Arc<str>, Instant)>,
-    done: bool,
 }
 
 impl Incoming {
@@ -441,44 +466,24 @@ impl Incoming {
                 },
             }),
             None if !span.is_disabled() => Some(TraceCx {
-                trace: (u128::from(next_id()) << 64) | u128::from(next_id()),
+                trace: new_trace(),
                 span: next_id(),
             }),
             None => None,
         };
-        if !span.is_disabled() {
-            if let Some(cx) = cx {
-                span.record(
-                    "trace_id",
-                    field::display(format_args!("{:032x}", cx.trace)),
-                );
-                span.record("span_id", field::display(format_args!("{:016x}", cx.span)));
-            }
-            if let Some(p) = parent {
-                span.record(
-                    "parent_span",
-                    field::display(format_args!("{:016x}", p.span)),
-                );
-            }
-        }
-        let observer = observer.map(|o| (o.clone(), peer.clone(), Instant::now()));
-        Incoming {
-            span,
-            cx,
-            method,
-            observer,
-            done: false,
-        }
+        let tracked = Tracked::new(span, Side::Server, method, peer, observer);
+        tracked.record_trace(cx, parent);
+        Incoming { tracked, cx }
     }
 
     /// The span, for events about the call.
     pub(crate) fn span(&self) -> &tracing::Span {
-        &self.span
+        &self.tracked.span
     }
 
     /// Runs `f` (the method) in the span and the trace.
     pub(crate) fn run<R>(&self, f: impl FnOnce() -> R) -> R {
-        let _enter = self.span.enter();
+        let _enter = self.tracked.span.enter();
         with_current(self.cx, f)
     }
 
@@ -487,38 +492,14 @@ impl Incoming {
     pub(crate) fn instrument<F: Future + Unpin>(&self, future: F) -> Traced<F> {
         Traced {
             future,
-            span: self.span.clone(),
+            span: self.tracked.span.clone(),
             cx: self.cx,
         }
     }
 
     /// The reply is going with `error` (or none).
     pub(crate) fn finish(mut self, error: Option<&RemoteError>) {
-        self.end(error);
-    }
-
-    fn end(&mut self, error: Option<&RemoteError>) {
-        if self.done {
-            return;
-        }
-        self.done = true;
-        self.span.record("outcome", outcome_of(error));
-        if let Some(e) = error {
-            if !matches!(e, RemoteError::Panic { .. }) {
-                // A panic was logged where it was caught.
-                tracing::debug!(target: "remote::call", parent: &self.span, error = %e, "call failed");
-            }
-        }
-        if let Some((observer, peer, start)) = &self.observer {
-            observer.call(&CallRecord {
-                side: Side::Server,
-                interface: self.method.0,
-                method: self.method.1,
-                peer,
-                elapsed: start.elapsed(),
-                error,
-            });
-        }
+        self.tracked.end(error);
     }
 }
 
@@ -526,7 +507,7 @@ impl Drop for Incoming {
     fn drop(&mut self) {
         // An `async fn` call aborted (its caller cancelled it, or the
         // connection closed) before it replied.
-        self.end(Some(&RemoteError::Cancelled));
+        self.tracked.end(Some(&RemoteError::Cancelled));
     }
 }
 

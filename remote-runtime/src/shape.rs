@@ -158,6 +158,14 @@ impl<'t> Tracer<'t> {
     fn at_limit(&self) -> bool {
         self.depth >= MAX_DEPTH
     }
+
+    /// This tracer again, at the same depth (for the next element).
+    fn again(&mut self) -> Tracer<'_> {
+        Tracer {
+            trace: self.trace,
+            depth: self.depth,
+        }
+    }
 }
 
 macro_rules! primitive {
@@ -337,11 +345,7 @@ impl<'de> de::SeqAccess<'de> for Elements<'_> {
             return Ok(None);
         }
         self.left -= 1;
-        seed.deserialize(Tracer {
-            trace: self.tracer.trace,
-            depth: self.tracer.depth,
-        })
-        .map(Some)
+        seed.deserialize(self.tracer.again()).map(Some)
     }
 
     fn size_hint(&self) -> Option<usize> {
@@ -365,18 +369,11 @@ impl<'de> de::MapAccess<'de> for Entries<'_> {
             return Ok(None);
         }
         self.left -= 1;
-        seed.deserialize(Tracer {
-            trace: self.tracer.trace,
-            depth: self.tracer.depth,
-        })
-        .map(Some)
+        seed.deserialize(self.tracer.again()).map(Some)
     }
 
     fn next_value_seed<V: DeserializeSeed<'de>>(&mut self, seed: V) -> Result<V::Value, Stop> {
-        seed.deserialize(Tracer {
-            trace: self.tracer.trace,
-            depth: self.tracer.depth,
-        })
+        seed.deserialize(self.tracer.again())
     }
 
     fn size_hint(&self) -> Option<usize> {
