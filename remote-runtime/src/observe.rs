@@ -379,7 +379,7 @@ impl Outgoing {
             parent_span = field::Empty,
             outcome = field::Empty,
         );
-        let inherited = CURRENT.with(Cell::get);
+        let inherited = current_trace();
         let cx = if span.is_disabled() {
             // Nobody looks at this side; a trace being continued still
             // reaches the next peer.

@@ -46,6 +46,9 @@ pub(crate) fn ser_error<E: serde::ser::Error>(msg: impl std::fmt::Display) -> E 
 
 /// Runs one encode or decode, and turns its error into text: the message
 /// the runtime raised during it if there is one, else the codec's own.
+/// Only postcard needs it (bincode's errors keep their text), so only
+/// postcard's calls pay its two thread-local accesses.
+#[cfg(feature = "postcard")]
 fn with_message<R, E: std::fmt::Display>(run: impl FnOnce() -> Result<R, E>) -> Result<R, String> {
     MESSAGE.with(|m| m.borrow_mut().take());
     run().map_err(|e| {
@@ -135,25 +138,26 @@ impl Codec for Bincode {
     const ID: u8 = 1;
 
     fn encode_into<T: Serialize + ?Sized>(value: &T, buf: &mut Vec<u8>) -> Result<(), String> {
-        with_message(|| bincode::serde::encode_into_std_write(value, buf, CONFIG).map(|_| ()))
+        bincode::serde::encode_into_std_write(value, buf, CONFIG)
+            .map(|_| ())
+            .map_err(|e| e.to_string())
     }
 
     fn encode_into_slice<T: Serialize + ?Sized>(
         value: &T,
         dst: &mut [u8],
     ) -> Result<usize, String> {
-        with_message(|| bincode::serde::encode_into_slice(value, dst, CONFIG))
+        bincode::serde::encode_into_slice(value, dst, CONFIG).map_err(|e| e.to_string())
     }
 
     fn decode_seed<'de, S: DeserializeSeed<'de>>(
         seed: S,
         bytes: &'de [u8],
     ) -> Result<(S::Value, usize), String> {
-        with_message(|| {
-            with_limit_for!(bytes.len(), |config| {
-                bincode::serde::seed_decode_from_slice(seed, bytes, config)
-            })
+        with_limit_for!(bytes.len(), |config| {
+            bincode::serde::seed_decode_from_slice(seed, bytes, config)
         })
+        .map_err(|e| e.to_string())
     }
 }
 
