@@ -495,6 +495,118 @@ macro_rules! behaviour_tests {
             }
 
             #[test]
+            fn calls_pipelined_on_a_returned_object_run_on_it_in_order() {
+                let (server, calc, dropped, connect) = setup();
+                let client = connect();
+                let proxy: CalculatorProxy = client.require("calculator").unwrap();
+                let calc_async = proxy.to_async();
+                futures::executor::block_on(async {
+                    // Sent at once, before the counter exists. Like calls on
+                    // any proxy, they are dispatched in the order sent, and
+                    // may run at once.
+                    let counter = calc_async.spawn_counter(10).pipeline();
+                    let first = counter.next();
+                    let second = counter.next();
+                    let mut got = [first.await.unwrap(), second.await.unwrap()];
+                    got.sort_unstable();
+                    assert_eq!(got, [10, 11]);
+                    // A chain: a call on the object a pipelined call returns
+                    // (the middle counter goes with its proxy).
+                    let forked = counter.fork(100).pipeline().fork(1000).pipeline();
+                    assert_eq!(forked.get().await.unwrap(), 1112);
+                    // Once its answer is in, the proxy calls the object as any
+                    // proxy does, and is the same object as one that arrived.
+                    assert_eq!(counter.get().await.unwrap(), 12);
+                    let back = calc_async.echo_counter(&counter).await.unwrap();
+                    assert!(back.same_object(&counter));
+                    // From blocking code, the same, still pipelined.
+                    let blocking = calc_async.spawn_counter(7).pipeline().to_blocking();
+                    assert_eq!(blocking.next().unwrap(), 7);
+                });
+                // Every counter goes with its last proxy, and the server
+                // forgets every answer it kept.
+                for _ in 0..4 {
+                    expect_drop(&dropped);
+                }
+                assert_eq!(calc.live.load(Ordering::SeqCst), 0);
+                client.sync().unwrap();
+                eventually("the server to forget the kept answers", || {
+                    server.stats().peers.iter().all(|p| p.kept_answers == 0)
+                });
+            }
+
+            #[test]
+            fn a_failed_call_fails_what_was_pipelined_on_it() {
+                let (server, calc, _dropped, connect) = setup();
+                let client = connect();
+                let proxy: CalculatorProxy = client.require("calculator").unwrap();
+                let calc_async = proxy.to_async();
+                futures::executor::block_on(async {
+                    // A panic: the call and everything pipelined on it get it.
+                    let failing = calc_async.spawn_failing("no counter".into());
+                    let doomed = calc_async.spawn_failing("no counter".into()).pipeline();
+                    let (a, b) = (doomed.next(), doomed.fork(1).pipeline().get());
+                    for result in [a.await, b.await] {
+                        match result {
+                            Err(RemoteError::Panic { method, message }) => {
+                                assert_eq!(method, "Calculator::spawn_failing");
+                                assert!(message.contains("no counter"), "{message}");
+                            }
+                            other => panic!("expected the panic, got {other:?}"),
+                        }
+                    }
+                    assert!(matches!(failing.await, Err(RemoteError::Panic { .. })));
+                    // An application error: the caller who awaits sees it
+                    // typed; the pipelined calls say why they could not run.
+                    let checked = calc_async.spawn_checked(u64::MAX);
+                    let pipelined = calc_async.spawn_checked(u64::MAX).pipeline();
+                    assert!(matches!(
+                        checked.await.unwrap(),
+                        Err(MathError::Overflow { .. })
+                    ));
+                    match pipelined.next().await {
+                        Err(RemoteError::Pipeline { reason }) => {
+                            assert!(reason.contains("returned its error"), "{reason}")
+                        }
+                        other => panic!("expected a pipeline error, got {other:?}"),
+                    }
+                    // And when it succeeds, pipelining on it works.
+                    let fine = calc_async.spawn_checked(3).pipeline();
+                    assert_eq!(fine.next().await.unwrap(), 3);
+                });
+                client.sync().unwrap();
+                eventually("every counter to be freed", || {
+                    calc.live.load(Ordering::SeqCst) == 0
+                });
+                eventually("the server to forget the kept answers", || {
+                    server.stats().peers.iter().all(|p| p.kept_answers == 0)
+                });
+            }
+
+            #[test]
+            fn a_returned_object_nobody_awaits_or_pipelines_on_is_released() {
+                let (server, calc, dropped, connect) = setup();
+                let client = connect();
+                let proxy: CalculatorProxy = client.require("calculator").unwrap();
+                let calc_async = proxy.to_async();
+                // Not awaited at all.
+                drop(calc_async.spawn_counter(1));
+                // Pipelined on, then dropped with its call still in flight.
+                let counter = calc_async.spawn_counter(2).pipeline();
+                let call = counter.next();
+                drop(counter);
+                assert_eq!(futures::executor::block_on(call).unwrap(), 2);
+                let mut freed = [expect_drop(&dropped), expect_drop(&dropped)];
+                freed.sort_unstable();
+                assert_eq!(freed, [1, 3]);
+                assert_eq!(calc.live.load(Ordering::SeqCst), 0);
+                client.sync().unwrap();
+                eventually("the server to forget the kept answers", || {
+                    server.stats().peers.iter().all(|p| p.kept_answers == 0)
+                });
+            }
+
+            #[test]
             fn a_burst_of_large_replies_arrives_whole() {
                 let (_server, _calc, _d, connect) = setup();
                 let client = connect();

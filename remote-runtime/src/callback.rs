@@ -180,11 +180,12 @@ impl<Args: Message, R: Message> Callback<Args, R> {
             },
             Inner::Remote { entry, created_at } => {
                 let state = entry.session.start_call(
-                    entry.id,
+                    crate::calls::Dest::Object(entry.id),
                     &CALL,
                     &(args,),
                     Location::caller(),
                     crate::observe::current_trace(),
+                    false,
                 );
                 Reply {
                     state: ReplyState::Waiting(CallFuture::new(entry.session.clone(), state)),
@@ -290,6 +291,7 @@ static CALL: Method = Method {
     id: 0,
     signature: "(Args) -> R",
     check: || 0,
+    pipelines: false,
 };
 
 struct CallbackDispatcher<Args, R> {

@@ -12,10 +12,19 @@ use crate::context::{self, Cap, Encoded};
 use crate::dispatch::Method;
 use crate::driver::blocking;
 use crate::handle::imports::ImportEntry;
+use crate::promise::Promise;
 use crate::replies::Found;
 use crate::session::{lock, Core, Incoming, Session};
-use crate::wire::{codec, Scope, TraceCx};
+use crate::wire::{codec, Scope, To, TraceCx};
 use crate::RemoteError;
+
+/// Where a call goes, as the caller knows it.
+pub(crate) enum Dest<'a> {
+    /// The peer's object with this export ID.
+    Object(u64),
+    /// The answer of a kept call (the object, once it arrived).
+    Promise(&'a Promise),
+}
 
 impl Session {
     // ----- calls we make ---------------------------------------------------------
@@ -55,14 +64,18 @@ impl Session {
     }
 
     /// Encodes and sends a call (`reply`: wait for its answer, returning its
-    /// ID for [`Session::wait`] or [`Session::poll_reply`]; else 0).
+    /// ID for [`Session::wait`] or [`Session::poll_reply`]; else 0). With
+    /// `keep`, the peer keeps the object it answers with for calls
+    /// pipelined on it (see [`Promise`]).
+    #[allow(clippy::too_many_arguments)]
     fn send_call<A: Serialize + ?Sized>(
         self: &Arc<Self>,
-        object: u64,
+        dest: Dest<'_>,
         method: &'static Method,
         args: &A,
         location: &'static Location<'static>,
         reply: bool,
+        keep: bool,
         trace: Option<TraceCx>,
     ) -> Result<u64, RemoteError> {
         if self.is_closed() {
@@ -77,14 +90,22 @@ impl Session {
         let site = self.site(location);
         let inside = crate::serve::inside_ordered();
         let invoke = method.invoke(trace);
-        let sent = if reply {
-            self.request(|core, now| {
-                core.call(object, invoke, site, caps, payload, true, inside, now)
-            })
-        } else {
-            self.input(|core, now| {
-                core.call(object, invoke, site, caps, payload, false, inside, now)
-            })
+        // Arguments are encoded before a promise is locked: encoding one
+        // may take the lock of a pipelined proxy passed in them.
+        let push = |to: To| {
+            if reply {
+                self.request(|core, now| {
+                    core.call(to, invoke, site, caps, payload, true, keep, inside, now)
+                })
+            } else {
+                self.input(|core, now| {
+                    core.call(to, invoke, site, caps, payload, false, false, inside, now)
+                })
+            }
+        };
+        let sent = match dest {
+            Dest::Object(object) => push(To::Object(object)),
+            Dest::Promise(promise) => promise.route(push),
         };
         // The frame is queued: handles it passes home may go now.
         drop(pins);
@@ -95,16 +116,17 @@ impl Session {
     }
 
     /// Encodes and sends a call; returns its ID for [`Session::wait`] or
-    /// [`Session::poll_reply`].
+    /// [`Session::poll_reply`] (or, kept, for a [`Promise`]).
     pub(crate) fn start_call<A: Serialize + ?Sized>(
         self: &Arc<Self>,
-        object: u64,
+        dest: Dest<'_>,
         method: &'static Method,
         args: &A,
         location: &'static Location<'static>,
         trace: Option<TraceCx>,
+        keep: bool,
     ) -> Result<u64, RemoteError> {
-        let id = self.send_call(object, method, args, location, true, trace)?;
+        let id = self.send_call(dest, method, args, location, true, keep, trace)?;
         if let Some(timeout) = self.options.call_timeout {
             crate::timer::fail_after(self.weak_self.clone(), id, timeout);
         }
@@ -121,8 +143,16 @@ impl Session {
     ) -> Result<(), RemoteError> {
         // A one-way call (a callback's) continues the trace being served.
         let trace = crate::observe::current_trace();
-        self.send_call(object, method, args, Location::caller(), false, trace)
-            .map(drop)
+        self.send_call(
+            Dest::Object(object),
+            method,
+            args,
+            Location::caller(),
+            false,
+            false,
+            trace,
+        )
+        .map(drop)
     }
 
     /// Sends a require for `name`; returns the ID to wait on.
@@ -245,17 +275,15 @@ impl Session {
             caps,
             ok,
         } = incoming;
-        let payload = &frame.buf[payload_at..];
-        if ok {
-            context::decode(caps, frame.blobs, payload, &self.options)
-        } else {
-            match codec::decode::<RemoteError>(payload) {
-                Ok((e, _)) => Err(e),
-                Err(e) => Err(RemoteError::Protocol(format!(
-                    "unreadable error reply: {e}"
-                ))),
-            }
+        if !ok {
+            return Err(reply_error(&frame.buf[payload_at..]));
         }
+        context::decode(caps, frame.blobs, &frame.buf[payload_at..], &self.options)
+    }
+
+    /// The error an error reply carries, leaving the reply whole.
+    pub(crate) fn reply_error(&self, incoming: &Incoming) -> RemoteError {
+        reply_error(&incoming.frame.buf[incoming.payload_at..])
     }
 
     /// The single handle a require answer carries.
@@ -276,5 +304,13 @@ impl Session {
                 "a require answer must carry one handle of the server's".into(),
             )),
         }
+    }
+}
+
+/// The error an error reply's payload carries.
+fn reply_error(payload: &[u8]) -> RemoteError {
+    match codec::decode::<RemoteError>(payload) {
+        Ok((e, _)) => e,
+        Err(e) => RemoteError::Protocol(format!("unreadable error reply: {e}")),
     }
 }

@@ -84,6 +84,10 @@ pub struct Method {
     /// The hash both sides compare: of the signature's types as written and
     /// of their shapes (see [`crate::shape`]). Computed once.
     pub check: fn() -> u32,
+    /// The method returns one object (`Remote<dyn T>`, or a `Result` of
+    /// one): an async call of it is sent kept, so calls can be pipelined on
+    /// its answer.
+    pub pipelines: bool,
 }
 
 impl Method {

@@ -169,10 +169,36 @@ pub enum RemoteError {
     #[error("transport error: {0}")]
     Io(String),
 
+    /// A call pipelined on the result of another call (see
+    /// [`AsyncCall::pipeline`](crate::AsyncCall::pipeline)) could not be
+    /// delivered, although that call succeeded: it answered with no object
+    /// the peer owns (a proxy of the caller's own object, passed back), or
+    /// the peer kept no more answers. When the call it was pipelined on
+    /// failed, a pipelined call fails with that call's error instead.
+    #[error("pipelined call not delivered: {reason}")]
+    Pipeline {
+        /// Why.
+        reason: String,
+    },
+
     /// The caller stopped waiting (it dropped the call's future), so the
     /// server stopped serving the call: the answer of an aborted `async fn`.
     #[error("cancelled: the caller stopped waiting for this call")]
     Cancelled,
+}
+
+impl RemoteError {
+    /// Why calls pipelined on a call could not run although it succeeded:
+    /// it answered with `objects` objects (or, `None`, a proxy of the
+    /// caller's own object), not one object of the peer's.
+    pub(crate) fn no_pipeline_target(objects: Option<usize>) -> RemoteError {
+        let reason = match objects {
+            None => "the call it was pipelined on answered with a proxy of the caller's own object: await that call and use what it returns".to_string(),
+            Some(0) => "the call it was pipelined on answered with no object (it returned its error)".to_string(),
+            Some(n) => format!("the call it was pipelined on answered with {n} objects, not one"),
+        };
+        RemoteError::Pipeline { reason }
+    }
 }
 
 impl From<std::io::Error> for RemoteError {

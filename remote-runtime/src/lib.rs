@@ -23,6 +23,7 @@ mod options;
 #[doc(hidden)]
 pub use bytes::{AsBytes, ByteBuf, FromWire, OwnedBytes};
 mod process;
+mod promise;
 mod protocol;
 mod registry;
 mod remote;

@@ -13,10 +13,12 @@ use serde::de::{DeserializeOwned, Deserializer};
 use serde::ser::Serializer;
 use serde::{Deserialize, Serialize};
 
+use crate::calls::Dest;
 use crate::context::{self, Cap};
 use crate::dispatch::{Dispatch, Method, Snapshot};
 use crate::handle::imports::ImportEntry;
 use crate::observe::Outgoing;
+use crate::promise::Promise;
 use crate::protocol::exports::ObjKey;
 use crate::session::{Incoming, Session};
 use crate::wire::WireCap;
@@ -124,7 +126,18 @@ impl<T: ?Sized + Interface> fmt::Debug for Remote<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match &self.inner {
             Inner::Local(a) => write!(f, "Remote<dyn {}>::Local({:p})", T::NAME, Arc::as_ptr(a)),
-            Inner::Proxy(r) => write!(f, "Remote<dyn {}>::Proxy(handle {})", T::NAME, r.entry.id),
+            Inner::Proxy(r) => match &r.via {
+                Via::Import(entry) => {
+                    write!(f, "Remote<dyn {}>::Proxy(handle {})", T::NAME, entry.id)
+                }
+                Via::Promise(p) => write!(
+                    f,
+                    "Remote<dyn {}>::Proxy(the answer of call {})",
+                    T::NAME,
+                    p.id()
+                ),
+                Via::Broken(e) => write!(f, "Remote<dyn {}>::Proxy(broken: {e})", T::NAME),
+            },
         }
     }
 }
@@ -184,7 +197,7 @@ impl<T: ?Sized + Interface> Remote<T> {
             (Inner::Local(a), Inner::Local(b)) => {
                 Arc::as_ptr(a) as *const () == Arc::as_ptr(b) as *const ()
             }
-            (Inner::Proxy(a), Inner::Proxy(b)) => Arc::ptr_eq(&a.entry, &b.entry),
+            (Inner::Proxy(a), Inner::Proxy(b)) => a.same_object(b),
             _ => false,
         }
     }
@@ -198,8 +211,12 @@ impl<T: ?Sized + Interface> Remote<T> {
     }
 
     pub(crate) fn from_import(entry: Arc<ImportEntry>) -> Self {
+        Self::from_via(Via::Import(entry))
+    }
+
+    fn from_via(via: Via) -> Self {
         Remote {
-            inner: Inner::Proxy(ObjectRef { entry }),
+            inner: Inner::Proxy(ObjectRef { via }),
         }
     }
 }
@@ -214,7 +231,9 @@ impl<T: ?Sized + Interface> Serialize for Remote<T> {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         let (index, created) = context::encode_handle(T::NAME, |cx| match &self.inner {
             Inner::Local(object) => cx.lend(key_of(object), || T::into_dispatch(object.clone())),
-            Inner::Proxy(r) => cx.pass_back(&r.entry, T::NAME).map(|index| (index, None)),
+            Inner::Proxy(r) => cx
+                .pass_back(&r.entry()?, T::NAME)
+                .map(|index| (index, None)),
         })
         .map_err(crate::wire::codec::ser_error)?;
         // A handle new on this connection carries its property snapshot. The
@@ -272,14 +291,71 @@ impl<'de, T: ?Sized + Interface> Deserialize<'de> for Remote<T> {
 #[doc(hidden)]
 #[derive(Clone)]
 pub struct ObjectRef {
-    pub(crate) entry: Arc<ImportEntry>,
+    pub(crate) via: Via,
+}
+
+/// How an [`ObjectRef`] reaches its object.
+#[derive(Clone)]
+pub(crate) enum Via {
+    /// A handle that arrived.
+    Import(Arc<ImportEntry>),
+    /// The answer of a kept call, which may not have arrived yet (a
+    /// pipelined proxy).
+    Promise(Arc<Promise>),
+    /// Nothing: the call it was pipelined on could not be made.
+    Broken(RemoteError),
 }
 
 impl ObjectRef {
+    /// The connection and where on it calls go now.
+    fn dest(&self) -> Result<(&Arc<Session>, Dest<'_>), RemoteError> {
+        match &self.via {
+            Via::Import(entry) => Ok((&entry.session, Dest::Object(entry.id))),
+            Via::Promise(p) => Ok((p.session(), Dest::Promise(p))),
+            Via::Broken(e) => Err(e.clone()),
+        }
+    }
+
+    /// The handle, once there is one: a pipelined proxy's answer must have
+    /// arrived.
+    pub(crate) fn entry(&self) -> Result<Arc<ImportEntry>, RemoteError> {
+        match &self.via {
+            Via::Import(entry) => Ok(entry.clone()),
+            Via::Promise(p) => p.entry().unwrap_or_else(|| {
+                Err(RemoteError::Pipeline {
+                    reason: format!(
+                        "a pipelined proxy cannot be passed on before the answer of call {} arrived: make a call through it, or await the call, first",
+                        p.id()
+                    ),
+                })
+            }),
+            Via::Broken(e) => Err(e.clone()),
+        }
+    }
+
+    /// True when both reach the same object (or the same answer).
+    pub(crate) fn same_object(&self, other: &ObjectRef) -> bool {
+        match (&self.via, &other.via) {
+            (Via::Promise(a), Via::Promise(b)) if Arc::ptr_eq(a, b) => true,
+            _ => match (self.entry(), other.entry()) {
+                (Ok(a), Ok(b)) => Arc::ptr_eq(&a, &b),
+                _ => false,
+            },
+        }
+    }
+
     /// The property snapshot that came with the handle (or the latest
     /// refresh), if any.
     pub fn snapshot<P: DeserializeOwned + Send + Sync + 'static>(&self) -> Option<Arc<P>> {
-        self.entry.snapshot::<P>()
+        self.entry().ok()?.snapshot::<P>()
+    }
+
+    /// Keeps a fresh snapshot on the handle (when there is one yet).
+    fn store_snapshot<P: Send + Sync + 'static>(&self, props: P) -> Arc<P> {
+        match self.entry() {
+            Ok(entry) => entry.store_snapshot(props),
+            Err(_) => Arc::new(props),
+        }
     }
 
     /// Takes a new property snapshot in one round trip, and keeps it.
@@ -289,7 +365,7 @@ impl ObjectRef {
         P: DeserializeOwned + Snapshot + Send + Sync + 'static,
     {
         let props: P = self.call_blocking(P::METHOD, &())?;
-        Ok(self.entry.store_snapshot(props))
+        Ok(self.store_snapshot(props))
     }
 
     /// The snapshot, or (when it never arrived) a fresh one.
@@ -311,20 +387,28 @@ impl ObjectRef {
     where
         P: DeserializeOwned + Snapshot + Send + Sync + 'static,
     {
-        let session = self.entry.session.clone();
+        let (session, dest) = match self.dest() {
+            Ok(found) => found,
+            Err(e) => {
+                return PropertyFuture {
+                    state: PropertyState::Failed(Some(e)),
+                    pick,
+                }
+            }
+        };
         let (outgoing, trace) = Outgoing::start(
             P::METHOD.named(),
             &session.peer,
             session.options.observer.as_ref(),
         );
-        let state = session.start_call(self.entry.id, P::METHOD, &(), Location::caller(), trace);
+        let state = session.start_call(dest, P::METHOD, &(), Location::caller(), trace, false);
         if let Ok(id) = &state {
             outgoing.sent(*id);
         }
         PropertyFuture {
             state: PropertyState::Fetching {
-                call: CallFuture::new(session, state),
-                entry: self.entry.clone(),
+                call: CallFuture::new(session.clone(), state),
+                target: self.clone(),
                 outgoing: Some(Box::new(outgoing)),
             },
             pick,
@@ -353,7 +437,7 @@ impl ObjectRef {
         A: Serialize + ?Sized,
         R: DeserializeOwned,
     {
-        let session = &self.entry.session;
+        let (session, dest) = self.dest()?;
         let (call, trace) = Outgoing::start(
             method.named(),
             &session.peer,
@@ -362,7 +446,7 @@ impl ObjectRef {
         // Taken here: inside the closure it would name the closure.
         let location = Location::caller();
         let result = call.span().in_scope(|| {
-            let id = session.start_call(self.entry.id, method, args, location, trace)?;
+            let id = session.start_call(dest, method, args, location, trace, false)?;
             call.sent(id);
             let incoming = session.wait(id)?;
             session.decode_reply(incoming)
@@ -374,7 +458,9 @@ impl ObjectRef {
 
     /// Calls `method` now; the returned future resolves to the reply, passed
     /// through `present`. The arguments are encoded and sent before this
-    /// returns, so the future borrows nothing.
+    /// returns, so the future borrows nothing. A method that returns one
+    /// object is sent kept, so that calls can be pipelined on its answer
+    /// ([`AsyncCall::pipeline`]).
     #[track_caller]
     pub fn call_async<A, W, T>(
         &self,
@@ -386,19 +472,27 @@ impl ObjectRef {
         A: Serialize + ?Sized,
         W: DeserializeOwned,
     {
-        let session = self.entry.session.clone();
+        let (session, dest) = match self.dest() {
+            Ok(found) => found,
+            Err(e) => return AsyncCall::ready(Err(e)),
+        };
         let (outgoing, trace) = Outgoing::start(
             method.named(),
             &session.peer,
             session.options.observer.as_ref(),
         );
-        let state = session.start_call(self.entry.id, method, args, Location::caller(), trace);
+        let keep = method.pipelines;
+        let state = session.start_call(dest, method, args, Location::caller(), trace, keep);
         if let Ok(id) = &state {
             outgoing.sent(*id);
         }
+        let call = match state {
+            Ok(id) if keep => Reply::Kept(Promise::new(session.clone(), id)),
+            state => Reply::Plain(CallFuture::new(session.clone(), state)),
+        };
         AsyncCall {
             state: AsyncState::Waiting {
-                call: CallFuture::new(session, state),
+                call,
                 method,
                 present,
                 outgoing: Some(outgoing),
@@ -423,11 +517,19 @@ enum AsyncState<W, T> {
     Ready(Option<Result<T, RemoteError>>),
     Local(Pin<Box<dyn Future<Output = Result<T, RemoteError>> + Send>>),
     Waiting {
-        call: CallFuture<W>,
+        call: Reply<W>,
         method: &'static Method,
         present: fn(W) -> T,
         outgoing: Option<Outgoing>,
     },
+}
+
+/// How an async call's reply arrives.
+enum Reply<W> {
+    /// In its own reply slot.
+    Plain(CallFuture<W>),
+    /// Through the promise calls can be pipelined on.
+    Kept(Arc<Promise>),
 }
 
 impl<W, T> AsyncCall<W, T> {
@@ -452,10 +554,103 @@ impl<W: DeserializeOwned, T> AsyncCall<W, T> {
     /// Fails the call with [`RemoteError::Timeout`] if no reply arrived within
     /// `after` (counted from now). The server may still run it.
     pub fn deadline(self, after: std::time::Duration) -> Self {
-        if let AsyncState::Waiting { call, .. } = &self.state {
-            call.fail_after(after);
+        match &self.state {
+            AsyncState::Waiting {
+                call: Reply::Plain(call),
+                ..
+            } => call.fail_after(after),
+            AsyncState::Waiting {
+                call: Reply::Kept(promise),
+                ..
+            } => crate::timer::fail_after(Arc::downgrade(promise.session()), promise.id(), after),
+            _ => {}
         }
         self
+    }
+}
+
+impl<W, T> AsyncCall<W, T> {
+    /// The object this call will return, as a reference calls can go
+    /// through now; `local` takes it from a value that is already there.
+    fn into_pipelined<I: ?Sized + Interface>(
+        self,
+        local: impl FnOnce(T) -> Result<Remote<I>, RemoteError>,
+    ) -> Remote<I> {
+        let broken = |e| Remote::from_via(Via::Broken(e));
+        match self.state {
+            AsyncState::Ready(Some(Ok(value))) => local(value).unwrap_or_else(broken),
+            AsyncState::Ready(Some(Err(e))) => broken(e),
+            AsyncState::Ready(None) => broken(RemoteError::Pipeline {
+                reason: "the call's future had already completed".into(),
+            }),
+            AsyncState::Local(mut future) => {
+                // A local object's async method: most answer at once.
+                let mut cx = Context::from_waker(std::task::Waker::noop());
+                match future.as_mut().poll(&mut cx) {
+                    Poll::Ready(Ok(value)) => local(value).unwrap_or_else(broken),
+                    Poll::Ready(Err(e)) => broken(e),
+                    Poll::Pending => broken(RemoteError::Pipeline {
+                        reason: "the call is an async method of a local object that did not answer at once: await it instead".into(),
+                    }),
+                }
+            }
+            AsyncState::Waiting {
+                call: Reply::Kept(promise),
+                mut outgoing,
+                ..
+            } => {
+                promise.expect(I::NAME, I::FINGERPRINT);
+                promise.unawait(outgoing.take());
+                Remote::from_via(Via::Promise(promise))
+            }
+            AsyncState::Waiting {
+                call: Reply::Plain(_),
+                method,
+                ..
+            } => broken(RemoteError::Pipeline {
+                reason: format!(
+                    "{}::{} was not sent kept: its return type does not read `Remote<dyn Trait>` (a type alias?); write it out to pipeline on it",
+                    method.interface, method.name
+                ),
+            }),
+        }
+    }
+}
+
+impl<I: ?Sized + Interface> AsyncCall<Remote<I>, I::AsyncProxy> {
+    /// A proxy of the object this call will return, usable now: its calls
+    /// go out at once, naming "the object call k returns", and the owner
+    /// runs them, in order, as soon as call k completes. A chain of
+    /// dependent calls then costs one round trip, not one per call:
+    ///
+    /// ```ignore
+    /// let value = calc.spawn_counter(10).pipeline().next().await?;
+    /// ```
+    ///
+    /// When call k fails, every call pipelined on it fails with its
+    /// error. Awaiting the call instead of pipelining stays the default.
+    /// Dropping the proxy before call k completes releases the object
+    /// once it exists. To call it from blocking code, `.to_blocking()`
+    /// turns it into the blocking proxy, still pipelined.
+    #[must_use = "the proxy is the only way to the object; dropping it releases the object"]
+    pub fn pipeline(self) -> I::AsyncProxy {
+        self.into_pipelined(|proxy| Ok(Proxy::as_remote(&proxy).clone()))
+            .into_async_proxy()
+    }
+}
+
+impl<I: ?Sized + Interface, E> AsyncCall<Result<Remote<I>, E>, Result<I::AsyncProxy, E>> {
+    /// [`AsyncCall::pipeline`] for a method that returns
+    /// `Result<Remote<dyn T>, E>`. When it returns its error, the calls
+    /// pipelined on it fail with [`RemoteError::Pipeline`]; await the call
+    /// itself to see the error.
+    #[must_use = "the proxy is the only way to the object; dropping it releases the object"]
+    pub fn pipeline(self) -> I::AsyncProxy {
+        self.into_pipelined(|result| match result {
+            Ok(proxy) => Ok(Proxy::as_remote(&proxy).clone()),
+            Err(_) => Err(RemoteError::no_pipeline_target(Some(0))),
+        })
+        .into_async_proxy()
     }
 }
 
@@ -477,9 +672,13 @@ impl<W: DeserializeOwned, T> Future for AsyncCall<W, T> {
                 outgoing,
             } => {
                 let (method, present) = (*method, *present);
-                let polled = Pin::new(call)
-                    .poll(cx)
-                    .map(|r| r.map_err(|e| method.complete(e)));
+                let polled = match call {
+                    Reply::Plain(call) => Pin::new(call).poll(cx),
+                    Reply::Kept(promise) => promise.poll_reply(cx).map(|reply| {
+                        reply.and_then(|incoming| promise.session().decode_reply(incoming))
+                    }),
+                }
+                .map(|r| r.map_err(|e| method.complete(e)));
                 if let Poll::Ready(result) = &polled {
                     if let Some(outgoing) = outgoing.take() {
                         outgoing.finish(result.as_ref().err());
@@ -601,9 +800,10 @@ pub struct PropertyFuture<P, T> {
 enum PropertyState<P, T> {
     Value(Option<T>),
     Ready(Option<Arc<P>>),
+    Failed(Option<RemoteError>),
     Fetching {
         call: CallFuture<P>,
-        entry: Arc<ImportEntry>,
+        target: ObjectRef,
         // Boxed: a refresh is rare, and the other states are small.
         outgoing: Option<Box<Outgoing>>,
     },
@@ -637,9 +837,12 @@ impl<P: DeserializeOwned + Snapshot + Send + Sync + 'static, T> Future for Prope
                 let p = p.take().expect("PropertyFuture polled after completion");
                 Poll::Ready(Ok(pick(&p)))
             }
+            PropertyState::Failed(e) => Poll::Ready(Err(e
+                .take()
+                .expect("PropertyFuture polled after completion"))),
             PropertyState::Fetching {
                 call,
-                entry,
+                target,
                 outgoing,
             } => Pin::new(call).poll(cx).map(|r| {
                 let r = r.map_err(|e| P::METHOD.complete(e));
@@ -647,7 +850,7 @@ impl<P: DeserializeOwned + Snapshot + Send + Sync + 'static, T> Future for Prope
                     outgoing.finish(r.as_ref().err());
                 }
                 r.map(|props| {
-                    let props = entry.store_snapshot(props);
+                    let props = target.store_snapshot(props);
                     pick(&props)
                 })
             }),

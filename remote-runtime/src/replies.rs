@@ -115,6 +115,20 @@ impl<T> Replies<T> {
         }
     }
 
+    /// Takes the value of `id` if it is in, without waiting or waking
+    /// anyone: `None` while it is still awaited.
+    pub(crate) fn take_ready(&self, id: u64) -> Option<Found<T>> {
+        let mut slots = self.lock();
+        match slots.get(&id) {
+            Some(Slot::Done(_)) => match slots.remove(&id) {
+                Some(Slot::Done(value)) => Some(Found::Ready(value)),
+                _ => unreachable!("slot checked above"),
+            },
+            Some(Slot::Waiting(_)) => None,
+            None => Some(Found::Gone),
+        }
+    }
+
     /// Gives up on `id`; what it held is dropped after the lock.
     pub(crate) fn cancel(&self, id: u64) {
         let slot = self.lock().remove(&id);

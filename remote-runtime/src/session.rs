@@ -131,6 +131,8 @@ fn config(options: &Options) -> Config {
         min_peer_lease_ms: options.min_peer_lease.as_millis() as u64,
         handshake_ms: options.handshake_timeout.as_millis() as u64,
         max_handles: options.max_handles,
+        // The peer's pipelined calls wait like the calls it has running.
+        max_kept: options.max_in_flight,
         // Our own calls are bounded by the threads and tasks making them.
         max_in_flight: usize::MAX,
         // The maintenance thread gathers a burst of drops into one frame.
@@ -627,16 +629,13 @@ impl Session {
                     ended();
                 };
                 let taken_back = self.input_with(
-                    |core, now| core.finish(id, Some((true, caps, payload)), now),
+                    |core, now| core.finish(id, Some(Ok((caps, payload))), now),
                     Some(before_write),
                 );
                 drop(taken_back);
             }
             Err(error) => self.input_with(
-                |core, now| {
-                    core.finish(id, None, now);
-                    core.fail_reply(id, &error, now);
-                },
+                |core, now| drop(core.finish(id, Some(Err(error)), now)),
                 Some(ended),
             ),
         }
@@ -764,6 +763,7 @@ impl Session {
             exported: core.exported(),
             imported: core.imported(),
             in_flight: core.in_flight(),
+            kept_answers: core.kept(),
             closed: core.is_closed(),
             serving,
             lease: std::time::Duration::from_millis(lease.own_ms()),

@@ -16,6 +16,9 @@ pub struct SessionStats {
     pub in_flight: usize,
     /// The peer's calls running here now.
     pub serving: usize,
+    /// Answers of the peer's calls kept here for calls it pipelines on
+    /// them, until it says it will name them no more.
+    pub kept_answers: usize,
     /// Whether the connection has ended.
     pub closed: bool,
     /// How long the peer may stay silent before everything it holds of ours

@@ -101,7 +101,8 @@ pub fn call_frame_with_caps(
 ) -> Vec<u8> {
     let header = Header::Call {
         id,
-        object,
+        to: wire::To::Object(object),
+        keep: false,
         invoke: wire::Invoke {
             method,
             check: 0,
@@ -254,7 +255,8 @@ pub fn fuzz_frame(bytes: &[u8]) -> bool {
 pub struct RawRequest {
     /// The ID to answer (0: a call that wants no reply).
     pub id: u64,
-    /// The export ID called; 0 for a require.
+    /// The export ID called (for a pipelined call, the ID of the call whose
+    /// answer it names); 0 for a require.
     pub object: u64,
     /// The ID of the method called; 0 for a require.
     pub method: u32,
@@ -271,13 +273,15 @@ pub fn parse_request(bytes: &[u8]) -> Option<RawRequest> {
     match codec::decode::<Header>(bytes).ok()?.0 {
         Header::Call {
             id,
-            object,
+            to,
             invoke,
             caps,
             ..
         } => Some(RawRequest {
             id,
-            object,
+            object: match to {
+                wire::To::Object(object) | wire::To::Answer(object) => object,
+            },
             method: invoke.method,
             name: None,
             lent: caps

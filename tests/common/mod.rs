@@ -40,6 +40,10 @@ pub trait Calculator: Send + Sync {
     fn sum(&self, values: &[i64]) -> i64;
     fn divide(&self, a: i64, b: i64) -> Result<i64, MathError>;
     fn spawn_counter(&self, start: u64) -> Remote<dyn Counter>;
+    /// A counter, unless `start` is `u64::MAX`.
+    fn spawn_checked(&self, start: u64) -> Result<Remote<dyn Counter>, MathError>;
+    /// Panics with `message` instead of returning a counter.
+    fn spawn_failing(&self, message: String) -> Remote<dyn Counter>;
     fn spawn_many(&self, n: u32) -> Vec<Remote<dyn Counter>>;
     fn maybe_counter(&self, yes: bool) -> Option<Remote<dyn Counter>>;
     fn labelled(&self, label: String, start: u64) -> Labelled;
@@ -63,6 +67,8 @@ pub trait Calculator: Send + Sync {
 pub trait Counter: Send + Sync {
     fn next(&self) -> u64;
     fn get(&self) -> u64;
+    /// A new counter starting at this one's value plus `plus`.
+    fn fork(&self, plus: u64) -> Remote<dyn Counter>;
 }
 
 /// A counter whose drop the test can observe.
@@ -78,6 +84,14 @@ impl Counter for TestCounter {
     }
     fn get(&self) -> u64 {
         self.value.load(Ordering::SeqCst)
+    }
+    fn fork(&self, plus: u64) -> Remote<dyn Counter> {
+        self.live.fetch_add(1, Ordering::SeqCst);
+        Remote::new(TestCounter {
+            value: AtomicU64::new(self.get() + plus),
+            live: self.live.clone(),
+            dropped: self.dropped.clone(),
+        })
     }
 }
 
@@ -139,6 +153,18 @@ impl Calculator for Calc {
         // Only a weak interest: the client's proxy decides its life.
         self.mine.lock().unwrap().push(Arc::downgrade(&c));
         Remote::from_arc(c)
+    }
+    fn spawn_checked(&self, start: u64) -> Result<Remote<dyn Counter>, MathError> {
+        if start == u64::MAX {
+            return Err(MathError::Overflow {
+                a: start as i64,
+                b: 1,
+            });
+        }
+        Ok(self.spawn_counter(start))
+    }
+    fn spawn_failing(&self, message: String) -> Remote<dyn Counter> {
+        panic!("{message}")
     }
     fn spawn_many(&self, n: u32) -> Vec<Remote<dyn Counter>> {
         (0..n)

@@ -21,6 +21,7 @@ where
         name: "add",
         id: 0xbb391274u32,
         signature: "(i64, i64) -> i64",
+        pipelines: false,
         check: || {
             static CHECK: ::remote::__private::OnceLock<::core::primitive::u32> = ::remote::__private::OnceLock::new();
             *CHECK
@@ -42,6 +43,7 @@ where
         name: "greet",
         id: 0xfb1de34bu32,
         signature: "(&str) -> String",
+        pipelines: false,
         check: || {
             static CHECK: ::remote::__private::OnceLock<::core::primitive::u32> = ::remote::__private::OnceLock::new();
             *CHECK
@@ -62,6 +64,7 @@ where
         name: "divide",
         id: 0xe1526270u32,
         signature: "(i64, i64) -> Result<i64, MathError>",
+        pipelines: false,
         check: || {
             static CHECK: ::remote::__private::OnceLock<::core::primitive::u32> = ::remote::__private::OnceLock::new();
             *CHECK
@@ -83,6 +86,7 @@ where
         name: "spawn_counter",
         id: 0xd33241a3u32,
         signature: "(u64) -> Remote<dyn Counter>",
+        pipelines: true,
         check: || {
             static CHECK: ::remote::__private::OnceLock<::core::primitive::u32> = ::remote::__private::OnceLock::new();
             *CHECK

@@ -17,6 +17,7 @@ where
         name: "get",
         id: 0xd40ca757u32,
         signature: "(&str) -> Result<Vec<u8>, StoreError>",
+        pipelines: false,
         check: || {
             static CHECK: renamed::__private::OnceLock<::core::primitive::u32> = renamed::__private::OnceLock::new();
             *CHECK
@@ -42,6 +43,7 @@ where
         name: "put",
         id: 0xe97299eeu32,
         signature: "(String, Vec<u8>) -> Result<(), StoreError>",
+        pipelines: false,
         check: || {
             static CHECK: renamed::__private::OnceLock<::core::primitive::u32> = renamed::__private::OnceLock::new();
             *CHECK

@@ -19,6 +19,7 @@ where
         name: "register",
         id: 0xad6871c0u32,
         signature: "(Remote<dyn Counter>, &[String]) -> ()",
+        pipelines: false,
         check: || {
             static CHECK: ::remote::__private::OnceLock<::core::primitive::u32> = ::remote::__private::OnceLock::new();
             *CHECK
@@ -40,6 +41,7 @@ where
         name: "find",
         id: 0xbdf0855bu32,
         signature: "(String) -> Option<Remote<dyn Counter>>",
+        pipelines: false,
         check: || {
             static CHECK: ::remote::__private::OnceLock<::core::primitive::u32> = ::remote::__private::OnceLock::new();
             *CHECK
@@ -60,6 +62,7 @@ where
         name: "open",
         id: 0xd35ec4cau32,
         signature: "(String) -> Result<Remote<dyn Counter>, NotFound>",
+        pipelines: true,
         check: || {
             static CHECK: ::remote::__private::OnceLock<::core::primitive::u32> = ::remote::__private::OnceLock::new();
             *CHECK

@@ -17,6 +17,7 @@ where
         name: "title",
         id: 0x9865b50au32,
         signature: "() -> String",
+        pipelines: false,
         check: || {
             static CHECK: ::remote::__private::OnceLock<::core::primitive::u32> = ::remote::__private::OnceLock::new();
             *CHECK
@@ -34,6 +35,7 @@ where
         name: "size",
         id: 0xa3a0d95cu32,
         signature: "() -> (u32, u32)",
+        pipelines: false,
         check: || {
             static CHECK: ::remote::__private::OnceLock<::core::primitive::u32> = ::remote::__private::OnceLock::new();
             *CHECK
@@ -51,6 +53,7 @@ where
         name: "close",
         id: 0xa7cb3b23u32,
         signature: "() -> ()",
+        pipelines: false,
         check: || {
             static CHECK: ::remote::__private::OnceLock<::core::primitive::u32> = ::remote::__private::OnceLock::new();
             *CHECK
@@ -142,6 +145,7 @@ impl ::remote::__private::Snapshot for WindowProperties {
         id: ::remote::__private::SNAPSHOT_METHOD,
         signature: "() -> WindowProperties",
         check: ::remote::__private::not_checked,
+        pipelines: false,
     };
 }
 impl WindowProperties {

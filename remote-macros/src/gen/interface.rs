@@ -40,6 +40,11 @@ pub(crate) fn generate(model: &Interface, names: &Names) -> TokenStream {
         };
         let cfgs = super::cfgs(m);
         let konst = super::method_const(m);
+        // One object returned: async calls are kept for pipelining.
+        let pipelines = matches!(
+            m.ret.shape,
+            crate::model::RetShape::Handle { .. } | crate::model::RetShape::ResultHandle { .. }
+        );
         quote! {
             #cfgs
             #[doc(hidden)]
@@ -49,6 +54,7 @@ pub(crate) fn generate(model: &Interface, names: &Names) -> TokenStream {
                 name: #method_name,
                 id: #id,
                 signature: #signature,
+                pipelines: #pipelines,
                 check: || {
                     static CHECK: #krate::__private::OnceLock<::core::primitive::u32> =
                         #krate::__private::OnceLock::new();

@@ -59,6 +59,7 @@ pub(crate) fn generate(model: &Interface, names: &Names) -> TokenStream {
                 id: #krate::__private::SNAPSHOT_METHOD,
                 signature: #signature,
                 check: #krate::__private::not_checked,
+                pipelines: false,
             };
         }
 

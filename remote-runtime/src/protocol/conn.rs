@@ -12,11 +12,12 @@
 
 use std::collections::{HashMap, VecDeque};
 
+use super::answers::{Answers, Route};
 use super::exports::{ExportTable, ObjKey};
 use super::imports::ImportLedger;
 use super::lease::LeaseClock;
 use super::Exported;
-use crate::wire::{self, codec, Body, FrameKind, Header, Invoke, Scope, WireCap};
+use crate::wire::{self, codec, Body, FrameKind, Header, Invoke, Scope, To, WireCap};
 use crate::RemoteError;
 
 /// The settings the core needs, all plain numbers.
@@ -45,6 +46,22 @@ pub(crate) struct Config {
     /// Bytes queued for a peer that does not read, past which its
     /// connection is closed.
     pub(crate) max_queued_bytes: usize,
+    /// Answers of the peer's calls we keep for pipelining, and calls of
+    /// its waiting on them (each).
+    pub(crate) max_kept: usize,
+}
+
+/// What a call answers with, as [`Conn::finish`] is told.
+pub(crate) type Outcome = Result<(Vec<WireCap>, Body), RemoteError>;
+
+/// A call of the peer's, on its way to the object it names.
+#[derive(Debug)]
+pub(crate) struct PeerCall<O, P> {
+    id: u64,
+    invoke: Invoke,
+    site: u32,
+    caps: Vec<Arrived<O>>,
+    payload: P,
 }
 
 /// A frame to send, length prefix included; `kind` is what a frame hook
@@ -191,6 +208,11 @@ pub(crate) struct Conn<O, P> {
     events: VecDeque<Event<O, P>>,
     order: Order<O, P>,
     log: super::budget::LogBudget,
+    /// The peer's kept calls (see [`Answers`]).
+    answers: Answers<O, PeerCall<O, P>>,
+    /// Our kept calls whose answers we will not name again, to tell the
+    /// peer with the next batch of releases.
+    finished: Vec<u64>,
 }
 
 impl<O: Exported, P> Conn<O, P> {
@@ -202,6 +224,7 @@ impl<O: Exported, P> Conn<O, P> {
             config.min_peer_lease_ms,
             now,
         );
+        let max_kept = config.max_kept;
         let mut conn = Conn {
             phase: Phase::Opening {
                 deadline: now.saturating_add(config.handshake_ms),
@@ -225,6 +248,8 @@ impl<O: Exported, P> Conn<O, P> {
                 held: VecDeque::new(),
             },
             log: Default::default(),
+            answers: Answers::new(max_kept),
+            finished: Vec::new(),
         };
         let hello = Header::Hello {
             codec: <wire::codec::Active as wire::codec::Codec>::ID,
@@ -270,6 +295,11 @@ impl<O: Exported, P> Conn<O, P> {
 
     pub(crate) fn in_flight(&self) -> usize {
         self.calls.len()
+    }
+
+    /// Answers of the peer's calls we keep for its pipelined calls.
+    pub(crate) fn kept(&self) -> usize {
+        self.answers.len()
     }
 
     pub(crate) fn lease(&self) -> &LeaseClock {
@@ -332,27 +362,52 @@ impl<O: Exported, P> Conn<O, P> {
             return false;
         }
         self.staged.push(release);
-        if self.release_at.is_some() {
-            return false;
-        }
-        self.release_at = Some(now.saturating_add(self.config.release_delay_ms));
-        true
+        self.arm_release(now)
     }
 
-    /// Queues every staged release now, as few frames as possible.
+    /// Queues every staged release (and finished answer) now, as few
+    /// frames as possible.
     pub(crate) fn flush_releases(&mut self, now: u64) {
         self.release_at = None;
-        if self.staged.is_empty() || self.is_closed() {
+        if self.is_closed() {
             self.staged.clear();
+            self.finished.clear();
             return;
         }
+        let per_frame = self.config.releases_per_frame.max(1);
         let staged = std::mem::take(&mut self.staged);
-        for chunk in staged.chunks(self.config.releases_per_frame.max(1)) {
+        for chunk in staged.chunks(per_frame) {
             let header = Header::Release {
                 entries: chunk.to_vec(),
             };
             self.push_control(header, now);
         }
+        let finished = std::mem::take(&mut self.finished);
+        for chunk in finished.chunks(per_frame) {
+            let header = Header::Finish {
+                answers: chunk.to_vec(),
+            };
+            self.push_control(header, now);
+        }
+    }
+
+    /// We will name the answer of our kept call `id` no more: the peer is
+    /// told with the next batch of releases. True when that armed the
+    /// release timer.
+    pub(crate) fn finish_answer(&mut self, id: u64, now: u64) -> bool {
+        if self.is_closed() {
+            return false;
+        }
+        self.finished.push(id);
+        self.arm_release(now)
+    }
+
+    fn arm_release(&mut self, now: u64) -> bool {
+        if self.release_at.is_some() {
+            return false;
+        }
+        self.release_at = Some(now.saturating_add(self.config.release_delay_ms));
+        true
     }
 
     // ----- calls we make ----------------------------------------------------
@@ -371,8 +426,10 @@ impl<O: Exported, P> Conn<O, P> {
         Ok(id)
     }
 
-    /// Sends a call to the peer's object `object`. With `reply` it returns
-    /// the call's ID to wait on, else 0.
+    /// Sends a call to the peer's object `to`. With `reply` it returns the
+    /// call's ID to wait on, else 0. With `keep`, the peer keeps the object
+    /// the call answers with, so calls to [`To::Answer`] of this call may
+    /// follow before the answer arrives; [`Conn::finish_answer`] lets it go.
     ///
     /// Its reply is held back until every one-way ordered call (callback)
     /// that arrived after it was sent has run, so events a call caused are seen
@@ -383,12 +440,13 @@ impl<O: Exported, P> Conn<O, P> {
     #[allow(clippy::too_many_arguments)]
     pub(crate) fn call(
         &mut self,
-        object: u64,
+        to: To,
         invoke: Invoke,
         site: u32,
         caps: Vec<WireCap>,
         payload: Body,
         reply: bool,
+        keep: bool,
         inside_ordered: bool,
         now: u64,
     ) -> Result<u64, RemoteError> {
@@ -401,10 +459,11 @@ impl<O: Exported, P> Conn<O, P> {
         };
         let header = Header::Call {
             id,
-            object,
+            to,
             invoke,
             site,
             caps,
+            keep: keep && reply,
         };
         if let Err(e) = self.push(&header, payload, header.kind(), now) {
             self.calls.remove(&id);
@@ -467,14 +526,20 @@ impl<O: Exported, P> Conn<O, P> {
         }
     }
 
-    /// Stops waiting for `id`; a reply that still comes is handed out with
-    /// `awaited: false`.
+    /// Stops waiting for `id` and tells the peer it may stop serving it;
+    /// a reply that still comes is handed out with `awaited: false`.
     pub(crate) fn cancel(&mut self, id: u64, now: u64) {
+        if self.abandon(id) && !self.is_closed() {
+            self.push_control(Header::Cancel { id }, now);
+        }
+    }
+
+    /// Stops waiting for `id` without telling the peer (calls pipelined on
+    /// its answer still need it to run). True when it was still waiting
+    /// for its reply to arrive.
+    pub(crate) fn abandon(&mut self, id: u64) -> bool {
         if self.calls.remove(&id).is_some() {
-            if !self.is_closed() {
-                self.push_control(Header::Cancel { id }, now);
-            }
-            return;
+            return true;
         }
         // Its reply may have arrived and be held behind callbacks.
         for (_, event) in &mut self.order.held {
@@ -487,6 +552,7 @@ impl<O: Exported, P> Conn<O, P> {
                 }
             }
         }
+        false
     }
 
     /// Fails call `id` with `error` if it still waits (a deadline passed).
@@ -499,43 +565,61 @@ impl<O: Exported, P> Conn<O, P> {
     // ----- calls we serve ---------------------------------------------------
 
     /// Answers call (or require, global) `id` that an event handed out:
-    /// `answer` is `(ok, caps, payload)`, or `None` for a one-way call. A
-    /// reply too large to send is answered with the error instead, and the
-    /// handles it would have lent are taken back (returned, to drop outside
-    /// any lock).
-    pub(crate) fn finish(
-        &mut self,
-        id: u64,
-        answer: Option<(bool, Vec<WireCap>, Body)>,
-        now: u64,
-    ) -> Vec<O> {
+    /// with its value and the handles it carries, with an error, or (`None`:
+    /// a one-way call, or one abandoned) with nothing. A reply too large to
+    /// send is answered with the error instead, and the handles it would
+    /// have lent are taken back (returned, to drop outside any lock). Calls
+    /// pipelined on a kept call go on to the object it answered with, or
+    /// fail with its error.
+    pub(crate) fn finish(&mut self, id: u64, answer: Option<Outcome>, now: u64) -> Vec<O> {
         if id == 0 {
             // A one-way call owes nothing.
             return Vec::new();
         }
         self.lease.end_busy(now);
-        let Some((ok, caps, payload)) = answer else {
-            return Vec::new();
-        };
         if self.is_closed() {
             return Vec::new();
         }
-        let header = Header::Reply { id, ok, caps };
-        let Err(error) = self.push(&header, payload, FrameKind::Reply, now) else {
-            return Vec::new();
+        let (settled, taken_back) = match answer {
+            None => (Err(RemoteError::Cancelled), Vec::new()),
+            Some(Err(error)) => {
+                self.fail_reply(id, &error, now);
+                (Err(error), Vec::new())
+            }
+            Some(Ok((caps, payload))) => {
+                // What the answer names, for calls pipelined on it.
+                let named = match caps.as_slice() {
+                    [WireCap::Sender { id, .. }] => self
+                        .exports
+                        .get(*id)
+                        .map(|object| (*id, object))
+                        .ok_or(RemoteError::NoSuchObject { id: *id }),
+                    [WireCap::Receiver { .. }] => Err(RemoteError::no_pipeline_target(None)),
+                    _ => Err(RemoteError::no_pipeline_target(Some(caps.len()))),
+                };
+                let header = Header::Reply { id, ok: true, caps };
+                match self.push(&header, payload, FrameKind::Reply, now) {
+                    Ok(()) => (named, Vec::new()),
+                    Err(error) => {
+                        let Header::Reply { caps, .. } = header else {
+                            unreachable!("built above")
+                        };
+                        let lent: Vec<u64> = caps
+                            .iter()
+                            .filter_map(|c| match c {
+                                WireCap::Sender { id, .. } => Some(*id),
+                                WireCap::Receiver { .. } => None,
+                            })
+                            .collect();
+                        self.fail_reply(id, &error, now);
+                        (Err(error), self.unsend(&lent))
+                    }
+                }
+            }
         };
-        let Header::Reply { caps, .. } = header else {
-            unreachable!("built above")
-        };
-        let lent: Vec<u64> = caps
-            .iter()
-            .filter_map(|c| match c {
-                WireCap::Sender { id, .. } => Some(*id),
-                WireCap::Receiver { .. } => None,
-            })
-            .collect();
-        self.fail_reply(id, &error, now);
-        self.unsend(&lent)
+        let routes = self.answers.settle(id, settled);
+        self.run_routes(routes, now);
+        taken_back
     }
 
     /// Answers call `id` with `error`.
@@ -611,36 +695,39 @@ impl<O: Exported, P> Conn<O, P> {
             }
             Header::Call {
                 id,
-                object,
+                to,
                 invoke,
                 site,
                 caps,
+                keep,
             } => {
                 let caps = self.accept(caps);
-                let target = self.exports.get(object);
-                let order = target.as_ref().filter(|t| t.ordered()).map(|_| {
-                    self.order.issued += 1;
-                    if id == 0 {
-                        self.order.last_oneway = self.order.issued;
-                    } else {
-                        self.order.twoway.insert(self.order.issued);
-                    }
-                    self.order.issued
-                });
                 // We owe the peer a reply only for a two-way call.
                 if id != 0 {
                     self.lease.begin_busy();
+                    if keep {
+                        if let Err(e) = self.answers.keep(id) {
+                            tracing::debug!(id, error = %e, "answer not kept");
+                        }
+                    }
                 }
-                self.events.push_back(Event::Call {
+                let call = PeerCall {
                     id,
-                    object,
-                    target,
                     invoke,
                     site,
                     caps,
                     payload,
-                    order,
-                });
+                };
+                match to {
+                    To::Object(object) => {
+                        let target = self.exports.get(object);
+                        self.deliver(object, target, call);
+                    }
+                    To::Answer(kept) => {
+                        let route = self.answers.route(kept, call);
+                        self.run_routes(vec![route], now);
+                    }
+                }
             }
             Header::Require {
                 id,
@@ -665,6 +752,15 @@ impl<O: Exported, P> Conn<O, P> {
                 self.events.push_back(Event::Global { id, name, site });
             }
             Header::Release { entries } => self.apply_releases(&entries, now),
+            Header::Finish { answers } => {
+                let freed: Vec<O> = answers
+                    .iter()
+                    .filter_map(|&id| self.answers.finish(id))
+                    .collect();
+                if !freed.is_empty() {
+                    self.events.push_back(Event::Freed(freed));
+                }
+            }
             Header::Ping { id } => {
                 // Our staged releases go first, so the peer has applied them
                 // when its sync returns.
@@ -693,6 +789,69 @@ impl<O: Exported, P> Conn<O, P> {
             Header::Goodbye => self.close(RemoteError::Disconnected, RemoteError::Disconnected),
             Header::LeaseExpired => {
                 self.close(RemoteError::LeaseExpired, RemoteError::LeaseExpired)
+            }
+        }
+    }
+
+    /// Hands a call of the peer's to the driver, for `target` (`None`: not
+    /// live; the driver refuses it).
+    fn deliver(&mut self, object: u64, target: Option<O>, call: PeerCall<O, P>) {
+        let PeerCall {
+            id,
+            invoke,
+            site,
+            caps,
+            payload,
+        } = call;
+        let order = target.as_ref().filter(|t| t.ordered()).map(|_| {
+            self.order.issued += 1;
+            if id == 0 {
+                self.order.last_oneway = self.order.issued;
+            } else {
+                self.order.twoway.insert(self.order.issued);
+            }
+            self.order.issued
+        });
+        self.events.push_back(Event::Call {
+            id,
+            object,
+            target,
+            invoke,
+            site,
+            caps,
+            payload,
+            order,
+        });
+    }
+
+    /// Runs or refuses calls sent to kept answers. A refused call that was
+    /// kept itself fails what was pipelined on it in turn.
+    fn run_routes(&mut self, routes: Vec<Route<O, PeerCall<O, P>>>, now: u64) {
+        let mut work: VecDeque<_> = routes.into();
+        while let Some(route) = work.pop_front() {
+            match route {
+                Route::Wait => {}
+                Route::Run { id, object, call } => self.deliver(id, Some(object), call),
+                Route::Refuse { call, error } => {
+                    let mut freed = Vec::new();
+                    for cap in call.caps {
+                        match cap {
+                            Arrived::Import { id, .. } => {
+                                self.unhold(id, now);
+                            }
+                            Arrived::Local(object) => freed.push(object),
+                            Arrived::Invalid(_) => {}
+                        }
+                    }
+                    if !freed.is_empty() {
+                        self.events.push_back(Event::Freed(freed));
+                    }
+                    if call.id != 0 {
+                        self.fail_reply(call.id, &error, now);
+                        self.lease.end_busy(now);
+                        work.extend(self.answers.settle(call.id, Err(error)));
+                    }
+                }
             }
         }
     }
@@ -845,12 +1004,23 @@ impl<O: Exported, P> Conn<O, P> {
                 error: calls_get.clone(),
             });
         }
-        let freed = self.exports.drain();
+        let mut freed = self.exports.drain();
+        // Calls that waited on kept answers are dropped with what they
+        // carried (the imports are forgotten below).
+        let (kept, waited) = self.answers.drain();
+        freed.extend(kept);
+        freed.extend(waited.into_iter().flat_map(|call| {
+            call.caps.into_iter().filter_map(|cap| match cap {
+                Arrived::Local(object) => Some(object),
+                _ => None,
+            })
+        }));
         if !freed.is_empty() {
             self.events.push_back(Event::Freed(freed));
         }
         self.imports.clear();
         self.staged.clear();
+        self.finished.clear();
         self.release_at = None;
         self.events.push_back(Event::Closed { why });
     }

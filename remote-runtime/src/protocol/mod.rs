@@ -9,6 +9,7 @@
 //! - [`exports`]: what we lent, with a count of sends per handle;
 //! - [`imports`]: what we borrowed, with its receipts and local holders;
 //! - [`lease`]: the lease clock;
+//! - [`answers`]: kept answers, for calls pipelined on a call's result;
 //! - [`budget`]: how many log lines a peer can cause;
 //! - [`conn`]: the connection state machine that ties them together.
 //!
@@ -18,6 +19,7 @@
 //! Imports run one way: `wire` ← `core` ← the driver and the API. Nothing
 //! here names a session, a transport or a dispatcher.
 
+pub(crate) mod answers;
 pub(crate) mod budget;
 pub(crate) mod conn;
 pub(crate) mod exports;

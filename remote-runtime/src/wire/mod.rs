@@ -104,6 +104,16 @@ pub(crate) struct Invoke {
     pub(crate) trace: Option<TraceCx>,
 }
 
+/// The object a call goes to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) enum To {
+    /// The receiver's export with this ID.
+    Object(u64),
+    /// The object the receiver answers (or answered) the sender's kept call
+    /// with this ID with: a pipelined call, sent before that answer arrived.
+    Answer(u64),
+}
+
 /// A distributed trace context: the trace a call belongs to and the span
 /// (on the caller's side) it was made from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -122,16 +132,20 @@ pub(crate) enum Header {
     /// another one is told so) and lease length, so the peer knows how often
     /// to renew.
     Hello { codec: u8, lease_ms: u64 },
-    /// Invoke a method on the receiver's export `object`. `id` 0 asks for
-    /// no reply. `site` names the caller's source line (see `Site`), 0 if
-    /// none.
+    /// Invoke a method on the receiver's object `to`. `id` 0 asks for no
+    /// reply. `site` names the caller's source line (see `Site`), 0 if
+    /// none. With `keep` (a call returning one handle), the receiver keeps
+    /// the object it answers with under the call's `id`, so that calls sent
+    /// before the answer arrives can name it ([`To::Answer`]), until the
+    /// sender's `Finish` for it.
     Call {
         id: u64,
-        object: u64,
+        to: To,
         invoke: Invoke,
         site: u32,
         #[serde(deserialize_with = "bounded")]
         caps: Vec<WireCap>,
+        keep: bool,
     },
     /// The outcome of call (or require) `id`. The payload is the encoded return
     /// value when `ok`, else an encoded `RemoteError`.
@@ -158,6 +172,12 @@ pub(crate) enum Header {
     Release {
         #[serde(deserialize_with = "bounded")]
         entries: Vec<(u64, u64)>,
+    },
+    /// The sender will name none of these kept answers (see `Call::keep`)
+    /// again: the receiver forgets them (and the objects they hold).
+    Finish {
+        #[serde(deserialize_with = "bounded")]
+        answers: Vec<u64>,
     },
     /// Asks for an empty reply once everything sent before it was handled.
     Ping { id: u64 },
@@ -193,7 +213,8 @@ pub enum FrameKind {
     Reply,
     /// An export-name lookup.
     Require,
-    /// A batch of releases of handles this side dropped.
+    /// A batch of releases of handles this side dropped (or of kept
+    /// answers it will not name again).
     Release,
     /// A lease renewal sent because nothing else was sent for a while.
     Renew,
@@ -225,7 +246,7 @@ impl Header {
             Header::Call { .. } => FrameKind::Call,
             Header::Reply { .. } => FrameKind::Reply,
             Header::Require { .. } | Header::Global { .. } => FrameKind::Require,
-            Header::Release { .. } => FrameKind::Release,
+            Header::Release { .. } | Header::Finish { .. } => FrameKind::Release,
             Header::Ping { .. } => FrameKind::Ping,
             Header::Renew => FrameKind::Renew,
             Header::Site { .. } => FrameKind::Site,
@@ -459,7 +480,8 @@ mod tests {
     fn frame_round_trips_and_prefix_is_the_length() {
         let header = Header::Call {
             id: 7,
-            object: 3,
+            to: To::Object(3),
+            keep: true,
             invoke: Invoke {
                 method: 0x8000_0001,
                 check: 0x1234_5678,

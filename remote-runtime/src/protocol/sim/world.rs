@@ -8,7 +8,7 @@ use super::Failure;
 use crate::protocol::conn::{Arrived, Config, Conn, Event};
 use crate::protocol::exports::ObjKey;
 use crate::protocol::Exported;
-use crate::wire::{self, codec, Body, Header, Invoke, Scope, WireCap};
+use crate::wire::{self, codec, Body, Header, Invoke, Scope, To, WireCap};
 use crate::RemoteError;
 
 /// Serial numbers from here up are callback objects (served in order).
@@ -81,9 +81,20 @@ enum Op {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 enum Msg {
     None,
-    Op { tag: u64, op: Op },
-    Answer { tag: u64, callbacks: u32 },
-    Callback { tag: u64, index: u32 },
+    Op {
+        tag: u64,
+        op: Op,
+    },
+    Answer {
+        tag: u64,
+        callbacks: u32,
+    },
+    Callback {
+        tag: u64,
+        index: u32,
+    },
+    /// An error reply (its `RemoteError`, as text).
+    Error(String),
 }
 
 enum Item {
@@ -95,6 +106,15 @@ struct CallRec {
     tag: u64,
     /// `None` for a require or a ping.
     op: Option<Op>,
+    /// Sent to the answer of a kept call (pipelined).
+    piped: bool,
+}
+
+/// A kept call of the client's whose answer it has not seen: calls may be
+/// pipelined on it.
+struct Promise {
+    /// Calls pipelined on it so far.
+    piped: u32,
 }
 
 /// One connection: side 0 is the server, side 1 the client.
@@ -105,6 +125,8 @@ struct Link {
     to: [VecDeque<(u64, Item)>; 2],
     eof_sent: [bool; 2],
     calls: [HashMap<u64, CallRec>; 2],
+    /// The client's promises, by kept call ID.
+    promises: HashMap<u64, Promise>,
     root: Option<u64>,
     requiring: bool,
 }
@@ -212,6 +234,7 @@ fn config() -> Config {
         max_frame: 1 << 20,
         max_value: 1 << 20,
         max_queued_bytes: 1 << 30,
+        max_kept: 1 << 20,
     }
 }
 
@@ -219,6 +242,16 @@ fn bytes(msg: &Msg) -> Vec<u8> {
     let mut out = Vec::new();
     codec::encode_into(msg, &mut out).expect("sim messages encode");
     out
+}
+
+/// How much of the pipelining protocol a run exercised.
+#[derive(Debug, Default, Clone, Copy)]
+pub(crate) struct Coverage {
+    /// Pipelined calls that arrived while the call they named still ran,
+    /// so they waited for its answer.
+    pub(crate) waited: u64,
+    /// Pipelined calls whose reply the client received.
+    pub(crate) answered: u64,
 }
 
 pub(crate) struct World {
@@ -232,6 +265,7 @@ pub(crate) struct World {
     links: Vec<Link>,
     next_tag: u64,
     quiescing: bool,
+    coverage: Coverage,
     trace: Option<Vec<String>>,
 }
 
@@ -249,6 +283,7 @@ impl World {
                 to: [VecDeque::new(), VecDeque::new()],
                 eof_sent: [false; 2],
                 calls: [HashMap::new(), HashMap::new()],
+                promises: HashMap::new(),
                 root: None,
                 requiring: false,
             })
@@ -264,6 +299,7 @@ impl World {
             links,
             next_tag: 0,
             quiescing: false,
+            coverage: Coverage::default(),
             trace: None,
         }
     }
@@ -293,7 +329,12 @@ impl World {
         }
     }
 
-    pub(crate) fn run(mut self) -> Result<(), Failure> {
+    pub(crate) fn run(self) -> Result<(), Failure> {
+        self.run_covered().map(drop)
+    }
+
+    /// [`World::run`], saying what it exercised.
+    pub(crate) fn run_covered(mut self) -> Result<Coverage, Failure> {
         if std::env::var_os("REMOTE_SIM_TRACE").is_some() {
             self.trace = Some(Vec::new());
         }
@@ -310,7 +351,7 @@ impl World {
                 eprintln!("  {line}");
             }
         }
-        result.map_err(|e| self.fail(e))
+        result.map(|()| self.coverage).map_err(|e| self.fail(e))
     }
 
     fn step_once(&mut self) -> Check {
@@ -352,6 +393,20 @@ impl World {
         match item {
             Item::Frame(header, msg) => {
                 self.note(|| format!("deliver {l}/{s} {header:?}"));
+                if let Header::Call {
+                    to: To::Answer(kept),
+                    ..
+                } = header
+                {
+                    let me = self.links[l].peers[s];
+                    if self.peers[me]
+                        .jobs
+                        .iter()
+                        .any(|j| j.link == l && j.side == s && j.id == kept)
+                    {
+                        self.coverage.waited += 1;
+                    }
+                }
                 let end = self.links[l].ends[s].as_mut().expect("checked live");
                 end.handle(header, msg, now);
             }
@@ -388,7 +443,11 @@ impl World {
                             self.check_fair_expiry(l, s)?;
                         }
                         let payload = &frame.buf[at..];
-                        let msg = if payload.is_empty() {
+                        let msg = if let Header::Reply { ok: false, .. } = header {
+                            let (error, _) = codec::decode::<RemoteError>(payload)
+                                .map_err(|e| format!("sim error reply: {e}"))?;
+                            Msg::Error(error.to_string())
+                        } else if payload.is_empty() {
                             Msg::None
                         } else {
                             codec::decode::<Msg>(payload)
@@ -475,10 +534,26 @@ impl World {
                         }
                     }
                 }
+                if rec.as_ref().is_some_and(|r| r.piped) {
+                    self.coverage.answered += 1;
+                }
+                if let (Some(CallRec { tag, .. }), Msg::Error(e)) = (&rec, &payload) {
+                    return Err(format!(
+                        "call {tag} (ID {id}) on link {l} was refused while open: {e}"
+                    ));
+                }
+                // A kept call's answer arrived: its promise settles, and
+                // the peer may forget the answer.
+                if s == 1 && self.links[l].promises.remove(&id).is_some() {
+                    if let Some(end) = self.end(l, s) {
+                        end.finish_answer(id, now);
+                    }
+                }
                 if let (
                     Some(CallRec {
                         tag,
                         op: Some(Op::Callbacks(n)),
+                        ..
                     }),
                     Msg::Answer { callbacks, .. },
                 ) = (&rec, &payload)
@@ -565,18 +640,21 @@ impl World {
                         props: None,
                     }]
                 });
-                let answer = answer.ok().map(|caps| (true, caps, Body::new()));
+                let answer = answer.ok().map(|caps| Ok((caps, Body::new())));
                 end.finish(id, answer, now);
                 Ok(())
             }
             Event::Global { id, .. } => {
                 let end = self.end(l, s).expect("events come from live ends");
-                end.finish(id, Some((true, Vec::new(), Body::new())), now);
+                end.finish(id, Some(Ok((Vec::new(), Body::new()))), now);
                 Ok(())
             }
             Event::Site { .. } | Event::Freed(_) => Ok(()),
             Event::Failed { id, .. } => {
                 self.links[l].calls[s].remove(&id);
+                if s == 1 {
+                    self.links[l].promises.remove(&id);
+                }
                 Ok(())
             }
             Event::Cancel { id } => {
@@ -617,6 +695,7 @@ impl World {
         if s == 1 {
             self.links[l].root = None;
             self.links[l].requiring = false;
+            self.links[l].promises.clear();
         }
     }
 
@@ -658,7 +737,7 @@ impl World {
                     tag: job.tag,
                     callbacks: job.callbacks,
                 });
-                end.finish(job.id, Some((true, job.caps, Body::of(&payload))), now);
+                end.finish(job.id, Some(Ok((job.caps, Body::of(&payload)))), now);
                 for pin in job.pins {
                     end.unhold(pin, now);
                 }
@@ -700,11 +779,12 @@ impl World {
                         });
                         if end
                             .call(
-                                id,
+                                To::Object(id),
                                 Invoke::default(),
                                 0,
                                 Vec::new(),
                                 Body::of(&msg),
+                                false,
                                 false,
                                 false,
                                 now,
@@ -797,7 +877,14 @@ impl World {
                     self.links[l].requiring = true;
                     self.next_tag += 1;
                     let tag = self.next_tag;
-                    self.links[l].calls[1].insert(id, CallRec { tag, op: None });
+                    self.links[l].calls[1].insert(
+                        id,
+                        CallRec {
+                            tag,
+                            op: None,
+                            piped: false,
+                        },
+                    );
                 }
             }
             return Ok(());
@@ -829,7 +916,10 @@ impl World {
                 let mut pending = pending;
                 pending.sort_unstable();
                 if let Some(&id) = pending.get(self.rng.below(pending.len() as u64 + 1) as usize) {
-                    if self.links[l].calls[1]
+                    if self.links[l].promises.contains_key(&id) {
+                        self.note(|| format!("drop promise {l} {id}"));
+                        self.drop_promise(l, id);
+                    } else if self.links[l].calls[1]
                         .get(&id)
                         .is_some_and(|c| c.op.is_some())
                     {
@@ -850,6 +940,7 @@ impl World {
                         CallRec {
                             tag,
                             op: Some(Op::Slow),
+                            piped: false,
                         },
                     );
                 }
@@ -882,6 +973,15 @@ impl World {
                 .unwrap_or(root),
             _ => root,
         };
+        // Some calls go to the answer of a kept call still in flight
+        // (pipelined), and some calls that return an object are kept.
+        let mut promises: Vec<u64> = self.links[l].promises.keys().copied().collect();
+        promises.sort_unstable();
+        let to = match promises.get(self.rng.below(promises.len() as u64 * 2 + 1) as usize) {
+            Some(&kept) => To::Answer(kept),
+            None => To::Object(target),
+        };
+        let keep = op == Op::Give && self.rng.chance(800);
         let mut caps = Vec::new();
         let mut pins = Vec::new();
         let mut drop_after = None;
@@ -951,12 +1051,13 @@ impl World {
         let payload = bytes(&Msg::Op { tag, op });
         let end = self.links[l].ends[1].as_mut().expect("checked");
         let sent = end.call(
-            target,
+            to,
             Invoke::default(),
             0,
             caps,
             Body::of(&payload),
             true,
+            keep,
             false,
             now,
         );
@@ -964,10 +1065,46 @@ impl World {
             end.unhold(pin, now);
         }
         if let Ok(id) = sent {
-            self.note(|| format!("call {l} {op:?} tag {tag}"));
-            self.links[l].calls[1].insert(id, CallRec { tag, op: Some(op) });
+            self.note(|| format!("call {l} {op:?} tag {tag} id {id} to {to:?} keep {keep}"));
+            let piped = matches!(to, To::Answer(_));
+            self.links[l].calls[1].insert(
+                id,
+                CallRec {
+                    tag,
+                    op: Some(op),
+                    piped,
+                },
+            );
+            if let To::Answer(kept) = to {
+                if let Some(p) = self.links[l].promises.get_mut(&kept) {
+                    p.piped += 1;
+                }
+            }
+            if keep {
+                self.links[l].promises.insert(id, Promise { piped: 0 });
+            }
         }
         Ok(())
+    }
+
+    /// The client lets go of a promise before its answer arrived: with calls
+    /// pipelined on it, it stops waiting without cancelling (they need the
+    /// call to run); without, it cancels. Either way the peer may forget the
+    /// answer.
+    fn drop_promise(&mut self, l: usize, id: u64) {
+        let now = self.now;
+        let Some(promise) = self.links[l].promises.remove(&id) else {
+            return;
+        };
+        self.links[l].calls[1].remove(&id);
+        if let Some(end) = self.end(l, 1) {
+            if promise.piped > 0 {
+                end.abandon(id);
+            } else {
+                end.cancel(id, now);
+            }
+            end.finish_answer(id, now);
+        }
     }
 
     fn server_drops(&mut self) -> Check {
@@ -1215,6 +1352,13 @@ impl World {
             peer.paused_until = peer.paused_until.min(now);
             peer.deaf_until = peer.deaf_until.min(now);
         }
+        for l in 0..self.links.len() {
+            let mut promises: Vec<u64> = self.links[l].promises.keys().copied().collect();
+            promises.sort_unstable();
+            for id in promises {
+                self.drop_promise(l, id);
+            }
+        }
         for _round in 0..50 {
             for p in 0..self.peers.len() {
                 for proxy in std::mem::take(&mut self.peers[p].proxies) {
@@ -1254,12 +1398,17 @@ impl World {
                     if end.is_closed() {
                         continue;
                     }
-                    if end.exported() > 0 || end.imported() > 0 || end.in_flight() > 0 {
+                    if end.exported() > 0
+                        || end.imported() > 0
+                        || end.in_flight() > 0
+                        || end.kept() > 0
+                    {
                         return Err(format!(
-                            "after quiescing, link {l} side {s} still has {} exported, {} imported, {} calls pending",
+                            "after quiescing, link {l} side {s} still has {} exported, {} imported, {} calls pending, {} answers kept",
                             end.exported(),
                             end.imported(),
-                            end.in_flight()
+                            end.in_flight(),
+                            end.kept()
                         ));
                     }
                 }
