@@ -606,6 +606,123 @@ macro_rules! behaviour_tests {
                 });
             }
 
+            /// Three peers: the calculator's server A, a broker M that is
+            /// A's client, and a client B of M's. M hands B proxies of A's
+            /// objects; B's calls reach A through M.
+            struct ThreePeers {
+                a: Server,
+                calc: Arc<Calc>,
+                dropped: crossbeam_channel::Receiver<u64>,
+                m: Server,
+                /// M's connection to A.
+                to_a: Client,
+                /// B's connection to M.
+                b: Client,
+                // The listeners (and their temp dirs) last as long as this.
+                _listening: [Connect; 2],
+            }
+
+            fn three_peers() -> ThreePeers {
+                let (a, calc, dropped, connect_a) = setup();
+                let to_a = connect_a();
+                let (m, _broker) = broker_server(to_a.require("calculator").unwrap());
+                let connect_m = <$transport as Transport>::serve(&m);
+                let b = connect_m();
+                ThreePeers {
+                    a,
+                    calc,
+                    dropped,
+                    m,
+                    to_a,
+                    b,
+                    _listening: [connect_a, connect_m],
+                }
+            }
+
+            #[test]
+            fn a_proxy_forwarded_to_a_third_peer_works_by_relaying() {
+                let peers = three_peers();
+                let ThreePeers {
+                    calc,
+                    dropped,
+                    m: server_m,
+                    to_a,
+                    b,
+                    ..
+                } = &peers;
+                let broker_proxy: BrokerProxy = b.require("broker").unwrap();
+                // A's counter, through M.
+                let counter = broker_proxy.counter(5).unwrap();
+                assert_eq!(counter.next().unwrap(), 5);
+                assert_eq!(counter.get().unwrap(), 6);
+                // An object A returns to a relayed call is relayed too.
+                let forked = counter.fork(10).unwrap();
+                assert_eq!(forked.get().unwrap(), 16);
+                // A's calculator through M, given B's own object: A reaches
+                // it through M, and B's object answers.
+                let calc_via_m = broker_proxy.calculator().unwrap();
+                assert_eq!(calc_via_m.add(2, 3).unwrap(), 5);
+                let mine = Remote::new(TestCounter {
+                    value: std::sync::atomic::AtomicU64::new(41),
+                    live: Arc::new(std::sync::atomic::AtomicU64::new(1)),
+                    dropped: None,
+                });
+                assert_eq!(calc_via_m.read_counter(mine).unwrap(), 41);
+                // Identity: M passing the same object twice gives B one
+                // object; B passing it back gives M its own proxy, which A
+                // recognises as its own object.
+                let again = calc_via_m.echo_counter(&counter).unwrap();
+                assert!(again.same_object(&counter));
+                assert!(broker_proxy.hold(counter.clone().into_remote()).unwrap());
+                assert_eq!(broker_proxy.read_held().unwrap(), vec![6]);
+                broker_proxy.drop_held().unwrap();
+                // Lifetimes end to end: B's drops release M's relays, which
+                // release M's imports, and A frees the counters.
+                drop((counter, again, forked));
+                b.sync().unwrap();
+                let mut freed = [expect_drop(&dropped), expect_drop(&dropped)];
+                freed.sort_unstable();
+                assert_eq!(freed, [6, 16]);
+                assert_eq!(calc.live.load(Ordering::SeqCst), 0);
+                // M still lends B the broker and the calculator's relay, and
+                // holds nothing of B's (its counter went with the call).
+                eventually("M to hold nothing of B's or for B", || {
+                    let m = server_m.stats();
+                    m.exported == 2 && m.imported == 0
+                });
+                let a = to_a.stats();
+                assert_eq!(a.imported, 1, "M holds only A's calculator: {a:?}");
+            }
+
+            #[test]
+            fn a_disconnect_on_either_side_of_a_relay_ends_its_calls_and_releases_everything() {
+                // B goes away: what M relayed to B is released at A.
+                let peers = three_peers();
+                let ThreePeers {
+                    calc, dropped, b, ..
+                } = &peers;
+                let broker_proxy: BrokerProxy = b.require("broker").unwrap();
+                let counter = broker_proxy.counter(3).unwrap();
+                assert_eq!(counter.get().unwrap(), 3);
+                b.close();
+                assert_eq!(expect_drop(dropped), 3);
+                assert_eq!(calc.live.load(Ordering::SeqCst), 0);
+                drop(counter);
+
+                // M loses A: B's relayed calls fail with Disconnected, and
+                // B's connection to M goes on.
+                let peers = three_peers();
+                let ThreePeers { a: server_a, b, .. } = &peers;
+                let broker_proxy: BrokerProxy = b.require("broker").unwrap();
+                let counter = broker_proxy.counter(1).unwrap();
+                assert_eq!(counter.get().unwrap(), 1);
+                server_a.disconnect_all();
+                common::eventually("relayed calls to fail", || {
+                    matches!(counter.get(), Err(RemoteError::Disconnected))
+                });
+                assert!(broker_proxy.read_held().unwrap().is_empty());
+            }
+
             #[test]
             fn a_burst_of_large_replies_arrives_whole() {
                 let (_server, _calc, _d, connect) = setup();

@@ -166,6 +166,86 @@ fn handle_ids_mean_something_only_where_they_were_given() {
 }
 
 #[test]
+fn pipelined_calls_that_name_nothing_or_too_much_are_refused_and_the_connection_lives() {
+    let f = fixture(Options::new().max_in_flight(4));
+    let mut raw = RawPeer::connect(&f.path);
+    let calculator = raw.require_calculator();
+    let next = testing::method_id("next");
+    let fork = testing::method_id("fork");
+    let none = testing::encode_value(&());
+    let pipeline_error = |reply: RawReply| match reply.error() {
+        Some(RemoteError::Pipeline { reason }) => reason,
+        other => panic!("expected a pipeline error, got {other:?}"),
+    };
+    // An answer that was never kept.
+    raw.send(&testing::pipelined_call_frame(2, 99, false, next, &none));
+    let reason = pipeline_error(raw.reply(2));
+    assert!(reason.contains("call 99"), "{reason}");
+    // A kept answer serves pipelined calls until its Finish, and no longer;
+    // a Finish that names nothing is ignored.
+    raw.send(&testing::kept_call_frame(
+        3,
+        calculator,
+        SPAWN_COUNTER,
+        &testing::encode_value(&(5u64,)),
+    ));
+    raw.send(&testing::pipelined_call_frame(4, 3, false, next, &none));
+    assert!(raw.reply(3).ok);
+    assert_eq!(raw.reply(4).value::<u64>(), Some(5));
+    raw.send(&testing::finish_frame(&[3, 12_345, u64::MAX]));
+    raw.send(&testing::pipelined_call_frame(5, 3, false, next, &none));
+    pipeline_error(raw.reply(5));
+    // A kept call that fails fails what is pipelined on it, and what is
+    // pipelined on that, with its own error.
+    raw.send(&testing::kept_call_frame(
+        6,
+        calculator,
+        SPAWN_COUNTER,
+        &testing::encode_value(&("not a number",)),
+    ));
+    raw.send(&testing::pipelined_call_frame(
+        7,
+        6,
+        true,
+        fork,
+        &testing::encode_value(&(1u64,)),
+    ));
+    raw.send(&testing::pipelined_call_frame(8, 7, false, next, &none));
+    let failed = raw.reply(6).error();
+    assert!(matches!(failed, Some(RemoteError::Decode(_))), "{failed:?}");
+    assert_eq!(raw.reply(7).error(), failed);
+    assert_eq!(raw.reply(8).error(), failed);
+    // At most `max_in_flight` answers are kept: past it, a call is not kept
+    // and what is pipelined on it is refused, saying so.
+    for id in [10, 11, 12] {
+        raw.send(&testing::kept_call_frame(
+            id,
+            calculator,
+            SPAWN_COUNTER,
+            &testing::encode_value(&(id,)),
+        ));
+        assert!(raw.reply(id).ok);
+    }
+    raw.send(&testing::pipelined_call_frame(13, 12, false, next, &none));
+    let reason = pipeline_error(raw.reply(13));
+    assert!(reason.contains("limit of 4 kept answers"), "{reason}");
+    let kept: usize = f.server.stats().peers.iter().map(|p| p.kept_answers).sum();
+    assert_eq!(kept, 4, "answers 6, 7, 10 and 11");
+    // Finished, they make room again.
+    raw.send(&testing::finish_frame(&[6, 7, 10, 11]));
+    raw.send(&testing::kept_call_frame(
+        14,
+        calculator,
+        SPAWN_COUNTER,
+        &testing::encode_value(&(40u64,)),
+    ));
+    raw.send(&testing::pipelined_call_frame(15, 14, false, next, &none));
+    assert!(raw.reply(14).ok);
+    assert_eq!(raw.reply(15).value::<u64>(), Some(40));
+    f.assert_good_client_fine();
+}
+
+#[test]
 fn bad_frames_get_clear_errors_and_the_connection_lives() {
     let f = fixture(Options::new());
     let mut raw = RawPeer::connect(&f.path);

@@ -15,7 +15,7 @@ use crate::handle::imports::ImportEntry;
 use crate::promise::Promise;
 use crate::replies::Found;
 use crate::session::{lock, Core, Incoming, Session};
-use crate::wire::{codec, Scope, To, TraceCx};
+use crate::wire::{codec, Invoke, Scope, To, TraceCx};
 use crate::RemoteError;
 
 /// Where a call goes, as the caller knows it.
@@ -81,15 +81,39 @@ impl Session {
         if self.is_closed() {
             return Err(self.closed_error());
         }
+        let encoded = context::encode(self, args, 0)?;
+        let site = self.site(location);
+        self.send(dest, method.invoke(trace), site, encoded, reply, keep)
+    }
+
+    /// Sends a call whose payload was encoded for this connection already
+    /// (a relayed call: see `relay`); returns its ID to wait on.
+    pub(crate) fn send_encoded(
+        self: &Arc<Self>,
+        dest: Dest<'_>,
+        invoke: Invoke,
+        site: u32,
+        encoded: Encoded,
+    ) -> Result<u64, RemoteError> {
+        self.send(dest, invoke, site, encoded, true, false)
+    }
+
+    fn send(
+        self: &Arc<Self>,
+        dest: Dest<'_>,
+        invoke: Invoke,
+        site: u32,
+        encoded: Encoded,
+        reply: bool,
+        keep: bool,
+    ) -> Result<u64, RemoteError> {
         let Encoded {
             payload,
             caps,
             counted,
             pins,
-        } = context::encode(self, args, 0)?;
-        let site = self.site(location);
+        } = encoded;
         let inside = crate::serve::inside_ordered();
-        let invoke = method.invoke(trace);
         // Arguments are encoded before a promise is locked: encoding one
         // may take the lock of a pipelined proxy passed in them.
         let push = |to: To| {
@@ -308,7 +332,7 @@ impl Session {
 }
 
 /// The error an error reply's payload carries.
-fn reply_error(payload: &[u8]) -> RemoteError {
+pub(crate) fn reply_error(payload: &[u8]) -> RemoteError {
     match codec::decode::<RemoteError>(payload) {
         Ok((e, _)) => e,
         Err(e) => RemoteError::Protocol(format!("unreadable error reply: {e}")),

@@ -66,17 +66,7 @@ pub(crate) fn encode<T: Serialize + ?Sized>(
     value: &T,
     site: u32,
 ) -> Result<Encoded, RemoteError> {
-    ENCODE.with(|cx| {
-        cx.borrow_mut().push(Some(EncodeCx {
-            session: session.clone(),
-            site,
-            caps: Vec::new(),
-            counted: Vec::new(),
-            pins: Vec::new(),
-            blobs: Vec::new(),
-            error: None,
-        }))
-    });
+    ENCODE.with(|cx| cx.borrow_mut().push(Some(EncodeCx::new(session, site))));
     let mut payload = Body::new();
     let result = codec::encode_into(value, payload.buf());
     let cx = ENCODE
@@ -84,15 +74,7 @@ pub(crate) fn encode<T: Serialize + ?Sized>(
         .flatten()
         .expect("encode context pushed above");
     match result {
-        Ok(()) => Ok(Encoded {
-            payload: {
-                payload.blobs = cx.blobs;
-                payload
-            },
-            caps: cx.caps,
-            counted: cx.counted,
-            pins: cx.pins,
-        }),
+        Ok(()) => Ok(cx.finish(payload)),
         Err(e) => {
             session.uncount(&cx.counted);
             Err(cx
@@ -109,6 +91,39 @@ pub(crate) fn with_encode<R>(f: impl FnOnce(&mut EncodeCx) -> R) -> Option<R> {
 }
 
 impl EncodeCx {
+    /// An empty context for a payload to `session`, answering the peer's
+    /// call site `site`.
+    pub(crate) fn new(session: &Arc<Session>, site: u32) -> EncodeCx {
+        EncodeCx {
+            session: session.clone(),
+            site,
+            caps: Vec::new(),
+            counted: Vec::new(),
+            pins: Vec::new(),
+            blobs: Vec::new(),
+            error: None,
+        }
+    }
+
+    /// The payload `payload`, with what this context collected.
+    pub(crate) fn finish(self, mut payload: Body) -> Encoded {
+        payload.blobs.extend(self.blobs);
+        Encoded {
+            payload,
+            caps: self.caps,
+            counted: self.counted,
+            pins: self.pins,
+        }
+    }
+
+    /// Puts a property snapshot on table entry `index` (a handle new on
+    /// this connection).
+    pub(crate) fn set_props(&mut self, index: u32, snapshot: Vec<u8>) {
+        if let Some(WireCap::Sender { props, .. }) = self.caps.get_mut(index as usize) {
+            *props = Some(snapshot);
+        }
+    }
+
     /// Lends a local object to the peer: counts one send, adds its entry to
     /// the frame's table; returns the entry's index, and the dispatcher when
     /// the handle is new on this connection.

@@ -26,6 +26,7 @@ mod process;
 mod promise;
 mod protocol;
 mod registry;
+mod relay;
 mod remote;
 mod replies;
 mod rt;

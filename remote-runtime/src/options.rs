@@ -251,7 +251,8 @@ impl Options {
 
     /// The most calls one peer may have running on this side at once; calls
     /// past it are refused with `LimitExceeded` (the connection goes on).
-    /// Default 4,096.
+    /// It also bounds the answers kept for the peer's pipelined calls, and
+    /// the pipelined calls waiting on them. Default 4,096.
     pub fn max_in_flight(mut self, limit: usize) -> Self {
         self.max_in_flight = limit.max(1);
         self

@@ -20,8 +20,8 @@ use crate::handle::imports::ImportEntry;
 use crate::observe::Outgoing;
 use crate::promise::Promise;
 use crate::protocol::exports::ObjKey;
+use crate::relay::{self, Relay};
 use crate::session::{Incoming, Session};
-use crate::wire::WireCap;
 use crate::RemoteError;
 
 /// The identity of a local object as trait `T`: the address of its data and
@@ -231,18 +231,25 @@ impl<T: ?Sized + Interface> Serialize for Remote<T> {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         let (index, created) = context::encode_handle(T::NAME, |cx| match &self.inner {
             Inner::Local(object) => cx.lend(key_of(object), || T::into_dispatch(object.clone())),
-            Inner::Proxy(r) => cx
-                .pass_back(&r.entry()?, T::NAME)
-                .map(|index| (index, None)),
+            Inner::Proxy(r) => {
+                let entry = r.entry()?;
+                if Arc::ptr_eq(&entry.session, &cx.session) {
+                    cx.pass_back(&entry, T::NAME).map(|index| (index, None))
+                } else {
+                    // A proxy of another connection's object: the peer gets
+                    // a relay of ours (see `relay`).
+                    cx.lend(relay::key(&entry), || {
+                        Relay::export(entry.clone(), T::NAME, Some(T::methods))
+                    })
+                }
+            }
         })
         .map_err(crate::wire::codec::ser_error)?;
         // A handle new on this connection carries its property snapshot. The
         // getters are user code, so they run outside the encode context.
         if let Some(snapshot) = created.as_deref().and_then(crate::dispatch::take_snapshot) {
             context::encode_handle(T::NAME, |cx| {
-                if let Some(WireCap::Sender { props, .. }) = cx.caps.get_mut(index as usize) {
-                    *props = Some(snapshot?);
-                }
+                cx.set_props(index, snapshot?);
                 Ok(())
             })
             .map_err(crate::wire::codec::ser_error)?;
@@ -271,15 +278,21 @@ impl<'de, T: ?Sized + Interface> Deserialize<'de> for Remote<T> {
                 expected_fingerprint: T::FINGERPRINT,
                 found_fingerprint: entry.fingerprint,
             }),
-            Cap::Local(object) => match T::from_dispatch(&*object) {
-                Some(object) => Ok(Remote::from_arc(object)),
-                None => Err(RemoteError::Mismatch {
-                    what: "a handle passed back to its owner".to_string(),
-                    expected: T::NAME.to_string(),
-                    found: object.interface_name().to_string(),
-                    expected_fingerprint: T::FINGERPRINT,
-                    found_fingerprint: object.fingerprint(),
-                }),
+            Cap::Local(object) => match Relay::of(&*object) {
+                // A relay of ours coming back: the proxy it relays to.
+                Some(relay) if relay.entry().fingerprint == T::FINGERPRINT => {
+                    Ok(Remote::from_import(relay.entry().clone()))
+                }
+                _ => match T::from_dispatch(&*object) {
+                    Some(object) => Ok(Remote::from_arc(object)),
+                    None => Err(RemoteError::Mismatch {
+                        what: "a handle passed back to its owner".to_string(),
+                        expected: T::NAME.to_string(),
+                        found: object.interface_name().to_string(),
+                        expected_fingerprint: T::FINGERPRINT,
+                        found_fingerprint: object.fingerprint(),
+                    }),
+                },
             },
             Cap::Invalid(e) => Err(e),
         };
@@ -738,6 +751,14 @@ impl PendingReply {
             self.state = Some(Ok(id));
         }
         polled
+    }
+}
+
+impl Future for PendingReply {
+    type Output = Result<Incoming, RemoteError>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        PendingReply::poll(&mut self, cx)
     }
 }
 

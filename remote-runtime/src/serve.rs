@@ -18,6 +18,7 @@ use crate::context::{Cap, Encoded};
 use crate::dispatch::{panic_message, Call, Dispatch, Method};
 use crate::driver::blocking;
 use crate::observe::Incoming;
+use crate::relay::Relay;
 use crate::session::{lock, Payload, Session};
 use crate::wire::{Invoke, Scope, WireCap};
 use crate::RemoteError;
@@ -504,6 +505,23 @@ impl Session {
         let Some(target) = target else {
             return Served::Now(Err(RemoteError::NoSuchObject { id: object }));
         };
+        if let Some(relay) = Relay::of(&*target) {
+            // Forwarded whole; the object's owner checks the method.
+            let name = target.method(invoke.method).map_or("(relayed)", |m| m.name);
+            let incoming = Incoming::start(
+                id,
+                (target.interface_name(), name),
+                &self.peer,
+                invoke.trace,
+                self.options.observer.as_ref(),
+            );
+            let blobs = std::mem::take(&mut frame.blobs);
+            return Served::Later {
+                future: relay.forward(invoke, caps, &frame.buf[at..], blobs),
+                method: format!("{}::{name}", target.interface_name()),
+                incoming,
+            };
+        }
         let method = match check_method(&*target, invoke) {
             Ok(method) => method,
             Err(e) => {

@@ -99,10 +99,50 @@ pub fn call_frame_with_caps(
     payload: &[u8],
     caps: &[RawCap],
 ) -> Vec<u8> {
+    any_call_frame(id, wire::To::Object(object), false, method, payload, caps)
+}
+
+/// A call like [`call_frame`] sent *kept*: the receiver keeps the object
+/// it answers with, for calls pipelined on it
+/// ([`pipelined_call_frame`]) until a [`finish_frame`] names it.
+pub fn kept_call_frame(id: u64, object: u64, method: u32, payload: &[u8]) -> Vec<u8> {
+    any_call_frame(id, wire::To::Object(object), true, method, payload, &[])
+}
+
+/// A pipelined call: its target is the object the sender's kept call
+/// `answer` answers with. Kept itself when `keep`.
+pub fn pipelined_call_frame(
+    id: u64,
+    answer: u64,
+    keep: bool,
+    method: u32,
+    payload: &[u8],
+) -> Vec<u8> {
+    any_call_frame(id, wire::To::Answer(answer), keep, method, payload, &[])
+}
+
+/// The sender will name these kept answers no more.
+pub fn finish_frame(answers: &[u64]) -> Vec<u8> {
+    frame(
+        &Header::Finish {
+            answers: answers.to_vec(),
+        },
+        &[],
+    )
+}
+
+fn any_call_frame(
+    id: u64,
+    to: wire::To,
+    keep: bool,
+    method: u32,
+    payload: &[u8],
+    caps: &[RawCap],
+) -> Vec<u8> {
     let header = Header::Call {
         id,
-        to: wire::To::Object(object),
-        keep: false,
+        to,
+        keep,
         invoke: wire::Invoke {
             method,
             check: 0,

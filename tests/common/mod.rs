@@ -429,6 +429,65 @@ pub fn expect_drop(rx: &Receiver<u64>) -> u64 {
 
 pub type Connect = Box<dyn Fn() -> Client + Send + Sync>;
 
+/// The middle of three peers: it holds a proxy of a calculator served
+/// elsewhere, and hands out what that calculator gives.
+#[remote_object]
+pub trait Broker: Send + Sync {
+    /// The calculator behind the broker.
+    fn calculator(&self) -> Remote<dyn Calculator>;
+    /// A counter of that calculator.
+    fn counter(&self, start: u64) -> Remote<dyn Counter>;
+    /// Keeps `counter`; says whether the calculator, shown it, finds its
+    /// own object (a relay that came back to the broker arrives as the
+    /// broker's original proxy, which goes home whole).
+    fn hold(&self, counter: Remote<dyn Counter>) -> bool;
+    /// Reads the held counters, directly.
+    fn read_held(&self) -> Vec<u64>;
+    /// Lets go of the held counters.
+    fn drop_held(&self);
+}
+
+pub struct TheBroker {
+    pub calc: CalculatorProxy,
+    pub held: Mutex<Vec<CounterProxy>>,
+}
+
+impl Broker for TheBroker {
+    fn calculator(&self) -> Remote<dyn Calculator> {
+        self.calc.clone().into_remote()
+    }
+    fn counter(&self, start: u64) -> Remote<dyn Counter> {
+        self.calc.spawn_counter(start).unwrap().into_remote()
+    }
+    fn hold(&self, counter: Remote<dyn Counter>) -> bool {
+        let mine = self.calc.is_mine(counter.clone()).unwrap();
+        self.held.lock().unwrap().push(counter.into_proxy());
+        mine
+    }
+    fn read_held(&self) -> Vec<u64> {
+        self.held
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|c| c.get().unwrap())
+            .collect()
+    }
+    fn drop_held(&self) {
+        self.held.lock().unwrap().clear();
+    }
+}
+
+/// A broker server in front of `calc` (a client of the calculator).
+pub fn broker_server(calc: CalculatorProxy) -> (Server, Arc<TheBroker>) {
+    let broker = Arc::new(TheBroker {
+        calc,
+        held: Mutex::new(Vec::new()),
+    });
+    let server = Server::new();
+    server.export("broker", broker.clone() as Arc<dyn Broker>);
+    (server, broker)
+}
+
 pub fn calculator_server() -> (Server, Arc<Calc>, Receiver<u64>) {
     let (calc, dropped) = Calc::new();
     let server = Server::new();

@@ -32,7 +32,8 @@ enum Snapshot {
     #[default]
     None,
     Encoded(Vec<u8>),
-    Decoded(Arc<dyn Any + Send + Sync>),
+    /// Decoded, with the bytes it arrived as (none for a refresh).
+    Decoded(Arc<dyn Any + Send + Sync>, Option<Vec<u8>>),
 }
 
 impl ImportEntry {
@@ -58,22 +59,33 @@ impl ImportEntry {
     /// The snapshot as `P`, decoding it on first use.
     pub(crate) fn snapshot<P: DeserializeOwned + Send + Sync + 'static>(&self) -> Option<Arc<P>> {
         let mut props = self.props.lock().unwrap_or_else(|e| e.into_inner());
-        match &*props {
+        match &mut *props {
             Snapshot::None => None,
-            Snapshot::Decoded(any) => any.clone().downcast::<P>().ok(),
+            Snapshot::Decoded(any, _) => any.clone().downcast::<P>().ok(),
             Snapshot::Encoded(bytes) => {
                 let decoded: P = codec::decode(bytes).ok()?.0;
                 let decoded = Arc::new(decoded);
-                *props = Snapshot::Decoded(decoded.clone());
+                let bytes = std::mem::take(bytes);
+                *props = Snapshot::Decoded(decoded.clone(), Some(bytes));
                 Some(decoded)
             }
+        }
+    }
+
+    /// The snapshot's bytes as they arrived, while this entry has them (a
+    /// relay offers them to its peer).
+    pub(crate) fn snapshot_bytes(&self) -> Option<Vec<u8>> {
+        match &*self.props.lock().unwrap_or_else(|e| e.into_inner()) {
+            Snapshot::Encoded(bytes) | Snapshot::Decoded(_, Some(bytes)) => Some(bytes.clone()),
+            _ => None,
         }
     }
 
     /// Replaces the snapshot with a fresh one.
     pub(crate) fn store_snapshot<P: Send + Sync + 'static>(&self, fresh: P) -> Arc<P> {
         let fresh = Arc::new(fresh);
-        *self.props.lock().unwrap_or_else(|e| e.into_inner()) = Snapshot::Decoded(fresh.clone());
+        *self.props.lock().unwrap_or_else(|e| e.into_inner()) =
+            Snapshot::Decoded(fresh.clone(), None);
         fresh
     }
 }
