@@ -556,6 +556,12 @@ macro_rules! behaviour_tests {
                         }
                     }
                     assert!(matches!(failing.await, Err(RemoteError::Panic { .. })));
+                    // Its answer is in: a call pipelined on it now fails at
+                    // once, with the same error.
+                    assert!(matches!(
+                        doomed.fork(2).pipeline().get().await,
+                        Err(RemoteError::Panic { .. })
+                    ));
                     // An application error: the caller who awaits sees it
                     // typed; the pipelined calls say why they could not run.
                     let checked = calc_async.spawn_checked(u64::MAX);
@@ -668,6 +674,17 @@ macro_rules! behaviour_tests {
                     dropped: None,
                 });
                 assert_eq!(calc_via_m.read_counter(mine).unwrap(), 41);
+                // B's callback, relayed to A: A's calls of it reach B in
+                // order, and before the reply of the call that made them.
+                let seen = Arc::new(std::sync::Mutex::new(Vec::new()));
+                let log = seen.clone();
+                calc_via_m
+                    .count_to(
+                        200,
+                        remote::Callback::new(move |(i,): (u64,)| log.lock().unwrap().push(i)),
+                    )
+                    .unwrap();
+                assert_eq!(*seen.lock().unwrap(), (0..200).collect::<Vec<u64>>());
                 // Identity: M passing the same object twice gives B one
                 // object; B passing it back gives M its own proxy, which A
                 // recognises as its own object.

@@ -30,6 +30,7 @@ use crate::context::{self, Cap};
 use crate::dispatch::{Call, Dispatch, Method};
 use crate::handle::imports::ImportEntry;
 use crate::protocol::exports::ObjKey;
+use crate::relay::{self, Relay};
 use crate::remote::CallFuture;
 use crate::session::Session;
 use crate::RemoteError;
@@ -344,7 +345,15 @@ impl<Args: Message, R: Message> Serialize for Callback<Args, R> {
                 })?;
                 Ok((index, cx.session.site_id(l.created_at)))
             }
-            Inner::Remote { entry, .. } => cx.pass_back(entry, "Callback").map(|index| (index, 0)),
+            Inner::Remote { entry, .. } if Arc::ptr_eq(&entry.session, &cx.session) => {
+                cx.pass_back(entry, "Callback").map(|index| (index, 0))
+            }
+            // A callback of another connection's peer: relayed (see `relay`).
+            Inner::Remote { entry, .. } => cx
+                .lend(relay::key(entry), || {
+                    Relay::export(entry.clone(), "Callback", None)
+                })
+                .map(|(index, _)| (index, 0)),
         })
         .map_err(crate::wire::codec::ser_error)?;
         encoded.serialize(serializer)
@@ -380,14 +389,23 @@ impl<'de, Args: Message, R: Message> Deserialize<'de> for Callback<Args, R> {
                 })
             }
             Cap::Import(entry) => Err(mismatch(entry.fingerprint)),
-            Cap::Local(object) => match object
-                .as_any()
-                .downcast_ref::<CallbackDispatcher<Args, R>>()
-            {
-                Some(d) => Ok(Callback {
+            Cap::Local(object) => match (
+                object
+                    .as_any()
+                    .downcast_ref::<CallbackDispatcher<Args, R>>(),
+                Relay::of(&*object),
+            ) {
+                (Some(d), _) => Ok(Callback {
                     inner: Inner::Local(d.callback.clone()),
                 }),
-                None => Err(mismatch(object.fingerprint())),
+                // A relay of ours coming back: the callback it relays to.
+                (None, Some(relay)) if relay.entry().fingerprint == expected => Ok(Callback {
+                    inner: Inner::Remote {
+                        entry: relay.entry().clone(),
+                        created_at: Arc::from("a callback of another connection's peer"),
+                    },
+                }),
+                _ => Err(mismatch(object.fingerprint())),
             },
             Cap::Invalid(e) => Err(e),
         };

@@ -87,15 +87,17 @@ impl Session {
     }
 
     /// Sends a call whose payload was encoded for this connection already
-    /// (a relayed call: see `relay`); returns its ID to wait on.
+    /// (a relayed call: see `relay`); returns its ID to wait on (`reply`),
+    /// else 0.
     pub(crate) fn send_encoded(
         self: &Arc<Self>,
         dest: Dest<'_>,
         invoke: Invoke,
         site: u32,
         encoded: Encoded,
+        reply: bool,
     ) -> Result<u64, RemoteError> {
-        self.send(dest, invoke, site, encoded, true, false)
+        self.send(dest, invoke, site, encoded, reply, false)
     }
 
     fn send(

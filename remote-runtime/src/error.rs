@@ -188,6 +188,16 @@ pub enum RemoteError {
 }
 
 impl RemoteError {
+    /// A relayed call failed because the relay's own connection to the
+    /// object ended: what the caller behind the relay is told. Its own
+    /// lease is not what lapsed, so a lapse reads as a disconnect.
+    pub(crate) fn across_relay(self) -> RemoteError {
+        match self {
+            RemoteError::LeaseExpired => RemoteError::Disconnected,
+            other => other,
+        }
+    }
+
     /// Why calls pipelined on a call could not run although it succeeded:
     /// it answered with `objects` objects (or, `None`, a proxy of the
     /// caller's own object), not one object of the peer's.

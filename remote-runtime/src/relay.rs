@@ -28,7 +28,7 @@ use std::sync::Arc;
 
 use crate::calls::Dest;
 use crate::context::{Cap, EncodeCx, Encoded};
-use crate::dispatch::{take_snapshot, Call, Deferred, Dispatch, EncodeLater, Method};
+use crate::dispatch::{Call, Deferred, Dispatch, EncodeLater, Method};
 use crate::handle::imports::ImportEntry;
 use crate::protocol::exports::ObjKey;
 use crate::session::{Incoming, Session};
@@ -71,26 +71,34 @@ impl Relay {
     }
 
     /// Sends a call that arrived for this relay on to the object, and
-    /// answers it with the object's reply, its handles translated back.
+    /// (`reply`: a two-way call) answers it with the object's reply, its
+    /// handles translated back.
     pub(crate) fn forward(
         &self,
         invoke: Invoke,
         caps: Vec<Cap>,
         payload: &[u8],
         blobs: Vec<crate::wire::Blob>,
+        reply: bool,
     ) -> Deferred {
+        // Sent now, in the order calls arrive (a relayed callback's
+        // invocations stay in order); only the wait runs as a task.
         let to = self.entry.session.clone();
-        let object = self.entry.id;
-        let payload = payload.to_vec();
-        // Translated in the task: a snapshot taken on the way runs getters.
+        let sent = translate(&to, 0, caps, payload, blobs).and_then(|encoded| {
+            to.send_encoded(Dest::Object(self.entry.id), invoke, 0, encoded, reply)
+        });
         Box::pin(async move {
-            let sent = translate(&to, 0, caps, &payload, blobs)
-                .and_then(|encoded| to.send_encoded(Dest::Object(object), invoke, 0, encoded));
             let reply = match sent {
-                Ok(id) => crate::remote::PendingReply::new(to, Ok(id)).await,
-                Err(e) => Err(e),
-            };
+                // A one-way call: sent, and owed nothing.
+                Ok(0) => None,
+                Ok(id) => Some(crate::remote::PendingReply::new(to, Ok(id)).await),
+                Err(e) => Some(Err(e)),
+            }
+            .map(|reply| reply.map_err(RemoteError::across_relay));
             let encode: EncodeLater = Box::new(move |from: &Arc<Session>, site: u32| {
+                let Some(reply) = reply else {
+                    return Ok(EncodeCx::new(from, site).finish(Body::new()));
+                };
                 let Incoming {
                     frame,
                     payload_at,
@@ -132,9 +140,9 @@ fn translate(
             Cap::Import(entry) if Arc::ptr_eq(&entry.session, session) => {
                 (cx.pass_back(&entry, "a relayed")?, None)
             }
-            Cap::Import(entry) => {
-                cx.lend(key(&entry), || Relay::export(entry.clone(), "relayed", None))?
-            }
+            Cap::Import(entry) => cx.lend(key(&entry), || {
+                Relay::export(entry.clone(), "relayed", None)
+            })?,
             Cap::Local(object) => match Relay::of(&*object) {
                 Some(relay) if Arc::ptr_eq(&relay.entry.session, session) => {
                     (cx.pass_back(&relay.entry, relay.interface)?, None)
@@ -158,11 +166,15 @@ fn translate(
         session.uncount(&cx.counted);
         return Err(e);
     }
-    // A handle new on this connection carries its snapshot (getters are
-    // user code: run here, with no lock held).
+    // A relay new on this connection carries the snapshot its object came
+    // with. A local object's would run its getters (user code) here, on
+    // the connection's task: it goes without, and its new holder asks for
+    // one when it reads a property.
     for (index, object) in created {
-        if let Some(Ok(snapshot)) = take_snapshot(&*object) {
-            cx.set_props(index, snapshot);
+        if let Some(relay) = Relay::of(&*object) {
+            if let Some(Ok(snapshot)) = relay.snapshot() {
+                cx.set_props(index, snapshot);
+            }
         }
     }
     let mut body = Body::of(payload);

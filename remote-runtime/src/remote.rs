@@ -617,6 +617,12 @@ impl<W, T> AsyncCall<W, T> {
                 Remote::from_via(Via::Promise(promise))
             }
             AsyncState::Waiting {
+                call: Reply::Plain(call),
+                ..
+            } if call.pending.unsent().is_some() => {
+                broken(call.pending.unsent().expect("checked").clone())
+            }
+            AsyncState::Waiting {
                 call: Reply::Plain(_),
                 method,
                 ..
@@ -722,6 +728,14 @@ impl PendingReply {
 
     pub(crate) fn session(&self) -> &Arc<Session> {
         &self.session
+    }
+
+    /// Why the call could not be sent, if it could not.
+    pub(crate) fn unsent(&self) -> Option<&RemoteError> {
+        match &self.state {
+            Some(Err(e)) => Some(e),
+            _ => None,
+        }
     }
 
     /// Fails the wait with `Timeout` if no reply arrived within `after`.

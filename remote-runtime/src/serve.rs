@@ -517,7 +517,7 @@ impl Session {
             );
             let blobs = std::mem::take(&mut frame.blobs);
             return Served::Later {
-                future: relay.forward(invoke, caps, &frame.buf[at..], blobs),
+                future: relay.forward(invoke, caps, &frame.buf[at..], blobs, id != 0),
                 method: format!("{}::{name}", target.interface_name()),
                 incoming,
             };

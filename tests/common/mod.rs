@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use crossbeam_channel::{Receiver, Sender};
-use remote::{remote_object, Client, Remote, RemoteError, Server};
+use remote::{remote_object, Callback, Client, Remote, RemoteError, Server};
 use serde::{Deserialize, Serialize};
 
 /// Every wait in these tests is bounded by this.
@@ -40,6 +40,8 @@ pub trait Calculator: Send + Sync {
     fn sum(&self, values: &[i64]) -> i64;
     fn divide(&self, a: i64, b: i64) -> Result<i64, MathError>;
     fn spawn_counter(&self, start: u64) -> Remote<dyn Counter>;
+    /// Calls `each` with 0, 1, .. `n - 1`, then returns.
+    fn count_to(&self, n: u64, each: Callback<(u64,)>);
     /// A counter, unless `start` is `u64::MAX`.
     fn spawn_checked(&self, start: u64) -> Result<Remote<dyn Counter>, MathError>;
     /// Panics with `message` instead of returning a counter.
@@ -153,6 +155,11 @@ impl Calculator for Calc {
         // Only a weak interest: the client's proxy decides its life.
         self.mine.lock().unwrap().push(Arc::downgrade(&c));
         Remote::from_arc(c)
+    }
+    fn count_to(&self, n: u64, each: Callback<(u64,)>) {
+        for i in 0..n {
+            each.call((i,)).unwrap();
+        }
     }
     fn spawn_checked(&self, start: u64) -> Result<Remote<dyn Counter>, MathError> {
         if start == u64::MAX {

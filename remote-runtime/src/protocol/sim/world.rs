@@ -13,6 +13,9 @@ use crate::RemoteError;
 
 /// Serial numbers from here up are callback objects (served in order).
 const CALLBACK_BASE: u64 = 1 << 32;
+/// Serial numbers from here up are the server's relays: exports that
+/// forward every call to a proxy it holds on another link.
+const RELAY_BASE: u64 = 1 << 40;
 const LEASE_MS: u64 = 300;
 /// Frames take 0..=MAX_LATENCY ms; due work may lag by at most MAX_LAG ms.
 const MAX_LATENCY: u64 = 4;
@@ -30,7 +33,7 @@ pub(crate) struct Obj {
 impl Exported for Obj {
     fn key(&self) -> ObjKey {
         ObjKey {
-            addr: ((self.owner as u64) << 40 | self.serial) as usize,
+            addr: ((self.owner as u64) << 56 | self.serial) as usize,
             fingerprint: 0,
         }
     }
@@ -38,7 +41,7 @@ impl Exported for Obj {
         "Sim"
     }
     fn ordered(&self) -> bool {
-        self.serial >= CALLBACK_BASE
+        (CALLBACK_BASE..RELAY_BASE).contains(&self.serial)
     }
 }
 
@@ -75,6 +78,9 @@ enum Op {
     Callbacks(u32),
     /// Take longer than a lease.
     Slow,
+    /// (To the server) return a relay of a proxy it holds of another
+    /// client's object.
+    Relay,
 }
 
 /// The payload of a simulated frame.
@@ -108,6 +114,9 @@ struct CallRec {
     op: Option<Op>,
     /// Sent to the answer of a kept call (pipelined).
     piped: bool,
+    /// Sent to a relay: it may fail with `Disconnected` when the relay's
+    /// other link ends.
+    via_relay: bool,
 }
 
 /// A kept call of the client's whose answer it has not seen: calls may be
@@ -115,6 +124,8 @@ struct CallRec {
 struct Promise {
     /// Calls pipelined on it so far.
     piped: u32,
+    /// Its answer will be a relay (it was a call to one).
+    relay: bool,
 }
 
 /// One connection: side 0 is the server, side 1 the client.
@@ -134,6 +145,20 @@ struct Link {
 struct Proxy {
     link: usize,
     id: u64,
+    /// A proxy of a relay (or of what a call to one returned).
+    relay: bool,
+}
+
+/// One relay of the server's: it holds one hold on import `id` of `link`
+/// (the object it forwards to) until its export is freed.
+struct RelayRec {
+    link: usize,
+    id: u64,
+    /// Exports of it that live (one per link it was lent on).
+    exports: u32,
+    /// False once `link` closed: calls to it fail, and there is nothing
+    /// to give back.
+    live: bool,
 }
 
 enum Stage {
@@ -252,6 +277,8 @@ pub(crate) struct Coverage {
     pub(crate) waited: u64,
     /// Pipelined calls whose reply the client received.
     pub(crate) answered: u64,
+    /// Calls the server forwarded through a relay.
+    pub(crate) relayed: u64,
 }
 
 pub(crate) struct World {
@@ -264,6 +291,15 @@ pub(crate) struct World {
     peers: Vec<Peer>,
     links: Vec<Link>,
     next_tag: u64,
+    /// The server's relays, by serial.
+    relays: HashMap<u64, RelayRec>,
+    /// The relay of import `id` of link `from` exported on link `to`:
+    /// `(from, id, to)` to its serial.
+    relay_ids: HashMap<(usize, u64, usize), u64>,
+    next_relay: u64,
+    /// The server's calls forwarding a relayed call: `(link, call ID)` of
+    /// the forward to `(link, call ID)` of the call it answers.
+    forwards: HashMap<(usize, u64), (usize, u64)>,
     quiescing: bool,
     coverage: Coverage,
     trace: Option<Vec<String>>,
@@ -298,6 +334,10 @@ impl World {
             peers,
             links,
             next_tag: 0,
+            relays: HashMap::new(),
+            relay_ids: HashMap::new(),
+            next_relay: 0,
+            forwards: HashMap::new(),
             quiescing: false,
             coverage: Coverage::default(),
             trace: None,
@@ -362,7 +402,7 @@ impl World {
             30..=44 => self.run_job(),
             45..=54 => self.run_callback(),
             55..=79 if !self.quiescing => self.client_action(),
-            80..=84 if !self.quiescing => self.server_drops(),
+            80 if !self.quiescing => self.server_drops(),
             85 if !self.quiescing && self.faults == Faults::All => self.fault(),
             _ => self.advance(),
         }?;
@@ -489,6 +529,12 @@ impl World {
                 awaited,
                 ..
             } => {
+                if s == 0 {
+                    if let Some(&(to, call)) = self.forwards.get(&(l, id)) {
+                        self.forwards.remove(&(l, id));
+                        return self.forward_reply(l, to, call, caps, payload);
+                    }
+                }
                 // An unawaited reply (cancelled, or failed by a close) only
                 // gives back what it carried.
                 let rec = if awaited {
@@ -510,14 +556,19 @@ impl World {
                                     true
                                 }
                                 Some(CallRec {
-                                    op: Some(Op::Give), ..
+                                    op: Some(Op::Give | Op::Relay),
+                                    ..
                                 }) => true,
                                 _ => false,
                             };
                             if keep {
+                                let relay = rec
+                                    .as_ref()
+                                    .is_some_and(|r| r.via_relay || r.op == Some(Op::Relay));
                                 self.peers[me].proxies.push(Proxy {
                                     link: l,
                                     id: handle,
+                                    relay,
                                 });
                             } else if let Some(end) = self.end(l, s) {
                                 end.unhold(handle, now);
@@ -537,7 +588,18 @@ impl World {
                 if rec.as_ref().is_some_and(|r| r.piped) {
                     self.coverage.answered += 1;
                 }
-                if let (Some(CallRec { tag, .. }), Msg::Error(e)) = (&rec, &payload) {
+                if let (Some(CallRec { tag, via_relay, .. }), Msg::Error(e)) = (&rec, &payload) {
+                    // A relayed call fails when the relay's other link ends.
+                    let relay_cut = *via_relay && *e == RemoteError::Disconnected.to_string();
+                    if relay_cut {
+                        // A promise settles with the error, and lets go.
+                        if s == 1 && self.links[l].promises.remove(&id).is_some() {
+                            if let Some(end) = self.end(l, s) {
+                                end.finish_answer(id, now);
+                            }
+                        }
+                        return Ok(());
+                    }
                     return Err(format!(
                         "call {tag} (ID {id}) on link {l} was refused while open: {e}"
                     ));
@@ -576,10 +638,13 @@ impl World {
                 order,
                 ..
             } => {
-                if target.is_none() {
+                let Some(target) = target else {
                     return Err(format!(
                         "call {id} on link {l} side {s} to object {object}, which was freed while the caller held it"
                     ));
+                };
+                if target.serial >= RELAY_BASE {
+                    return self.forward_call(l, id, target.serial, caps, payload);
                 }
                 if let Some(bad) = caps.iter().find_map(|c| match c {
                     Arrived::Invalid(e) => Some(e.clone()),
@@ -649,7 +714,22 @@ impl World {
                 end.finish(id, Some(Ok((Vec::new(), Body::new()))), now);
                 Ok(())
             }
-            Event::Site { .. } | Event::Freed(_) => Ok(()),
+            Event::Freed(objects) => {
+                for obj in objects {
+                    if obj.serial >= RELAY_BASE && obj.owner == me {
+                        self.relay_export_freed(obj.serial);
+                    }
+                }
+                Ok(())
+            }
+            Event::Site { .. } => Ok(()),
+            Event::Failed { id, error } if s == 0 && self.forwards.contains_key(&(l, id)) => {
+                let (to, call) = self.forwards.remove(&(l, id)).expect("checked");
+                if let Some(end) = self.end(to, 0) {
+                    end.finish(call, Some(Err(error.across_relay())), now);
+                }
+                Ok(())
+            }
             Event::Failed { id, .. } => {
                 self.links[l].calls[s].remove(&id);
                 if s == 1 {
@@ -687,6 +767,12 @@ impl World {
 
     /// A closed end's holds mean nothing any more: forget them.
     fn drop_holds_on(&mut self, l: usize, s: usize) {
+        if s == 0 {
+            // The relays to this link forward to nothing any more.
+            for relay in self.relays.values_mut().filter(|r| r.link == l) {
+                relay.live = false;
+            }
+        }
         let me = self.links[l].peers[s];
         let peer = &mut self.peers[me];
         peer.proxies.retain(|p| p.link != l);
@@ -697,6 +783,227 @@ impl World {
             self.links[l].requiring = false;
             self.links[l].promises.clear();
         }
+    }
+
+    // ----- relays (the server forwarding to a third peer) --------------------------
+
+    /// Lends link `to` the relay of import `id` of link `from`, for which
+    /// the caller took one hold (kept by a new relay, given back when the
+    /// relay exists already).
+    fn relay_out(&mut self, from: usize, id: u64, to: usize) -> Result<WireCap, String> {
+        let now = self.now;
+        let serial = match self.relay_ids.get(&(from, id, to)) {
+            Some(&serial) => {
+                if let Some(end) = self.end(from, 0) {
+                    end.unhold(id, now);
+                }
+                serial
+            }
+            None => {
+                self.next_relay += 1;
+                let serial = RELAY_BASE + self.next_relay;
+                self.relay_ids.insert((from, id, to), serial);
+                self.relays.insert(
+                    serial,
+                    RelayRec {
+                        link: from,
+                        id,
+                        exports: 0,
+                        live: true,
+                    },
+                );
+                serial
+            }
+        };
+        self.lend_out(
+            to,
+            Obj {
+                owner: SERVER,
+                serial,
+            },
+        )
+    }
+
+    /// Lends the server's object `obj` (a relay included) on link `to`.
+    fn lend_out(&mut self, to: usize, obj: Obj) -> Result<WireCap, String> {
+        let end = self.end(to, 0).ok_or("lend on a dead link")?;
+        let (id, created) = end
+            .lend(obj.key(), 0, || obj)
+            .map_err(|e| format!("relay lend on link {to}: {e}"))?;
+        if created.is_some() {
+            if let Some(relay) = self.relays.get_mut(&obj.serial) {
+                relay.exports += 1;
+            }
+        }
+        Ok(WireCap::Sender {
+            id,
+            fingerprint: 0,
+            props: None,
+        })
+    }
+
+    /// An export of relay `serial` was freed on one link: when it was the
+    /// last, the relay lets go of what it forwards to.
+    fn relay_export_freed(&mut self, serial: u64) {
+        let now = self.now;
+        let Some(relay) = self.relays.get_mut(&serial) else {
+            return;
+        };
+        relay.exports = relay.exports.saturating_sub(1);
+        if relay.exports > 0 {
+            return;
+        }
+        let relay = self.relays.remove(&serial).expect("found above");
+        self.relay_ids.retain(|_, s| *s != serial);
+        if relay.live {
+            if let Some(end) = self.end(relay.link, 0) {
+                end.unhold(relay.id, now);
+            }
+        }
+    }
+
+    /// Re-issues the capability table of a frame that arrived on link
+    /// `from` for a frame on link `to`: a handle of `from`'s peer crosses
+    /// as a relay, a relay coming home to its owner's link as the owner's
+    /// handle (pinned until queued: the pins are returned), and the
+    /// server's own objects as themselves.
+    fn translate(
+        &mut self,
+        from: usize,
+        to: usize,
+        caps: Vec<Arrived<Obj>>,
+    ) -> Result<(Vec<WireCap>, Vec<u64>), String> {
+        let mut out = Vec::new();
+        let mut pins = Vec::new();
+        for cap in caps {
+            match cap {
+                Arrived::Import { id, .. } => out.push(self.relay_out(from, id, to)?),
+                Arrived::Local(obj) => match self.relays.get(&obj.serial) {
+                    Some(relay) if relay.link == to => {
+                        let id = relay.id;
+                        let end = self.end(to, 0).ok_or("translate to a dead link")?;
+                        if !end.hold(id) {
+                            return Err(format!("relay of a dead handle {id} on link {to}"));
+                        }
+                        pins.push(id);
+                        out.push(WireCap::Receiver { id });
+                    }
+                    _ => out.push(self.lend_out(to, obj)?),
+                },
+                Arrived::Invalid(e) => return Err(format!("a relayed frame carried {e:?}")),
+            }
+        }
+        Ok((out, pins))
+    }
+
+    /// Gives back what a frame that goes nowhere carried.
+    fn drop_caps(&mut self, l: usize, caps: Vec<Arrived<Obj>>) {
+        let now = self.now;
+        if let Some(end) = self.end(l, 0) {
+            for cap in caps {
+                if let Arrived::Import { id, .. } = cap {
+                    end.unhold(id, now);
+                }
+            }
+        }
+    }
+
+    /// A call to relay `serial` arrived on link `l`: it goes on to the
+    /// object, its handles translated, or fails at once when the relay's
+    /// link ended.
+    fn forward_call(
+        &mut self,
+        l: usize,
+        id: u64,
+        serial: u64,
+        caps: Vec<Arrived<Obj>>,
+        payload: Msg,
+    ) -> Check {
+        let now = self.now;
+        let (to, object) = match self.relays.get(&serial) {
+            Some(r)
+                if r.live
+                    && self.links[r.link].ends[0]
+                        .as_ref()
+                        .is_some_and(|e| !e.is_closed()) =>
+            {
+                (r.link, r.id)
+            }
+            _ => {
+                self.drop_caps(l, caps);
+                if let Some(end) = self.end(l, 0) {
+                    end.finish(id, Some(Err(RemoteError::Disconnected)), now);
+                }
+                return Ok(());
+            }
+        };
+        self.coverage.relayed += 1;
+        let (caps, pins) = self.translate(l, to, caps)?;
+        let end = self.end(to, 0).expect("checked live");
+        let sent = end.call(
+            To::Object(object),
+            Invoke::default(),
+            0,
+            caps,
+            Body::of(&bytes(&payload)),
+            id != 0,
+            false,
+            false,
+            now,
+        );
+        for pin in pins {
+            end.unhold(pin, now);
+        }
+        match sent {
+            Ok(0) => {
+                if let Some(end) = self.end(l, 0) {
+                    end.finish(0, None, now);
+                }
+            }
+            Ok(forward) => {
+                self.forwards.insert((to, forward), (l, id));
+            }
+            Err(e) => {
+                if let Some(end) = self.end(l, 0) {
+                    end.finish(id, Some(Err(e.across_relay())), now);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The answer to a forwarded call arrived on link `from`: it answers
+    /// call `call` of link `to`, its handles translated back.
+    fn forward_reply(
+        &mut self,
+        from: usize,
+        to: usize,
+        call: u64,
+        caps: Vec<Arrived<Obj>>,
+        payload: Msg,
+    ) -> Check {
+        let now = self.now;
+        if self.end(to, 0).is_none_or(|e| e.is_closed()) {
+            self.drop_caps(from, caps);
+            return Ok(());
+        }
+        let answer = match payload {
+            Msg::Error(e) => {
+                self.drop_caps(from, caps);
+                return Err(format!("a forwarded call failed at its object: {e}"));
+            }
+            payload => {
+                let (caps, pins) = self.translate(from, to, caps)?;
+                (caps, Body::of(&bytes(&payload)), pins)
+            }
+        };
+        let (caps, body, pins) = answer;
+        let end = self.end(to, 0).expect("checked live");
+        end.finish(call, Some(Ok((caps, body))), now);
+        for pin in pins {
+            end.unhold(pin, now);
+        }
+        Ok(())
     }
 
     // ----- serving --------------------------------------------------------------
@@ -818,7 +1125,38 @@ impl World {
             }
         }
         if let Some(id) = kept {
-            self.peers[me].proxies.push(Proxy { link: job.link, id });
+            // A client serves only calls the server relayed: what it keeps
+            // is a relay of the server's.
+            self.peers[me].proxies.push(Proxy {
+                link: job.link,
+                id,
+                relay: job.side == 1,
+            });
+        }
+        if job.op == Op::Relay && job.side == 0 {
+            // A relay of a proxy the server holds of another client's
+            // object (none: the answer carries nothing).
+            let candidates: Vec<(usize, u64)> = self.peers[SERVER]
+                .proxies
+                .iter()
+                .filter(|p| {
+                    p.link != job.link
+                        && self.links[p.link].ends[0]
+                            .as_ref()
+                            .is_some_and(|e| !e.is_closed())
+                })
+                .map(|p| (p.link, p.id))
+                .collect();
+            let pick = self.rng.below(candidates.len() as u64 + 1) as usize;
+            if let Some(&(from, id)) = candidates.get(pick) {
+                if !self.end(from, 0).expect("checked open").hold(id) {
+                    return Err(format!(
+                        "the server could not hold its proxy {id} of link {from}"
+                    ));
+                }
+                let cap = self.relay_out(from, id, job.link)?;
+                job.caps.push(cap);
+            }
         }
         Ok(())
     }
@@ -883,6 +1221,7 @@ impl World {
                             tag,
                             op: None,
                             piped: false,
+                            via_relay: false,
                         },
                     );
                 }
@@ -941,6 +1280,7 @@ impl World {
                             tag,
                             op: Some(Op::Slow),
                             piped: false,
+                            via_relay: false,
                         },
                     );
                 }
@@ -951,35 +1291,54 @@ impl World {
 
     fn client_call(&mut self, l: usize, me: usize, root: u64) -> Check {
         let now = self.now;
-        let op = match self.rng.below(12) {
+        let op = match self.rng.below(14) {
             0..=2 => Op::Give,
             3..=5 => Op::Echo,
             6 | 7 => Op::Back,
-            8 => Op::Keep,
+            8 | 12 => Op::Keep,
             9 | 10 => Op::Callbacks(1 + self.rng.below(4) as u32),
-            _ => Op::Slow,
+            11 => Op::Slow,
+            _ => Op::Relay,
         };
-        // Calls go to the root or to another server object we hold.
-        let targets: Vec<u64> = self.peers[me]
+        // Calls go to the root or to another server object we hold (a
+        // relay among them).
+        let held: Vec<(u64, bool)> = self.peers[me]
             .proxies
             .iter()
             .filter(|p| p.link == l)
-            .map(|p| p.id)
+            .map(|p| (p.id, p.relay))
             .collect();
-        let target = match self.rng.below(3) {
-            0 => targets
-                .get(self.rng.below(targets.len() as u64 + 1) as usize)
+        let targets: Vec<u64> = held.iter().map(|(id, _)| *id).collect();
+        let relays: Vec<(u64, bool)> = held.iter().copied().filter(|(_, r)| *r).collect();
+        let (target, mut via_relay) = match self.rng.below(3) {
+            0 => held
+                .get(self.rng.below(held.len() as u64 + 1) as usize)
                 .copied()
-                .unwrap_or(root),
-            _ => root,
+                .unwrap_or((root, false)),
+            1 if !relays.is_empty() => relays[self.rng.below(relays.len() as u64) as usize],
+            _ => (root, false),
+        };
+        // Only the server makes relays.
+        let op = if op == Op::Relay && via_relay {
+            Op::Give
+        } else {
+            op
         };
         // Some calls go to the answer of a kept call still in flight
         // (pipelined), and some calls that return an object are kept.
         let mut promises: Vec<u64> = self.links[l].promises.keys().copied().collect();
         promises.sort_unstable();
         let to = match promises.get(self.rng.below(promises.len() as u64 * 2 + 1) as usize) {
-            Some(&kept) => To::Answer(kept),
+            Some(&kept) => {
+                via_relay = self.links[l].promises[&kept].relay;
+                To::Answer(kept)
+            }
             None => To::Object(target),
+        };
+        let op = if op == Op::Relay && via_relay {
+            Op::Give
+        } else {
+            op
         };
         let keep = op == Op::Give && self.rng.chance(800);
         let mut caps = Vec::new();
@@ -1073,6 +1432,7 @@ impl World {
                     tag,
                     op: Some(op),
                     piped,
+                    via_relay,
                 },
             );
             if let To::Answer(kept) = to {
@@ -1081,7 +1441,13 @@ impl World {
                 }
             }
             if keep {
-                self.links[l].promises.insert(id, Promise { piped: 0 });
+                self.links[l].promises.insert(
+                    id,
+                    Promise {
+                        piped: 0,
+                        relay: via_relay,
+                    },
+                );
             }
         }
         Ok(())
@@ -1264,7 +1630,22 @@ impl World {
                 let importer = 1 - owner;
                 let end = link.ends[owner].as_ref().expect("checked");
                 let peer = &self.peers[link.peers[importer]];
-                let held = peer.proxies.iter().filter(|p| p.link == l).map(|p| p.id);
+                // The server's relays hold what they forward to, too.
+                let relayed: Vec<u64> = if importer == 0 {
+                    self.relays
+                        .values()
+                        .filter(|r| r.link == l && r.live)
+                        .map(|r| r.id)
+                        .collect()
+                } else {
+                    Vec::new()
+                };
+                let held = peer
+                    .proxies
+                    .iter()
+                    .filter(|p| p.link == l)
+                    .map(|p| p.id)
+                    .chain(relayed);
                 let in_jobs = peer.jobs.iter().filter(|j| j.link == l).flat_map(|j| {
                     j.pins
                         .iter()
@@ -1391,6 +1772,13 @@ impl World {
                 }
                 break;
             }
+        }
+        if !self.relays.is_empty() || !self.forwards.is_empty() {
+            return Err(format!(
+                "after quiescing, the server still has {} relays and {} forwarded calls",
+                self.relays.len(),
+                self.forwards.len()
+            ));
         }
         for (l, link) in self.links.iter().enumerate() {
             for s in 0..2 {
