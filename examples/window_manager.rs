@@ -33,7 +33,9 @@ use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, Sender};
-use remote::{remote_object, Callback, Client, Connection, Listeners, Options, Remote, Server};
+use remote::{
+    remote_object, Callback, Client, Connection, Listeners, Options, Remote, Server, Sink, Stream,
+};
 use serde::{Deserialize, Serialize};
 
 type Res<T = ()> = Result<T, Box<dyn std::error::Error>>;
@@ -84,6 +86,9 @@ pub trait App: Send + Sync {
     fn create_window(&self, title: String) -> Remote<dyn BrowserWindow>;
     /// Every open window.
     fn windows(&self) -> Vec<Remote<dyn BrowserWindow>>;
+    /// Window events ("#3 created", "#3 shown", ..) from now on, as a
+    /// stream: a slow reader holds up no window.
+    fn events(&self) -> Stream<String>;
 }
 
 /// What a renderer lets the main process do in it.
@@ -99,6 +104,7 @@ static HANDLERS_ADDED: AtomicUsize = AtomicUsize::new(0);
 
 struct Window {
     id: u32,
+    feed: Arc<Feed>,
     state: Mutex<State>,
     events: Mutex<HashMap<String, Listeners<(String,)>>>,
 }
@@ -137,6 +143,7 @@ impl BrowserWindow for Window {
         self.state().visible
     }
     fn set_title(&self, title: String) {
+        self.feed.publish(format!("#{} titled {title:?}", self.id));
         self.state().title = title;
     }
     fn load_url(&self, url: String) -> Result<(), NavError> {
@@ -153,6 +160,7 @@ impl BrowserWindow for Window {
     }
     fn show(&self) {
         self.state().visible = true;
+        self.feed.publish(format!("#{} shown", self.id));
     }
     fn close(&self) -> usize {
         let title = {
@@ -163,6 +171,7 @@ impl BrowserWindow for Window {
             (state.visible, state.closed) = (false, true);
             state.title.clone()
         };
+        self.feed.publish(format!("#{} closed", self.id));
         // Like an EventEmitter, the listeners stay registered until removed
         // or until their renderer goes away.
         let close = self.events.lock().unwrap().get("close").cloned();
@@ -182,12 +191,46 @@ impl BrowserWindow for Window {
 struct AppModule {
     windows: Mutex<Vec<Weak<Window>>>,
     next_id: AtomicU32,
+    feed: Arc<Feed>,
 }
+
+/// The subscribers to window events: one sink per stream handed out.
+#[derive(Default)]
+struct Feed {
+    sinks: Mutex<Vec<Sink<String>>>,
+}
+
+impl Feed {
+    /// Sends `event` to every subscriber without waiting. One whose reader
+    /// is gone is forgotten; one whose window is full misses the event
+    /// (and is told so in the log) instead of holding up the window.
+    fn publish(&self, event: String) {
+        self.sinks
+            .lock()
+            .unwrap()
+            .retain(|sink| match sink.try_send(event.clone()) {
+                Ok(()) => true,
+                Err(remote::TrySendError::Full(_)) => {
+                    println!(
+                        "[main] a subscriber is {EVENT_WINDOW} events behind; it misses {event:?}"
+                    );
+                    true
+                }
+                Err(remote::TrySendError::Closed(_)) => false,
+            });
+    }
+}
+
+/// Events a subscriber may be behind.
+const EVENT_WINDOW: usize = 256;
 
 impl AppModule {
     fn open(&self, title: &str, url: &str) -> Arc<Window> {
+        let id = self.next_id.fetch_add(1, SeqCst) + 1;
+        self.feed.publish(format!("#{id} created ({title:?})"));
         let window = Arc::new(Window {
-            id: self.next_id.fetch_add(1, SeqCst) + 1,
+            id,
+            feed: self.feed.clone(),
             state: Mutex::new(State {
                 title: title.into(),
                 url: url.into(),
@@ -219,6 +262,11 @@ impl App for AppModule {
     fn windows(&self) -> Vec<Remote<dyn BrowserWindow>> {
         let open = self.open_windows().into_iter();
         open.map(|w| Remote::from_arc(w as _)).collect()
+    }
+    fn events(&self) -> Stream<String> {
+        let (sink, stream) = remote::channel(EVENT_WINDOW);
+        self.feed.sinks.lock().unwrap().push(sink);
+        stream
     }
 }
 
@@ -436,6 +484,9 @@ fn renderer(name: String, load: String) -> Res {
     let options = Options::new().hook(calls.clone()).observe(metrics.clone());
     let client = Client::from_parent_with(options)?;
     let app: AppProxy = client.module("app")?;
+    // Window events from main, from now on: read below, after this
+    // renderer's own changes.
+    let mut events = app.events()?;
     let window: BrowserWindowProxy = client.current("window")?;
     let modules = client.module_names()?;
     println!("load #{load}: connected; main's modules: {modules:?}");
@@ -458,6 +509,18 @@ fn renderer(name: String, load: String) -> Res {
     settings.show()?;
     let (url, fresh) = (settings.url()?, settings.refresh()?);
     println!("  url {url:?} in the snapshot; refresh() = {fresh:?}");
+
+    // The stream carries what happened since we subscribed (the other
+    // renderer's changes too), in order: read until our own "shown".
+    let shown = format!("#{id} shown");
+    while let Some(event) = events.recv() {
+        let event = event?;
+        println!("  event from main: {event}");
+        if event == shown {
+            break;
+        }
+    }
+    drop(events); // main forgets the subscription at its next event
 
     let mut open = Vec::new();
     for w in app.windows()? {

@@ -6,12 +6,14 @@
 /// methods (the trait itself gets it from `#[remote_object]`).
 pub use async_trait::async_trait;
 pub use remote_macros::remote_object;
+pub use remote_runtime::{channel, Blocking};
 pub use remote_runtime::{
     Access, AsyncCall, AsyncProxyOf, CallMetrics, CallObserver, CallRecord, Callback, Client,
     CloseGuard, Connection, FrameHook, FrameKind, ListenAddr, Listener, ListenerId, Listeners,
     Message, MethodMetrics, Options, ProcessInfo, Proxy, ProxyOf, Remote, RemoteError, Reply,
-    RequireFuture, Server, ServerStats, SessionStats, SharedBuffer, Side, UnixListener, Verdict,
-    DEFAULT_MAX_FRAME, MAX_HANDLES_PER_FRAME, PARENT_SOCKET_ENV,
+    RequireFuture, Server, ServerStats, SessionStats, SharedBuffer, Side, Sink, Stream,
+    TrySendError, UnixListener, Verdict, DEFAULT_MAX_FRAME, MAX_HANDLES_PER_FRAME,
+    PARENT_SOCKET_ENV,
 };
 
 /// The rustls crate used by [`Server::listen_tls`] and

@@ -741,6 +741,80 @@ macro_rules! behaviour_tests {
             }
 
             #[test]
+            fn a_stream_crosses_either_way_and_delivers_every_item_in_order() {
+                let (_server, _calc, _d, connect) = setup();
+                let client = connect();
+                let calc: CalculatorProxy = client.require("calculator").unwrap();
+                // Returned: the client reads what a server thread sends.
+                let got: Vec<u64> = calc
+                    .numbers(10_000)
+                    .unwrap()
+                    .into_iter()
+                    .map(|item| item.unwrap())
+                    .collect();
+                assert_eq!(got, (0..10_000).collect::<Vec<_>>());
+                // Passed as an argument: the server reads what the client
+                // sends, while the call runs.
+                let (sink, stream) = remote::channel(16);
+                let producer = std::thread::spawn(move || {
+                    for i in 0..5_000u64 {
+                        sink.send(i).unwrap();
+                    }
+                });
+                assert_eq!(calc.sum_stream(stream).unwrap(), Ok((0..5_000).sum()));
+                producer.join().unwrap();
+                // The futures `Stream` of an async reader, and a stream that
+                // goes from the server back to the server arrives whole.
+                futures::executor::block_on(async {
+                    use futures::StreamExt;
+                    let calc = calc.to_async();
+                    let numbers = calc.numbers(300).await.unwrap();
+                    let got: Vec<u64> = numbers.map(|i| i.unwrap()).collect().await;
+                    assert_eq!(got, (0..300).collect::<Vec<_>>());
+                    let numbers = calc.numbers(100).await.unwrap();
+                    assert_eq!(calc.sum_stream(numbers).await.unwrap(), Ok(4_950));
+                });
+            }
+
+            #[test]
+            fn a_stream_is_bounded_by_its_window_and_its_producer_learns_when_the_reader_goes() {
+                let (server, _calc, _d, connect) = setup();
+                let client = connect();
+                let calc: CalculatorProxy = client.require("calculator").unwrap();
+                let mut feed = calc.open_feed(8).unwrap();
+                // Nobody reads: the window fills, and the producer stops.
+                assert_eq!(calc.feed(100).unwrap(), Some(8));
+                assert_eq!(calc.feed(100).unwrap(), Some(0));
+                // Reading takes them (one pull takes what waits), which
+                // makes room for at least as many again (more when the
+                // reader's next pull, already waiting, takes some at once).
+                let first: Vec<u64> = (0..8).map(|_| feed.recv().unwrap().unwrap()).collect();
+                assert_eq!(first, (0..8).collect::<Vec<_>>());
+                let more = calc.feed(100).unwrap().unwrap();
+                assert!((8..=100).contains(&more), "{more}");
+                let next: Vec<u64> = (0..more).map(|_| feed.recv().unwrap().unwrap()).collect();
+                assert_eq!(next, (8..8 + more).collect::<Vec<_>>());
+                // Dropping the reading end tells the producer.
+                drop(feed);
+                client.sync().unwrap();
+                assert_eq!(calc.feed(1).unwrap(), None);
+                // A reader whose connection ends gets an error, not silence.
+                let mut numbers = calc.numbers(u64::MAX).unwrap();
+                assert_eq!(numbers.recv().unwrap().unwrap(), 0);
+                server.disconnect_all();
+                let mut last = None;
+                while let Some(item) = numbers.recv() {
+                    if let Err(e) = item {
+                        last = Some(e);
+                    }
+                }
+                assert!(
+                    matches!(last, Some(RemoteError::Disconnected)),
+                    "{last:?}"
+                );
+            }
+
+            #[test]
             fn a_burst_of_large_replies_arrives_whole() {
                 let (_server, _calc, _d, connect) = setup();
                 let client = connect();

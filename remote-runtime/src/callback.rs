@@ -104,37 +104,38 @@ impl<Args, R> fmt::Debug for Callback<Args, R> {
 /// compilers agree on it (a type's `type_name` may differ between them) and
 /// two argument structs of one name with other fields do not.
 fn fingerprint<Args: Message, R: Message>() -> u64 {
+    typed_fingerprint::<Args, R>(0x6361_6c6c_6261_636b) // "callback"
+}
+
+/// The fingerprint of a handle kind (`kind`: callbacks, streams) carrying
+/// types `A` and `B`: computed from their shapes once per program.
+pub(crate) fn typed_fingerprint<A: Message, B: Message>(kind: u64) -> u64 {
     use std::any::TypeId;
     use std::collections::HashMap;
     use std::sync::{OnceLock, RwLock};
-    type Known = RwLock<HashMap<(TypeId, TypeId), u64>>;
-    // One per callback type of the program: a bounded set.
+    type Known = RwLock<HashMap<(u64, TypeId, TypeId), u64>>;
+    // One per handle type of the program: a bounded set.
     static KNOWN: OnceLock<Known> = OnceLock::new();
-    let key = (TypeId::of::<Args>(), TypeId::of::<R>());
+    let key = (kind, TypeId::of::<A>(), TypeId::of::<B>());
     let known = KNOWN.get_or_init(Known::default);
     if let Some(h) = known.read().unwrap_or_else(|e| e.into_inner()).get(&key) {
         return *h;
     }
-    let h = shape_fingerprint::<Args, R>();
-    known
-        .write()
-        .unwrap_or_else(|e| e.into_inner())
-        .insert(key, h);
-    h
-}
-
-fn shape_fingerprint<Args: Message, R: Message>() -> u64 {
     let mut h: u64 = 0xcbf2_9ce4_8422_2325;
     for part in [
-        0x6361_6c6c_6261_636b, // "callback"
-        crate::shape::shape_of::<Args>(),
-        crate::shape::shape_of::<R>(),
+        kind,
+        crate::shape::shape_of::<A>(),
+        crate::shape::shape_of::<B>(),
     ] {
         for b in part.to_le_bytes() {
             h ^= u64::from(b);
             h = h.wrapping_mul(0x0100_0000_01b3);
         }
     }
+    known
+        .write()
+        .unwrap_or_else(|e| e.into_inner())
+        .insert(key, h);
     h
 }
 

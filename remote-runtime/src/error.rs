@@ -181,6 +181,11 @@ pub enum RemoteError {
         reason: String,
     },
 
+    /// The receiving end of a stream is gone (dropped, or its process
+    /// disconnected): the [`Sink`](crate::Sink) can send no more.
+    #[error("the stream's receiving end is gone")]
+    StreamClosed,
+
     /// The caller stopped waiting (it dropped the call's future), so the
     /// server stopped serving the call: the answer of an aborted `async fn`.
     #[error("cancelled: the caller stopped waiting for this call")]

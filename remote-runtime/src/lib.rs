@@ -30,6 +30,7 @@ mod relay;
 mod remote;
 mod replies;
 mod rt;
+mod stream;
 #[doc(hidden)]
 pub use rt::block_on;
 mod serve;
@@ -61,6 +62,7 @@ pub use remote::{
 };
 pub use server::Server;
 pub use stats::{ServerStats, SessionStats};
+pub use stream::{channel, Blocking, Sink, Stream, TrySendError};
 pub use transport::child::PARENT_SOCKET_ENV;
 pub use transport::listener::{ListenAddr, Listener};
 pub use wire::shared::SharedBuffer;

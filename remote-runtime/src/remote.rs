@@ -642,9 +642,11 @@ impl<I: ?Sized + Interface> AsyncCall<Remote<I>, I::AsyncProxy> {
     /// runs them, in order, as soon as call k completes. A chain of
     /// dependent calls then costs one round trip, not one per call:
     ///
-    /// ```ignore
+    /// ```text
     /// let value = calc.spawn_counter(10).pipeline().next().await?;
     /// ```
+    ///
+    /// (The README's "Pipelining" section has a whole example.)
     ///
     /// When call k fails, every call pipelined on it fails with its
     /// error. Awaiting the call instead of pipelining stays the default.

@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use crossbeam_channel::{Receiver, Sender};
-use remote::{remote_object, Callback, Client, Remote, RemoteError, Server};
+use remote::{remote_object, Callback, Client, Remote, RemoteError, Server, Sink, Stream};
 use serde::{Deserialize, Serialize};
 
 /// Every wait in these tests is bounded by this.
@@ -40,6 +40,15 @@ pub trait Calculator: Send + Sync {
     fn sum(&self, values: &[i64]) -> i64;
     fn divide(&self, a: i64, b: i64) -> Result<i64, MathError>;
     fn spawn_counter(&self, start: u64) -> Remote<dyn Counter>;
+    /// A stream of 0, 1, .. `n - 1` (sent by a thread of the server's).
+    fn numbers(&self, n: u64) -> Stream<u64>;
+    /// Reads `numbers` to its end: their sum, or the error that ended it.
+    fn sum_stream(&self, numbers: Stream<u64>) -> Result<u64, String>;
+    /// A stream with a window of `window` that `feed` sends into.
+    fn open_feed(&self, window: u32) -> Stream<u64>;
+    /// Sends up to `n` more numbers into the feed without waiting: how many
+    /// fit, or `None` when its reader is gone.
+    fn feed(&self, n: u64) -> Option<u64>;
     /// Calls `each` with 0, 1, .. `n - 1`, then returns.
     fn count_to(&self, n: u64, each: Callback<(u64,)>);
     /// A counter, unless `start` is `u64::MAX`.
@@ -110,6 +119,8 @@ pub struct Calc {
     pub live: Arc<AtomicU64>,
     pub dropped: Sender<u64>,
     pub mine: Mutex<Vec<std::sync::Weak<dyn Counter>>>,
+    /// The sink of `open_feed`, and the next number it sends.
+    pub feed: Mutex<Option<(Sink<u64>, u64)>>,
 }
 
 impl Calc {
@@ -119,6 +130,7 @@ impl Calc {
             live: Arc::new(AtomicU64::new(0)),
             dropped: tx,
             mine: Mutex::new(Vec::new()),
+            feed: Mutex::new(None),
         };
         (Arc::new(calc), rx)
     }
@@ -155,6 +167,44 @@ impl Calculator for Calc {
         // Only a weak interest: the client's proxy decides its life.
         self.mine.lock().unwrap().push(Arc::downgrade(&c));
         Remote::from_arc(c)
+    }
+    fn numbers(&self, n: u64) -> Stream<u64> {
+        let (sink, stream) = remote::channel(64);
+        std::thread::spawn(move || {
+            for i in 0..n {
+                if sink.send(i).is_err() {
+                    return;
+                }
+            }
+        });
+        stream
+    }
+    fn sum_stream(&self, numbers: Stream<u64>) -> Result<u64, String> {
+        numbers
+            .into_iter()
+            .map(|item| item.map_err(|e| e.to_string()))
+            .sum()
+    }
+    fn open_feed(&self, window: u32) -> Stream<u64> {
+        let (sink, stream) = remote::channel(window as usize);
+        *self.feed.lock().unwrap() = Some((sink, 0));
+        stream
+    }
+    fn feed(&self, n: u64) -> Option<u64> {
+        let mut feed = self.feed.lock().unwrap();
+        let (sink, next) = feed.as_mut()?;
+        let mut sent = 0;
+        while sent < n {
+            match sink.try_send(*next) {
+                Ok(()) => {
+                    *next += 1;
+                    sent += 1;
+                }
+                Err(remote::TrySendError::Full(_)) => break,
+                Err(remote::TrySendError::Closed(_)) => return None,
+            }
+        }
+        Some(sent)
     }
     fn count_to(&self, n: u64, each: Callback<(u64,)>) {
         for i in 0..n {
