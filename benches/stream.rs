@@ -10,7 +10,9 @@
 //! itself as the producer), pinned to CPU 0 (the pinned rows: both
 //! processes on one core, no cross-core wake-ups) or left to the scheduler
 //! (unpinned). Rows report numbers per second, best of 3, and the ratio to
-//! the raw row of the same regime; the target is 0.9x.
+//! the buffered raw row of the same regime (the target is 0.9x); the raw
+//! row with one write per number (the baseline of `benches/callbacks.rs`)
+//! is shown beside it.
 #![allow(missing_docs)]
 
 mod common;
@@ -106,6 +108,13 @@ fn child(role: &str, path: &Path, n: u64, pinned: bool) {
             }
             out.flush().unwrap();
         }
+        "raw-each" => {
+            // One write per number: a message stream with no batching.
+            let mut socket = UnixStream::connect(path).expect("connect");
+            for i in 0..n {
+                socket.write_all(&i.to_le_bytes()).unwrap();
+            }
+        }
         other => panic!("unknown role {other}"),
     }
 }
@@ -122,13 +131,14 @@ fn spawn(role: &str, path: &Path, n: u64, pinned: bool) -> std::process::Child {
         .expect("spawn the producer")
 }
 
-/// Reads `n` raw numbers; returns the time and their sum.
-fn raw_row(dir: &Path, n: u64, pinned: bool) -> (Duration, u64) {
-    let path = dir.join(format!("raw-{pinned}.sock"));
+/// Reads `n` raw numbers (written in `role`); returns the time and their
+/// sum.
+fn raw_row(dir: &Path, n: u64, pinned: bool, role: &str) -> (Duration, u64) {
+    let path = dir.join(format!("{role}-{pinned}.sock"));
     let _ = std::fs::remove_file(&path);
     let listener = UnixListener::bind(&path).unwrap();
     let start = Instant::now();
-    let mut child = spawn("raw", &path, n, pinned);
+    let mut child = spawn(role, &path, n, pinned);
     let (socket, _) = listener.accept().unwrap();
     let mut input = BufReader::with_capacity(64 * 1024, socket);
     let mut sum = 0u64;
@@ -223,7 +233,9 @@ fn main() {
         if pinned {
             pin();
         }
-        let raw = best(3, || raw_row(&dir, n, pinned), n);
+        let raw = best(3, || raw_row(&dir, n, pinned, "raw"), n);
+        // A tenth as many: a syscall each.
+        let each = best(3, || raw_row(&dir, n / 10, pinned, "raw-each"), n / 10);
         let stream = best(3, || remote_row(&dir, n, pinned, false), n);
         let chunked = best(3, || remote_row(&dir, n, pinned, true), n);
         let mb = |rate: f64| rate * 8.0 / 1e6;
@@ -231,11 +243,20 @@ fn main() {
             "| raw Unix socket, buffered | {regime} | {raw:.3e} | {:.0} | 1.00x | - |",
             mb(raw)
         );
+        println!(
+            "| raw Unix socket, one write per number | {regime} | {each:.3e} | {:.0} | {:.2}x | - |",
+            mb(each),
+            each / raw
+        );
         let ratio = stream / raw;
         let verdict = if ratio >= 0.9 { "met" } else { "MISSED" };
         println!(
             "| remote::Stream<u64> | {regime} | {stream:.3e} | {:.0} | {ratio:.2}x | >= 0.9x: {verdict} |",
             mb(stream)
+        );
+        println!(
+            "|   the same against one write per number | {regime} | | | {:.1}x | - |",
+            stream / each
         );
         let ratio = chunked / raw;
         let verdict = if ratio >= 0.9 { "met" } else { "MISSED" };

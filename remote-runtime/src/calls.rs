@@ -83,24 +83,13 @@ impl Session {
         }
         let encoded = context::encode(self, args, 0)?;
         let site = self.site(location);
-        self.send(dest, method.invoke(trace), site, encoded, reply, keep)
+        self.send_encoded(dest, method.invoke(trace), site, encoded, reply, keep)
     }
 
-    /// Sends a call whose payload was encoded for this connection already
-    /// (a relayed call: see `relay`); returns its ID to wait on (`reply`),
+    /// Sends a call whose payload is encoded for this connection (also a
+    /// relayed call's: see `relay`); returns its ID to wait on (`reply`),
     /// else 0.
     pub(crate) fn send_encoded(
-        self: &Arc<Self>,
-        dest: Dest<'_>,
-        invoke: Invoke,
-        site: u32,
-        encoded: Encoded,
-        reply: bool,
-    ) -> Result<u64, RemoteError> {
-        self.send(dest, invoke, site, encoded, reply, false)
-    }
-
-    fn send(
         self: &Arc<Self>,
         dest: Dest<'_>,
         invoke: Invoke,

@@ -85,7 +85,14 @@ impl Relay {
         // invocations stay in order); only the wait runs as a task.
         let to = self.entry.session.clone();
         let sent = translate(&to, 0, caps, payload, blobs).and_then(|encoded| {
-            to.send_encoded(Dest::Object(self.entry.id), invoke, 0, encoded, reply)
+            to.send_encoded(
+                Dest::Object(self.entry.id),
+                invoke,
+                0,
+                encoded,
+                reply,
+                false,
+            )
         });
         Box::pin(async move {
             let reply = match sent {
