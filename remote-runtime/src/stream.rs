@@ -213,12 +213,14 @@ impl<T> Chan<T> {
     }
 }
 
-/// Why [`Sink::try_send`] did not send.
-#[derive(Debug, PartialEq, Eq)]
+/// Why [`Sink::try_send`] did not send (the item comes back).
+#[derive(Debug, PartialEq, Eq, thiserror::Error)]
 pub enum TrySendError<T> {
     /// The window is full: the reader has not taken enough yet.
+    #[error("the stream's window is full")]
     Full(T),
     /// The reading end is gone.
+    #[error("the stream's receiving end is gone")]
     Closed(T),
 }
 
