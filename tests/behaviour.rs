@@ -763,6 +763,22 @@ macro_rules! behaviour_tests {
                 });
                 assert_eq!(calc.sum_stream(stream).unwrap(), Ok((0..5_000).sum()));
                 producer.join().unwrap();
+                // A sink passed to the server: it sends into this side's
+                // stream, waiting for room as a local sink does, and the
+                // stream ends when the server lets go of the sink.
+                let (sink, stream) = remote::channel(16);
+                let filler = {
+                    let calc = calc.clone();
+                    std::thread::spawn(move || calc.fill(sink, 3_000))
+                };
+                let got: Vec<u64> = stream.into_iter().map(|i| i.unwrap()).collect();
+                assert_eq!(got, (0..3_000).collect::<Vec<_>>());
+                assert_eq!(filler.join().unwrap().unwrap(), Ok(()));
+                // Its reader gone, the server's sends fail.
+                let (sink, stream) = remote::channel::<u64>(4);
+                drop(stream);
+                let refused = calc.fill(sink, 10).unwrap().unwrap_err();
+                assert!(refused.contains("receiving end is gone"), "{refused}");
                 // The futures `Stream` of an async reader, and a stream that
                 // goes from the server back to the server arrives whole.
                 futures::executor::block_on(async {

@@ -1,29 +1,35 @@
-//! Streams: a typed, back-pressured channel whose receiving end can cross a
+//! Streams: a typed, back-pressured channel whose ends can cross a
 //! connection.
 //!
-//! [`channel`] makes a [`Sink`] (the sending end, which stays in the process
-//! that made it) and a [`Stream`] (the receiving end). A `Stream<T>` can be
-//! returned from a remote method or passed as an argument, in either
-//! direction: the peer that receives it reads the items the sink sends.
+//! [`channel`] makes a [`Sink`] (the sending end) and a [`Stream`] (the
+//! receiving end); the queue between them lives where they were made.
+//! Either end can be returned from a remote method or passed as an
+//! argument, in either direction.
 //!
-//! Flow control is by credit, end to end. The sink holds at most `window`
-//! items the stream has not taken: a send waits (or `try_send` says
-//! `Full`) until the reader takes some. A remote reader takes them with one
-//! pull at a time, each granting up to a batch of credit; the next pull
-//! leaves as soon as a batch arrives, so items flow while the reader works
-//! through the last batch. A reader that stops pulling stops the producer
-//! once the window is full: the memory of a stalled stream is its window
-//! (and the reader's last batch), never more.
+//! Flow control is by credit, end to end. The queue holds at most `window`
+//! items the reader has not taken: a send waits (or `try_send` says
+//! `Full`) until the reader takes some.
+//! - A stream that crossed is read by pulls of its peer, one at a time,
+//!   each granting up to a batch of credit; the next pull leaves as soon as
+//!   a batch arrives, so items flow while the reader works through the last
+//!   batch.
+//! - A sink that crossed sends by pushes, each answered once its items are
+//!   queued, waiting at the queue for room.
 //!
-//! Dropping the reading end, or its process going away, frees the pull
-//! object at the producer's side, and the sink's next send fails with
+//! A reader that stops reading stops the producer once the window is full:
+//! the memory of a stalled stream is its window (and the reader's last
+//! batch), never more.
+//!
+//! Dropping the reading end, or its process going away, frees its object at
+//! the queue's side, and the sinks' next sends fail with
 //! [`RemoteError::StreamClosed`]. Dropping every sink ends the stream: the
 //! reader gets the items still queued, then the end (`None`). A reader whose
 //! connection breaks gets `Err(Disconnected)`, then the end: never silence.
 //!
-//! What crosses is an ordinary handle (of the producer's pull object) and
-//! ordinary calls, so a stream counts against the connection's limits
-//! (live handles, calls in flight, frame size) like any other.
+//! What crosses is an ordinary handle (of the pull or push object at the
+//! queue's side) and ordinary calls, so a stream counts against the
+//! connection's limits (live handles, calls in flight, frame size) like
+//! any other.
 
 use std::any::Any;
 use std::collections::VecDeque;
@@ -66,8 +72,27 @@ static PULL: Method = Method {
     pipelines: false,
 };
 
+/// The method of a stream's inlet (where a sink that crossed sends): queue
+/// these items, waiting for room unless told not to.
+static PUSH: Method = Method {
+    interface: "Sink",
+    name: "push",
+    id: 2,
+    signature: "(Vec<T>, bool) -> Pushed",
+    check: || 0,
+    pipelines: false,
+};
+
 fn fingerprint<T: Message>() -> u64 {
     typed_fingerprint::<T, ()>(KIND)
+}
+
+/// The kind tag of sink fingerprints ("sink"): a sink's handle is never
+/// read as a stream's.
+const SINK_KIND: u64 = 0x7369_6e6b;
+
+fn sink_fingerprint<T: Message>() -> u64 {
+    typed_fingerprint::<T, ()>(SINK_KIND)
 }
 
 /// The answer to a pull.
@@ -103,8 +128,10 @@ pub fn channel<T: Message>(window: usize) -> (Sink<T>, Stream<T>) {
     });
     (
         Sink {
-            chan: chan.clone(),
-            closed: false,
+            inner: SinkInner::Local(LocalSink {
+                chan: chan.clone(),
+                closed: false,
+            }),
         },
         Stream {
             inner: Inner::Local(chan),
@@ -224,26 +251,259 @@ pub enum TrySendError<T> {
     Closed(T),
 }
 
-/// The sending end of a stream (see [`channel`]). It stays in the process
-/// that made it; clones send into the same stream, which ends when the
-/// last one drops.
+/// The sending end of a stream (see [`channel`]). Clones send into the
+/// same stream, which ends when the last one drops. It can cross a
+/// connection too (returned, or passed as an argument): the peer then sends
+/// into this process's stream, each send waiting for room as here.
 pub struct Sink<T> {
+    inner: SinkInner<T>,
+}
+
+enum SinkInner<T> {
+    Local(LocalSink<T>),
+    Remote(RemoteSink<T>),
+}
+
+impl<T> Clone for Sink<T> {
+    fn clone(&self) -> Self {
+        Sink {
+            inner: match &self.inner {
+                SinkInner::Local(l) => SinkInner::Local(l.clone()),
+                SinkInner::Remote(r) => SinkInner::Remote(RemoteSink::new(r.entry.clone())),
+            },
+        }
+    }
+}
+
+impl<T> fmt::Debug for Sink<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.inner {
+            SinkInner::Local(l) => l.fmt(f),
+            SinkInner::Remote(r) => write!(f, "Sink(remote, handle {})", r.entry.id),
+        }
+    }
+}
+
+/// Items one push of a remote sink carries at most.
+const PUSH_BATCH: usize = 1024;
+
+impl<T: Message> Sink<T> {
+    /// Sends `item`, waiting while the window is full. Fails with
+    /// [`RemoteError::StreamClosed`] once the reading end is gone (and, for
+    /// a sink that crossed a connection, with that connection's errors).
+    pub fn send(&self, item: T) -> Result<(), RemoteError> {
+        match &self.inner {
+            SinkInner::Local(l) => l.send(item),
+            SinkInner::Remote(r) => r.push_blocking(&[item], true).map(drop),
+        }
+    }
+
+    /// Sends every item of `items`, in order, waiting while the window is
+    /// full: the fast way to send many (one lock per window's worth, or
+    /// one round trip per batch for a sink that crossed). Fails with
+    /// [`RemoteError::StreamClosed`] once the reading end is gone (the
+    /// items not sent yet are dropped).
+    pub fn send_all(&self, items: impl IntoIterator<Item = T>) -> Result<(), RemoteError> {
+        match &self.inner {
+            SinkInner::Local(l) => l.send_all(items),
+            SinkInner::Remote(r) => {
+                let mut items = items.into_iter().peekable();
+                while items.peek().is_some() {
+                    let batch: Vec<T> = items.by_ref().take(PUSH_BATCH).collect();
+                    r.push_blocking(&batch, true)?;
+                }
+                Ok(())
+            }
+        }
+    }
+
+    /// Sends `item` if the window has room, without waiting for room (a
+    /// sink that crossed a connection asks, one round trip).
+    pub fn try_send(&self, item: T) -> Result<(), TrySendError<T>> {
+        match &self.inner {
+            SinkInner::Local(l) => l.try_send(item),
+            SinkInner::Remote(r) => match r.push_blocking(std::slice::from_ref(&item), false) {
+                Ok(Pushed::Sent) => Ok(()),
+                Ok(Pushed::Full) => Err(TrySendError::Full(item)),
+                Ok(Pushed::Closed) | Err(_) => Err(TrySendError::Closed(item)),
+            },
+        }
+    }
+
+    /// Sends `item`, waiting (without blocking a thread) while the window
+    /// is full.
+    pub async fn send_async(&self, item: T) -> Result<(), RemoteError> {
+        match &self.inner {
+            SinkInner::Local(l) => l.send_async(item).await,
+            SinkInner::Remote(r) => {
+                let pushed = r.start_push(&[item], true).await?;
+                if pushed == Pushed::Closed {
+                    r.set_closed();
+                }
+                pushed.sent()
+            }
+        }
+    }
+
+    /// True once the reading end is known to be gone (for a sink that
+    /// crossed, once a send found it gone).
+    pub fn is_closed(&self) -> bool {
+        match &self.inner {
+            SinkInner::Local(l) => l.is_closed(),
+            SinkInner::Remote(r) => r.is_closed(),
+        }
+    }
+}
+
+impl<T: Message> Unpin for Sink<T> {}
+
+impl<T: Message> futures_sink::Sink<T> for Sink<T> {
+    type Error = RemoteError;
+
+    fn poll_ready(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), RemoteError>> {
+        match &mut self.inner {
+            SinkInner::Local(l) => Pin::new(l).poll_ready(cx),
+            SinkInner::Remote(r) => r.poll_pushed(cx),
+        }
+    }
+
+    fn start_send(mut self: Pin<&mut Self>, item: T) -> Result<(), RemoteError> {
+        match &mut self.inner {
+            SinkInner::Local(l) => Pin::new(l).start_send(item),
+            SinkInner::Remote(r) => {
+                if r.is_closed() {
+                    return Err(RemoteError::StreamClosed);
+                }
+                r.push = Some(r.start_push(&[item], true));
+                Ok(())
+            }
+        }
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), RemoteError>> {
+        match &mut self.inner {
+            SinkInner::Local(l) => Pin::new(l).poll_flush(cx),
+            SinkInner::Remote(r) => r.poll_pushed(cx),
+        }
+    }
+
+    fn poll_close(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), RemoteError>> {
+        match &mut self.inner {
+            SinkInner::Local(l) => Pin::new(l).poll_close(cx),
+            SinkInner::Remote(r) => r.poll_pushed(cx),
+        }
+    }
+}
+
+/// A sink that crossed a connection: its sends are pushes to the stream's
+/// inlet at the peer, each answered once its items are queued there.
+struct RemoteSink<T> {
+    entry: Arc<ImportEntry>,
+    /// A push found the reading end gone.
+    closed: std::sync::atomic::AtomicBool,
+    /// The push in flight, for the `futures` `Sink`.
+    push: Option<CallFuture<Pushed>>,
+    _items: std::marker::PhantomData<fn(T)>,
+}
+
+impl<T> RemoteSink<T> {
+    fn new(entry: Arc<ImportEntry>) -> RemoteSink<T> {
+        RemoteSink {
+            entry,
+            closed: std::sync::atomic::AtomicBool::new(false),
+            push: None,
+            _items: std::marker::PhantomData,
+        }
+    }
+}
+
+/// The answer to a push.
+#[derive(Serialize, Deserialize, Debug, Clone, Copy, PartialEq, Eq)]
+enum Pushed {
+    Sent,
+    /// Not queued: no room, and the push was not to wait.
+    Full,
+    /// The reading end is gone.
+    Closed,
+}
+
+impl Pushed {
+    fn sent(self) -> Result<(), RemoteError> {
+        match self {
+            Pushed::Sent => Ok(()),
+            _ => Err(RemoteError::StreamClosed),
+        }
+    }
+}
+
+impl<T: Message> RemoteSink<T> {
+    fn start_push(&self, items: &[T], wait: bool) -> CallFuture<Pushed> {
+        let session = &self.entry.session;
+        let state = session.start_call(
+            Dest::Object(self.entry.id),
+            &PUSH,
+            &(items, wait),
+            Location::caller(),
+            None,
+            false,
+        );
+        CallFuture::new(session.clone(), state)
+    }
+
+    fn push_blocking(&self, items: &[T], wait: bool) -> Result<Pushed, RemoteError> {
+        let pushed = self.start_push(items, wait).wait()?;
+        if pushed == Pushed::Closed {
+            self.set_closed();
+            return Err(RemoteError::StreamClosed);
+        }
+        Ok(pushed)
+    }
+
+    fn is_closed(&self) -> bool {
+        self.closed.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    fn set_closed(&self) {
+        self.closed
+            .store(true, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    fn poll_pushed(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), RemoteError>> {
+        let Some(push) = self.push.as_mut() else {
+            return Poll::Ready(if self.is_closed() {
+                Err(RemoteError::StreamClosed)
+            } else {
+                Ok(())
+            });
+        };
+        let pushed = std::task::ready!(Pin::new(push).poll(cx));
+        self.push = None;
+        let result = pushed.and_then(Pushed::sent);
+        if matches!(result, Err(RemoteError::StreamClosed)) {
+            self.set_closed();
+        }
+        Poll::Ready(result)
+    }
+}
+
+/// A sink of a stream whose queue is in this process.
+struct LocalSink<T> {
     chan: Arc<Chan<T>>,
     /// `poll_close` was called: this sink counts as dropped.
     closed: bool,
 }
 
-impl<T> Clone for Sink<T> {
+impl<T> Clone for LocalSink<T> {
     fn clone(&self) -> Self {
         self.chan.lock().senders += 1;
-        Sink {
+        LocalSink {
             chan: self.chan.clone(),
             closed: false,
         }
     }
 }
 
-impl<T> fmt::Debug for Sink<T> {
+impl<T> fmt::Debug for LocalSink<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let state = self.chan.lock();
         f.debug_struct("Sink")
@@ -254,7 +514,7 @@ impl<T> fmt::Debug for Sink<T> {
     }
 }
 
-impl<T> Sink<T> {
+impl<T> LocalSink<T> {
     /// Sends `item`, waiting while the window is full. Fails with
     /// [`RemoteError::StreamClosed`] once the reading end is gone.
     pub fn send(&self, item: T) -> Result<(), RemoteError> {
@@ -345,13 +605,13 @@ impl<T> Sink<T> {
     }
 }
 
-impl<T> Drop for Sink<T> {
+impl<T> Drop for LocalSink<T> {
     fn drop(&mut self) {
         self.release();
     }
 }
 
-impl<T> futures_sink::Sink<T> for Sink<T> {
+impl<T> futures_sink::Sink<T> for LocalSink<T> {
     type Error = RemoteError;
 
     fn poll_ready(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), RemoteError>> {
@@ -701,6 +961,180 @@ impl<'de, T: Message> Deserialize<'de> for Stream<T> {
                     source.chan.lock().readers += 1;
                     Ok(Stream {
                         inner: Inner::Local(source.chan.clone()),
+                    })
+                } else {
+                    match Relay::of(&*object) {
+                        Some(relay) if relay.entry().fingerprint == expected => {
+                            Ok(remote(relay.entry().clone()))
+                        }
+                        _ => Err(mismatch(object.fingerprint())),
+                    }
+                }
+            }
+            Cap::Invalid(e) => Err(e),
+        };
+        result.map_err(|e| crate::wire::codec::de_error(context::set_decode_error(e)))
+    }
+}
+
+/// Where a sink that crossed a connection sends: the stream's queue, lent
+/// with the sink. It counts as one sink while it lives.
+struct Inlet<T> {
+    chan: Arc<Chan<T>>,
+}
+
+impl<T> Inlet<T> {
+    fn new(chan: Arc<Chan<T>>) -> Inlet<T> {
+        chan.lock().senders += 1;
+        Inlet { chan }
+    }
+}
+
+impl<T> Drop for Inlet<T> {
+    fn drop(&mut self) {
+        let mut state = self.chan.lock();
+        state.senders -= 1;
+        if state.senders == 0 {
+            self.chan.wake(&mut state);
+        }
+    }
+}
+
+impl<T> Chan<T> {
+    /// Queues what fits of `items` (from the front); `Some` when it is all
+    /// queued or the reader is gone, `None` while some wait for room.
+    fn push(&self, items: &mut VecDeque<T>, waker: Option<&Waker>) -> Option<Pushed> {
+        let mut state = self.lock();
+        if state.readers == 0 {
+            return Some(Pushed::Closed);
+        }
+        let room = self.window.saturating_sub(state.queue.len());
+        let n = room.min(items.len());
+        state.queue.extend(items.drain(..n));
+        if n > 0 {
+            self.wake_readers(&mut state);
+        }
+        if items.is_empty() {
+            return Some(Pushed::Sent);
+        }
+        if let Some(w) = waker {
+            state.send_wakers.push(w.clone());
+        }
+        None
+    }
+}
+
+impl<T: Message> Dispatch for Inlet<T> {
+    fn interface_name(&self) -> &'static str {
+        "Sink"
+    }
+    fn fingerprint(&self) -> u64 {
+        sink_fingerprint::<T>()
+    }
+    fn object_addr(&self) -> usize {
+        Arc::as_ptr(&self.chan) as *const () as usize
+    }
+    fn method(&self, id: u32) -> Option<&'static Method> {
+        (id == PUSH.id).then_some(&PUSH)
+    }
+    fn dispatch(&self, id: u32, call: &mut Call<'_>) -> Result<(), RemoteError> {
+        if id != PUSH.id {
+            return Err(RemoteError::NoSuchMethod {
+                interface: "Sink".into(),
+                method: format!("#{id:#x}"),
+            });
+        }
+        let (items, wait): (Vec<T>, bool) = call.args()?;
+        let mut items: VecDeque<T> = items.into();
+        if !wait {
+            // All or nothing, at once.
+            let state = self.chan.lock();
+            let room = self.chan.window.saturating_sub(state.queue.len());
+            drop(state);
+            if room < items.len() {
+                return call.reply(&Pushed::Full);
+            }
+        }
+        match self.chan.push(&mut items, None) {
+            Some(pushed) => call.reply(&pushed),
+            None => {
+                // The rest waits for room without a thread.
+                let chan = self.chan.clone();
+                call.reply_later(async move {
+                    std::future::poll_fn(|cx| match chan.push(&mut items, Some(cx.waker())) {
+                        Some(pushed) => Poll::Ready(pushed),
+                        None => Poll::Pending,
+                    })
+                    .await
+                });
+                Ok(())
+            }
+        }
+    }
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
+    fn runs_async(&self, _id: u32) -> bool {
+        true
+    }
+}
+
+impl<T: Message> Serialize for Sink<T> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let index = context::encode_handle("Sink", |cx| match &self.inner {
+            SinkInner::Local(l) => {
+                let key = ObjKey {
+                    addr: Arc::as_ptr(&l.chan) as *const () as usize,
+                    fingerprint: sink_fingerprint::<T>(),
+                };
+                let chan = l.chan.clone();
+                cx.lend(key, move || Arc::new(Inlet::new(chan)) as Arc<dyn Dispatch>)
+                    .map(|(index, _)| index)
+            }
+            SinkInner::Remote(r) if Arc::ptr_eq(&r.entry.session, &cx.session) => {
+                cx.pass_back(&r.entry, "Sink")
+            }
+            SinkInner::Remote(r) => cx
+                .lend(relay::key(&r.entry), || {
+                    Relay::export(r.entry.clone(), "Sink", None)
+                })
+                .map(|(index, _)| index),
+        })
+        .map_err(crate::wire::codec::ser_error)?;
+        serializer.serialize_u32(index)
+    }
+}
+
+impl<'de, T: Message> Deserialize<'de> for Sink<T> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let index = u32::deserialize(deserializer)?;
+        if crate::shape::tracing() {
+            return Err(serde::de::Error::custom(crate::shape::handle_stop("Sink")));
+        }
+        let cap = context::take_cap(index).map_err(crate::wire::codec::de_error)?;
+        let expected = sink_fingerprint::<T>();
+        let mismatch = |found| RemoteError::Mismatch {
+            what: "a sink".into(),
+            expected: format!("Sink<{}>", std::any::type_name::<T>()),
+            found: String::new(),
+            expected_fingerprint: expected,
+            found_fingerprint: found,
+        };
+        let remote = |entry| Sink {
+            inner: SinkInner::Remote(RemoteSink::new(entry)),
+        };
+        let result = match cap {
+            Cap::Import(entry) if entry.fingerprint == expected => Ok(remote(entry)),
+            Cap::Import(entry) => Err(mismatch(entry.fingerprint)),
+            Cap::Local(object) => {
+                if let Some(inlet) = object.as_any().downcast_ref::<Inlet<T>>() {
+                    // Our own sink, back home.
+                    inlet.chan.lock().senders += 1;
+                    Ok(Sink {
+                        inner: SinkInner::Local(LocalSink {
+                            chan: inlet.chan.clone(),
+                            closed: false,
+                        }),
                     })
                 } else {
                     match Relay::of(&*object) {

@@ -44,6 +44,9 @@ pub trait Calculator: Send + Sync {
     fn numbers(&self, n: u64) -> Stream<u64>;
     /// Reads `numbers` to its end: their sum, or the error that ended it.
     fn sum_stream(&self, numbers: Stream<u64>) -> Result<u64, String>;
+    /// Sends 0, 1, .. `n - 1` into the caller's `sink` (half one by one,
+    /// half in batches), then lets go of it.
+    fn fill(&self, sink: Sink<u64>, n: u64) -> Result<(), String>;
     /// A stream with a window of `window` that `feed` sends into.
     fn open_feed(&self, window: u32) -> Stream<u64>;
     /// Sends up to `n` more numbers into the feed without waiting: how many
@@ -184,6 +187,13 @@ impl Calculator for Calc {
             .into_iter()
             .map(|item| item.map_err(|e| e.to_string()))
             .sum()
+    }
+    fn fill(&self, sink: Sink<u64>, n: u64) -> Result<(), String> {
+        let half = n / 2;
+        for i in 0..half {
+            sink.send(i).map_err(|e| e.to_string())?;
+        }
+        sink.send_all(half..n).map_err(|e| e.to_string())
     }
     fn open_feed(&self, window: u32) -> Stream<u64> {
         let (sink, stream) = remote::channel(window as usize);
