@@ -12,7 +12,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use children::{signal, socket_path, spawn_with_lines, BOUND, ROLE};
-use remote::{remote_object, Client, Remote, RemoteError, Server};
+use remote::{remote_object, Client, Remote, RemoteError, Server, Stream};
 
 /// Plugin A's capability.
 #[remote_object]
@@ -27,12 +27,16 @@ pub trait Counter: Send + Sync {
 #[remote_object]
 pub trait Plugin: Send + Sync {
     fn counter(&self, start: u64) -> Remote<dyn Counter>;
+    /// 0, 1, .. `n - 1`, then the end; with `n` 0, numbers until the
+    /// reader goes.
+    fn numbers(&self, n: u64) -> Stream<u64>;
 }
 
-/// What the host offers B: A's counters.
+/// What the host offers B: A's counters, and A's streams.
 #[remote_object]
 pub trait Host: Send + Sync {
     fn capability(&self, start: u64) -> Remote<dyn Counter>;
+    fn numbers(&self, n: u64) -> Stream<u64>;
 }
 
 /// A's counters say on stdout when they are freed.
@@ -79,6 +83,19 @@ impl Plugin for APlugin {
             go: self.go.clone(),
         })
     }
+    fn numbers(&self, n: u64) -> Stream<u64> {
+        let (sink, stream) = remote::channel(64);
+        std::thread::spawn(move || {
+            let mut i = 0;
+            while n == 0 || i < n {
+                if sink.send(i).is_err() {
+                    return;
+                }
+                i += 1;
+            }
+        });
+        stream
+    }
 }
 
 /// Role A: serves its plugin at `path` until killed.
@@ -114,6 +131,10 @@ impl Host for TheHost {
             .expect("plugin A answers")
             .into_remote()
     }
+    fn numbers(&self, n: u64) -> Stream<u64> {
+        // A's stream, passed on: relayed.
+        self.plugin.numbers(n).expect("plugin A answers")
+    }
 }
 
 /// Role M: a client of A at `a`, serving B at `path` until killed.
@@ -147,6 +168,14 @@ fn main() {
             "a_capability_of_one_plugin_reaches_another_through_the_host",
             || {
                 a_capability_of_one_plugin_reaches_another_through_the_host();
+                Ok(())
+            },
+        ),
+        libtest_mimic::Trial::test(
+            "a_stream_of_one_plugin_reaches_another_and_a_killed_producer_ends_it_with_an_error",
+            || {
+                a_stream_of_one_plugin_reaches_another_and_a_killed_producer_ends_it_with_an_error(
+                );
                 Ok(())
             },
         ),
@@ -229,4 +258,36 @@ fn a_killed_host_fails_relayed_calls_and_the_owner_frees_everything() {
     // its waiting method returns.
     writeln!(a.stdin.as_mut().unwrap(), "go").unwrap();
     assert_eq!(freed(&a_lines, 2), [2, 2]);
+}
+
+fn a_stream_of_one_plugin_reaches_another_and_a_killed_producer_ends_it_with_an_error() {
+    let (_dir, a_path) = socket_path("a");
+    let m_path = a_path.with_file_name("m.sock");
+    let (a, _a_lines) = spawn_with_lines(&["plugin-a", a_path.to_str().unwrap()], "ready");
+    let (_m, _) = spawn_with_lines(
+        &["host", a_path.to_str().unwrap(), m_path.to_str().unwrap()],
+        "ready",
+    );
+    let client = Client::connect_unix(&m_path).unwrap();
+    let host: HostProxy = client.require("host").unwrap();
+    // A's numbers, through the host, to the end.
+    let got: Vec<u64> = host
+        .numbers(5_000)
+        .unwrap()
+        .into_iter()
+        .map(|n| n.unwrap())
+        .collect();
+    assert_eq!(got, (0..5_000).collect::<Vec<_>>());
+    // An endless stream whose producer is killed: the reader gets the
+    // error, then the end, never silence.
+    let mut endless = host.numbers(0).unwrap();
+    assert_eq!(endless.recv().unwrap().unwrap(), 0);
+    signal(&a, "-KILL");
+    let mut last = None;
+    while let Some(item) = endless.recv() {
+        if let Err(e) = item {
+            last = Some(e);
+        }
+    }
+    assert!(matches!(last, Some(RemoteError::Disconnected)), "{last:?}");
 }
