@@ -83,17 +83,9 @@ static PUSH: Method = Method {
     pipelines: false,
 };
 
-fn fingerprint<T: Message>() -> u64 {
-    typed_fingerprint::<T, ()>(KIND)
-}
-
 /// The kind tag of sink fingerprints ("sink"): a sink's handle is never
 /// read as a stream's.
 const SINK_KIND: u64 = 0x7369_6e6b;
-
-fn sink_fingerprint<T: Message>() -> u64 {
-    typed_fingerprint::<T, ()>(SINK_KIND)
-}
 
 /// The answer to a pull.
 #[derive(Serialize, Deserialize)]
@@ -495,7 +487,7 @@ struct LocalSink<T> {
 
 impl<T> Clone for LocalSink<T> {
     fn clone(&self) -> Self {
-        self.chan.lock().senders += 1;
+        self.chan.join(Role::Push);
         LocalSink {
             chan: self.chan.clone(),
             closed: false,
@@ -596,11 +588,7 @@ impl<T> LocalSink<T> {
     fn release(&mut self) {
         if !self.closed {
             self.closed = true;
-            let mut state = self.chan.lock();
-            state.senders -= 1;
-            if state.senders == 0 {
-                self.chan.wake(&mut state);
-            }
+            self.chan.sender_gone();
         }
     }
 }
@@ -823,184 +811,82 @@ impl<T> Drop for Stream<T> {
     }
 }
 
-/// The object a stream's reader pulls from, lent with the stream.
-struct Source<T> {
+/// Which end of a queue an export at the queue's side serves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Role {
+    /// A stream's reader at the peer pulls from it.
+    Pull,
+    /// A sink at the peer pushes into it.
+    Push,
+}
+
+impl Role {
+    fn interface(self) -> &'static str {
+        match self {
+            Role::Pull => "Stream",
+            Role::Push => "Sink",
+        }
+    }
+
+    fn method(self) -> &'static Method {
+        match self {
+            Role::Pull => &PULL,
+            Role::Push => &PUSH,
+        }
+    }
+
+    /// The fingerprint of this end's handle for items `T`: a sink's handle
+    /// is never read as a stream's.
+    fn fingerprint<T: Message>(self) -> u64 {
+        match self {
+            Role::Pull => typed_fingerprint::<T, ()>(KIND),
+            Role::Push => typed_fingerprint::<T, ()>(SINK_KIND),
+        }
+    }
+}
+
+/// An end of a queue lent to a peer: the object a stream's reader pulls
+/// from, or the one a sink's sender pushes into. It counts as one reader
+/// (or sender) while it lives.
+struct Port<T> {
     chan: Arc<Chan<T>>,
+    role: Role,
 }
 
-impl<T> Source<T> {
-    fn new(chan: Arc<Chan<T>>) -> Source<T> {
-        chan.lock().readers += 1;
-        Source { chan }
+impl<T> Port<T> {
+    fn new(chan: Arc<Chan<T>>, role: Role) -> Port<T> {
+        chan.join(role);
+        Port { chan, role }
     }
 }
 
-impl<T> Drop for Source<T> {
+impl<T> Drop for Port<T> {
     fn drop(&mut self) {
-        self.chan.reader_gone();
-    }
-}
-
-impl<T: Message> Dispatch for Source<T> {
-    fn interface_name(&self) -> &'static str {
-        "Stream"
-    }
-    fn fingerprint(&self) -> u64 {
-        fingerprint::<T>()
-    }
-    fn object_addr(&self) -> usize {
-        Arc::as_ptr(&self.chan) as *const () as usize
-    }
-    fn method(&self, id: u32) -> Option<&'static Method> {
-        (id == PULL.id).then_some(&PULL)
-    }
-    fn dispatch(&self, id: u32, call: &mut Call<'_>) -> Result<(), RemoteError> {
-        if id != PULL.id {
-            return Err(RemoteError::NoSuchMethod {
-                interface: "Stream".into(),
-                method: format!("#{id:#x}"),
-            });
-        }
-        let (max,): (u32,) = call.args()?;
-        let max = max as usize;
-        // Answered at once when items wait; else when the first comes.
-        match self.chan.take(max, None) {
-            Some(items) => call.reply(&answer(items)),
-            None => {
-                let chan = self.chan.clone();
-                call.reply_later(async move {
-                    let items = std::future::poll_fn(|cx| match chan.take(max, Some(cx.waker())) {
-                        Some(items) => Poll::Ready(items),
-                        None => Poll::Pending,
-                    })
-                    .await;
-                    answer(items)
-                });
-                Ok(())
-            }
-        }
-    }
-    fn as_any(&self) -> &dyn Any {
-        self
-    }
-    fn runs_async(&self, _id: u32) -> bool {
-        // A pull waits without a thread.
-        true
-    }
-}
-
-fn answer<T>(items: Vec<T>) -> Pulled<T> {
-    if items.is_empty() {
-        Pulled::End
-    } else {
-        Pulled::Items(items)
-    }
-}
-
-impl<T: Message> Serialize for Stream<T> {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let index = context::encode_handle("Stream", |cx| match &self.inner {
-            Inner::Local(chan) => {
-                let key = ObjKey {
-                    addr: Arc::as_ptr(chan) as *const () as usize,
-                    fingerprint: fingerprint::<T>(),
-                };
-                let chan = chan.clone();
-                cx.lend(key, move || Arc::new(Source::new(chan)) as Arc<dyn Dispatch>)
-                    .map(|(index, _)| index)
-            }
-            Inner::Remote(p) if !p.untouched => Err(RemoteError::Encode(
-                "a remote stream that was read from cannot be passed on (its items would be split): pass it before reading".into(),
-            )),
-            Inner::Remote(p) if Arc::ptr_eq(&p.entry.session, &cx.session) => {
-                cx.pass_back(&p.entry, "Stream")
-            }
-            Inner::Remote(p) => cx
-                .lend(relay::key(&p.entry), || {
-                    Relay::export(p.entry.clone(), "Stream", None)
-                })
-                .map(|(index, _)| index),
-        })
-        .map_err(crate::wire::codec::ser_error)?;
-        serializer.serialize_u32(index)
-    }
-}
-
-impl<'de, T: Message> Deserialize<'de> for Stream<T> {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        let index = u32::deserialize(deserializer)?;
-        if crate::shape::tracing() {
-            return Err(serde::de::Error::custom(crate::shape::handle_stop(
-                "Stream",
-            )));
-        }
-        let cap = context::take_cap(index).map_err(crate::wire::codec::de_error)?;
-        let expected = fingerprint::<T>();
-        let mismatch = |found| RemoteError::Mismatch {
-            what: "a stream".into(),
-            expected: format!("Stream<{}>", std::any::type_name::<T>()),
-            found: String::new(),
-            expected_fingerprint: expected,
-            found_fingerprint: found,
-        };
-        let remote = |entry: Arc<ImportEntry>| Stream {
-            inner: Inner::Remote(Box::new(Pulling {
-                entry,
-                buf: VecDeque::new(),
-                pull: None,
-                ended: None,
-                untouched: true,
-            })),
-        };
-        let result = match cap {
-            Cap::Import(entry) if entry.fingerprint == expected => Ok(remote(entry)),
-            Cap::Import(entry) => Err(mismatch(entry.fingerprint)),
-            Cap::Local(object) => {
-                if let Some(source) = object.as_any().downcast_ref::<Source<T>>() {
-                    // Our own stream, back home.
-                    source.chan.lock().readers += 1;
-                    Ok(Stream {
-                        inner: Inner::Local(source.chan.clone()),
-                    })
-                } else {
-                    match Relay::of(&*object) {
-                        Some(relay) if relay.entry().fingerprint == expected => {
-                            Ok(remote(relay.entry().clone()))
-                        }
-                        _ => Err(mismatch(object.fingerprint())),
-                    }
-                }
-            }
-            Cap::Invalid(e) => Err(e),
-        };
-        result.map_err(|e| crate::wire::codec::de_error(context::set_decode_error(e)))
-    }
-}
-
-/// Where a sink that crossed a connection sends: the stream's queue, lent
-/// with the sink. It counts as one sink while it lives.
-struct Inlet<T> {
-    chan: Arc<Chan<T>>,
-}
-
-impl<T> Inlet<T> {
-    fn new(chan: Arc<Chan<T>>) -> Inlet<T> {
-        chan.lock().senders += 1;
-        Inlet { chan }
-    }
-}
-
-impl<T> Drop for Inlet<T> {
-    fn drop(&mut self) {
-        let mut state = self.chan.lock();
-        state.senders -= 1;
-        if state.senders == 0 {
-            self.chan.wake(&mut state);
+        match self.role {
+            Role::Pull => self.chan.reader_gone(),
+            Role::Push => self.chan.sender_gone(),
         }
     }
 }
 
 impl<T> Chan<T> {
+    /// One more reader (`Pull`) or sender (`Push`).
+    fn join(&self, role: Role) {
+        let mut state = self.lock();
+        match role {
+            Role::Pull => state.readers += 1,
+            Role::Push => state.senders += 1,
+        }
+    }
+
+    fn sender_gone(&self) {
+        let mut state = self.lock();
+        state.senders -= 1;
+        if state.senders == 0 {
+            self.wake(&mut state);
+        }
+    }
+
     /// Queues what fits of `items` (from the front); `Some` when it is all
     /// queued or the reader is gone, `None` while some wait for room.
     fn push(&self, items: &mut VecDeque<T>, waker: Option<&Waker>) -> Option<Pushed> {
@@ -1024,30 +910,35 @@ impl<T> Chan<T> {
     }
 }
 
-impl<T: Message> Dispatch for Inlet<T> {
-    fn interface_name(&self) -> &'static str {
-        "Sink"
-    }
-    fn fingerprint(&self) -> u64 {
-        sink_fingerprint::<T>()
-    }
-    fn object_addr(&self) -> usize {
-        Arc::as_ptr(&self.chan) as *const () as usize
-    }
-    fn method(&self, id: u32) -> Option<&'static Method> {
-        (id == PUSH.id).then_some(&PUSH)
-    }
-    fn dispatch(&self, id: u32, call: &mut Call<'_>) -> Result<(), RemoteError> {
-        if id != PUSH.id {
-            return Err(RemoteError::NoSuchMethod {
-                interface: "Sink".into(),
-                method: format!("#{id:#x}"),
-            });
+impl<T: Message> Port<T> {
+    /// A pull: up to `max` items, at once when some wait, else when the
+    /// first comes.
+    fn pull(&self, call: &mut Call<'_>) -> Result<(), RemoteError> {
+        let (max,): (u32,) = call.args()?;
+        let max = max as usize;
+        match self.chan.take(max, None) {
+            Some(items) => call.reply(&answer(items)),
+            None => {
+                let chan = self.chan.clone();
+                call.reply_later(async move {
+                    let items = std::future::poll_fn(|cx| match chan.take(max, Some(cx.waker())) {
+                        Some(items) => Poll::Ready(items),
+                        None => Poll::Pending,
+                    })
+                    .await;
+                    answer(items)
+                });
+                Ok(())
+            }
         }
+    }
+
+    /// A push: queued once there is room (all or nothing, at once, when
+    /// told not to wait).
+    fn push(&self, call: &mut Call<'_>) -> Result<(), RemoteError> {
         let (items, wait): (Vec<T>, bool) = call.args()?;
         let mut items: VecDeque<T> = items.into();
         if !wait {
-            // All or nothing, at once.
             let state = self.chan.lock();
             let room = self.chan.window.saturating_sub(state.queue.len());
             drop(state);
@@ -1071,82 +962,184 @@ impl<T: Message> Dispatch for Inlet<T> {
             }
         }
     }
+}
+
+impl<T: Message> Dispatch for Port<T> {
+    fn interface_name(&self) -> &'static str {
+        self.role.interface()
+    }
+    fn fingerprint(&self) -> u64 {
+        self.role.fingerprint::<T>()
+    }
+    fn object_addr(&self) -> usize {
+        Arc::as_ptr(&self.chan) as *const () as usize
+    }
+    fn method(&self, id: u32) -> Option<&'static Method> {
+        Some(self.role.method()).filter(|m| m.id == id)
+    }
+    fn dispatch(&self, id: u32, call: &mut Call<'_>) -> Result<(), RemoteError> {
+        if id != self.role.method().id {
+            return Err(RemoteError::NoSuchMethod {
+                interface: self.role.interface().into(),
+                method: format!("#{id:#x}"),
+            });
+        }
+        match self.role {
+            Role::Pull => self.pull(call),
+            Role::Push => self.push(call),
+        }
+    }
     fn as_any(&self) -> &dyn Any {
         self
     }
     fn runs_async(&self, _id: u32) -> bool {
+        // A pull waits for items, a push for room, without a thread.
         true
+    }
+}
+
+fn answer<T>(items: Vec<T>) -> Pulled<T> {
+    if items.is_empty() {
+        Pulled::End
+    } else {
+        Pulled::Items(items)
+    }
+}
+
+/// An end of a stream as it is encoded: its queue here, or a handle.
+enum Outgoing<'a, T> {
+    Local(&'a Arc<Chan<T>>),
+    Remote(&'a Arc<ImportEntry>),
+}
+
+/// Encodes an end in `role`: a local queue is lent as a port, a handle of
+/// this connection's peer goes home, one of another connection's peer is
+/// relayed.
+fn serialize_end<T: Message, S: Serializer>(
+    end: Result<Outgoing<'_, T>, RemoteError>,
+    role: Role,
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
+    let index = context::encode_handle(role.interface(), |cx| match end? {
+        Outgoing::Local(chan) => {
+            let key = ObjKey {
+                addr: Arc::as_ptr(chan) as *const () as usize,
+                fingerprint: role.fingerprint::<T>(),
+            };
+            let chan = chan.clone();
+            cx.lend(key, move || {
+                Arc::new(Port::new(chan, role)) as Arc<dyn Dispatch>
+            })
+            .map(|(index, _)| index)
+        }
+        Outgoing::Remote(entry) if Arc::ptr_eq(&entry.session, &cx.session) => {
+            cx.pass_back(entry, role.interface())
+        }
+        Outgoing::Remote(entry) => cx
+            .lend(relay::key(entry), || {
+                Relay::export(entry.clone(), role.interface(), None)
+            })
+            .map(|(index, _)| index),
+    })
+    .map_err(crate::wire::codec::ser_error)?;
+    serializer.serialize_u32(index)
+}
+
+/// An end of a stream as it arrived: our own queue back home (joined in
+/// `role`), or a handle of the peer's.
+enum Incoming<T> {
+    Local(Arc<Chan<T>>),
+    Remote(Arc<ImportEntry>),
+}
+
+fn deserialize_end<'de, T: Message, D: Deserializer<'de>>(
+    deserializer: D,
+    role: Role,
+) -> Result<Incoming<T>, D::Error> {
+    let index = u32::deserialize(deserializer)?;
+    if crate::shape::tracing() {
+        return Err(serde::de::Error::custom(crate::shape::handle_stop(
+            role.interface(),
+        )));
+    }
+    let cap = context::take_cap(index).map_err(crate::wire::codec::de_error)?;
+    let expected = role.fingerprint::<T>();
+    let mismatch = |found| RemoteError::Mismatch {
+        what: format!("a {}", role.interface()),
+        expected: format!("{}<{}>", role.interface(), std::any::type_name::<T>()),
+        found: String::new(),
+        expected_fingerprint: expected,
+        found_fingerprint: found,
+    };
+    let result = match cap {
+        Cap::Import(entry) if entry.fingerprint == expected => Ok(Incoming::Remote(entry)),
+        Cap::Import(entry) => Err(mismatch(entry.fingerprint)),
+        Cap::Local(object) => match (
+            object.as_any().downcast_ref::<Port<T>>(),
+            Relay::of(&*object),
+        ) {
+            (Some(port), _) if port.role == role => {
+                port.chan.join(role);
+                Ok(Incoming::Local(port.chan.clone()))
+            }
+            (None, Some(relay)) if relay.entry().fingerprint == expected => {
+                Ok(Incoming::Remote(relay.entry().clone()))
+            }
+            _ => Err(mismatch(object.fingerprint())),
+        },
+        Cap::Invalid(e) => Err(e),
+    };
+    result.map_err(|e| crate::wire::codec::de_error(context::set_decode_error(e)))
+}
+
+impl<T: Message> Serialize for Stream<T> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let end = match &self.inner {
+            Inner::Local(chan) => Ok(Outgoing::Local(chan)),
+            Inner::Remote(p) if !p.untouched => Err(RemoteError::Encode(
+                "a remote stream that was read from cannot be passed on (its items would be split): pass it before reading".into(),
+            )),
+            Inner::Remote(p) => Ok(Outgoing::Remote(&p.entry)),
+        };
+        serialize_end(end, Role::Pull, serializer)
+    }
+}
+
+impl<'de, T: Message> Deserialize<'de> for Stream<T> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let inner = match deserialize_end(deserializer, Role::Pull)? {
+            Incoming::Local(chan) => Inner::Local(chan),
+            Incoming::Remote(entry) => Inner::Remote(Box::new(Pulling {
+                entry,
+                buf: VecDeque::new(),
+                pull: None,
+                ended: None,
+                untouched: true,
+            })),
+        };
+        Ok(Stream { inner })
     }
 }
 
 impl<T: Message> Serialize for Sink<T> {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let index = context::encode_handle("Sink", |cx| match &self.inner {
-            SinkInner::Local(l) => {
-                let key = ObjKey {
-                    addr: Arc::as_ptr(&l.chan) as *const () as usize,
-                    fingerprint: sink_fingerprint::<T>(),
-                };
-                let chan = l.chan.clone();
-                cx.lend(key, move || Arc::new(Inlet::new(chan)) as Arc<dyn Dispatch>)
-                    .map(|(index, _)| index)
-            }
-            SinkInner::Remote(r) if Arc::ptr_eq(&r.entry.session, &cx.session) => {
-                cx.pass_back(&r.entry, "Sink")
-            }
-            SinkInner::Remote(r) => cx
-                .lend(relay::key(&r.entry), || {
-                    Relay::export(r.entry.clone(), "Sink", None)
-                })
-                .map(|(index, _)| index),
-        })
-        .map_err(crate::wire::codec::ser_error)?;
-        serializer.serialize_u32(index)
+        let end = match &self.inner {
+            SinkInner::Local(l) => Outgoing::Local(&l.chan),
+            SinkInner::Remote(r) => Outgoing::Remote(&r.entry),
+        };
+        serialize_end(Ok(end), Role::Push, serializer)
     }
 }
 
 impl<'de, T: Message> Deserialize<'de> for Sink<T> {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        let index = u32::deserialize(deserializer)?;
-        if crate::shape::tracing() {
-            return Err(serde::de::Error::custom(crate::shape::handle_stop("Sink")));
-        }
-        let cap = context::take_cap(index).map_err(crate::wire::codec::de_error)?;
-        let expected = sink_fingerprint::<T>();
-        let mismatch = |found| RemoteError::Mismatch {
-            what: "a sink".into(),
-            expected: format!("Sink<{}>", std::any::type_name::<T>()),
-            found: String::new(),
-            expected_fingerprint: expected,
-            found_fingerprint: found,
+        let inner = match deserialize_end(deserializer, Role::Push)? {
+            Incoming::Local(chan) => SinkInner::Local(LocalSink {
+                chan,
+                closed: false,
+            }),
+            Incoming::Remote(entry) => SinkInner::Remote(RemoteSink::new(entry)),
         };
-        let remote = |entry| Sink {
-            inner: SinkInner::Remote(RemoteSink::new(entry)),
-        };
-        let result = match cap {
-            Cap::Import(entry) if entry.fingerprint == expected => Ok(remote(entry)),
-            Cap::Import(entry) => Err(mismatch(entry.fingerprint)),
-            Cap::Local(object) => {
-                if let Some(inlet) = object.as_any().downcast_ref::<Inlet<T>>() {
-                    // Our own sink, back home.
-                    inlet.chan.lock().senders += 1;
-                    Ok(Sink {
-                        inner: SinkInner::Local(LocalSink {
-                            chan: inlet.chan.clone(),
-                            closed: false,
-                        }),
-                    })
-                } else {
-                    match Relay::of(&*object) {
-                        Some(relay) if relay.entry().fingerprint == expected => {
-                            Ok(remote(relay.entry().clone()))
-                        }
-                        _ => Err(mismatch(object.fingerprint())),
-                    }
-                }
-            }
-            Cap::Invalid(e) => Err(e),
-        };
-        result.map_err(|e| crate::wire::codec::de_error(context::set_decode_error(e)))
+        Ok(Sink { inner })
     }
 }
