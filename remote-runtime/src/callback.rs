@@ -30,7 +30,7 @@ use crate::context::{self, Cap};
 use crate::dispatch::{Call, Dispatch, Method};
 use crate::handle::imports::ImportEntry;
 use crate::protocol::exports::ObjKey;
-use crate::relay::{self, Relay};
+use crate::relay::Relay;
 use crate::remote::CallFuture;
 use crate::session::Session;
 use crate::RemoteError;
@@ -346,14 +346,8 @@ impl<Args: Message, R: Message> Serialize for Callback<Args, R> {
                 })?;
                 Ok((index, cx.session.site_id(l.created_at)))
             }
-            Inner::Remote { entry, .. } if Arc::ptr_eq(&entry.session, &cx.session) => {
-                cx.pass_back(entry, "Callback").map(|index| (index, 0))
-            }
-            // A callback of another connection's peer: relayed (see `relay`).
             Inner::Remote { entry, .. } => cx
-                .lend(relay::key(entry), || {
-                    Relay::export(entry.clone(), "Callback", None)
-                })
+                .hand_on(entry, "Callback", None)
                 .map(|(index, _)| (index, 0)),
         })
         .map_err(crate::wire::codec::ser_error)?;

@@ -144,20 +144,24 @@ impl EncodeCx {
         ))
     }
 
-    /// Hands a proxy back to its owner, which must be this connection's
-    /// peer.
-    pub(crate) fn pass_back(
+    /// Hands a proxy (of trait `interface`, whose `methods` name its calls
+    /// when known) on to this connection's peer: home, when the peer owns
+    /// its object (held until the frame is queued); else as a relay of ours
+    /// (see `relay`). Returns the entry's index, and the relay when it is
+    /// new on this connection.
+    pub(crate) fn hand_on(
         &mut self,
         entry: &Arc<ImportEntry>,
-        interface: &str,
-    ) -> Result<u32, RemoteError> {
-        if !Arc::ptr_eq(&entry.session, &self.session) {
-            return Err(RemoteError::ForeignProxy {
-                interface: interface.to_string(),
-            });
+        interface: &'static str,
+        methods: Option<fn() -> Vec<&'static crate::dispatch::Method>>,
+    ) -> Result<(u32, Option<Arc<dyn Dispatch>>), RemoteError> {
+        if Arc::ptr_eq(&entry.session, &self.session) {
+            self.pins.push(entry.clone());
+            return Ok((self.push(WireCap::Receiver { id: entry.id }), None));
         }
-        self.pins.push(entry.clone());
-        Ok(self.push(WireCap::Receiver { id: entry.id }))
+        self.lend(crate::relay::key(entry), || {
+            crate::relay::Relay::export(entry.clone(), interface, methods)
+        })
     }
 
     fn push(&mut self, cap: WireCap) -> u32 {

@@ -151,7 +151,9 @@ pub enum RemoteError {
     },
 
     /// A proxy obtained from one connection was passed through another one.
-    /// Handles are meaningful only on the connection that created them.
+    /// No longer produced: such a proxy is relayed (see the README's
+    /// "Passing a proxy on to a third peer"). Kept so that matches written
+    /// for earlier versions still compile.
     #[error(
         "cannot send a proxy of {interface} through a connection other than the one it came from"
     )]

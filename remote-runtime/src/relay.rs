@@ -144,17 +144,12 @@ fn translate(
     let mut created = Vec::new();
     let result = caps.into_iter().try_for_each(|cap| {
         let (index, new) = match cap {
-            Cap::Import(entry) if Arc::ptr_eq(&entry.session, session) => {
-                (cx.pass_back(&entry, "a relayed")?, None)
-            }
-            Cap::Import(entry) => cx.lend(key(&entry), || {
-                Relay::export(entry.clone(), "relayed", None)
-            })?,
+            Cap::Import(entry) => cx.hand_on(&entry, "relayed", None)?,
+            // A relay of ours goes on as the proxy it relays to (home, or the
+            // same relay on this connection).
             Cap::Local(object) => match Relay::of(&*object) {
-                Some(relay) if Arc::ptr_eq(&relay.entry.session, session) => {
-                    (cx.pass_back(&relay.entry, relay.interface)?, None)
-                }
-                _ => {
+                Some(relay) => cx.hand_on(&relay.entry, relay.interface, relay.methods)?,
+                None => {
                     let key = ObjKey {
                         addr: object.object_addr(),
                         fingerprint: object.fingerprint(),

@@ -20,7 +20,7 @@ use crate::handle::imports::ImportEntry;
 use crate::observe::Outgoing;
 use crate::promise::Promise;
 use crate::protocol::exports::ObjKey;
-use crate::relay::{self, Relay};
+use crate::relay::Relay;
 use crate::session::{Incoming, Session};
 use crate::RemoteError;
 
@@ -231,18 +231,7 @@ impl<T: ?Sized + Interface> Serialize for Remote<T> {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         let (index, created) = context::encode_handle(T::NAME, |cx| match &self.inner {
             Inner::Local(object) => cx.lend(key_of(object), || T::into_dispatch(object.clone())),
-            Inner::Proxy(r) => {
-                let entry = r.entry()?;
-                if Arc::ptr_eq(&entry.session, &cx.session) {
-                    cx.pass_back(&entry, T::NAME).map(|index| (index, None))
-                } else {
-                    // A proxy of another connection's object: the peer gets
-                    // a relay of ours (see `relay`).
-                    cx.lend(relay::key(&entry), || {
-                        Relay::export(entry.clone(), T::NAME, Some(T::methods))
-                    })
-                }
-            }
+            Inner::Proxy(r) => cx.hand_on(&r.entry()?, T::NAME, Some(T::methods)),
         })
         .map_err(crate::wire::codec::ser_error)?;
         // A handle new on this connection carries its property snapshot. The

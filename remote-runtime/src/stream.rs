@@ -50,7 +50,7 @@ use crate::context::{self, Cap};
 use crate::dispatch::{Call, Dispatch, Method};
 use crate::handle::imports::ImportEntry;
 use crate::protocol::exports::ObjKey;
-use crate::relay::{self, Relay};
+use crate::relay::Relay;
 use crate::remote::CallFuture;
 use crate::RemoteError;
 
@@ -1032,13 +1032,8 @@ fn serialize_end<T: Message, S: Serializer>(
             })
             .map(|(index, _)| index)
         }
-        Outgoing::Remote(entry) if Arc::ptr_eq(&entry.session, &cx.session) => {
-            cx.pass_back(entry, role.interface())
-        }
         Outgoing::Remote(entry) => cx
-            .lend(relay::key(entry), || {
-                Relay::export(entry.clone(), role.interface(), None)
-            })
+            .hand_on(entry, role.interface(), None)
             .map(|(index, _)| index),
     })
     .map_err(crate::wire::codec::ser_error)?;
